@@ -1,0 +1,138 @@
+// Package catalog tells what a store can restore: per stream, its segments,
+// its recorded gaps, and the windows of unbroken history between them. It is
+// built from the store alone (names and segment headers), so a machine that
+// lost tailerd's checkpoint can still plan a restore.
+package catalog
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/tidelog/tidelog/oplog"
+	"github.com/tidelog/tidelog/segment"
+	"github.com/tidelog/tidelog/store"
+)
+
+// Segment is one stored segment as its header describes it.
+type Segment struct {
+	Name   string
+	Header segment.Header
+}
+
+// Window is a run of segments in which each links to the one before it: any
+// position in [From, To] is reachable by replaying its segments in order.
+type Window struct {
+	From, To oplog.Timestamp
+	First    int // index of its first segment in Stream.Segments
+	Last     int // index of its last segment
+	Entries  uint64
+}
+
+// Break is where one window ends and the next begins.
+type Break struct {
+	After  string     // last segment before the break
+	Before string     // first segment after it
+	Gap    *store.Gap // the recorded gap that explains it; nil: unexplained (damage)
+}
+
+// Stream is everything the store holds for one stream.
+type Stream struct {
+	Name     string
+	Segments []Segment
+	Gaps     []store.Gap
+	Windows  []Window
+	Breaks   []Break
+}
+
+// Restorable is the window a restore onto an empty target can reach: the first
+// one, since replay must start where capture started. Later windows need a
+// base snapshot taken after their gap.
+func (s *Stream) Restorable() (Window, bool) {
+	if len(s.Windows) == 0 {
+		return Window{}, false
+	}
+	return s.Windows[0], true
+}
+
+// Load reads the catalog of every stream in st.
+func Load(ctx context.Context, st store.Store) ([]*Stream, error) {
+	names, err := st.Streams(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("list streams in %s: %w", st, err)
+	}
+	out := make([]*Stream, 0, len(names))
+	for _, name := range names {
+		s, err := LoadStream(ctx, st, name)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, s)
+	}
+	return out, nil
+}
+
+// LoadStream reads the catalog of one stream: the header of each segment
+// (not its body) and the gap records.
+func LoadStream(ctx context.Context, st store.Store, stream string) (*Stream, error) {
+	names, err := st.Segments(ctx, stream)
+	if err != nil {
+		return nil, fmt.Errorf("list segments of %s in %s: %w", stream, st, err)
+	}
+	gaps, err := st.Gaps(ctx, stream)
+	if err != nil {
+		return nil, fmt.Errorf("list gaps of %s in %s: %w", stream, st, err)
+	}
+	s := &Stream{Name: stream, Gaps: gaps}
+	for _, name := range names {
+		h, err := readHeader(ctx, st, stream, name)
+		if err != nil {
+			return nil, err
+		}
+		s.Segments = append(s.Segments, Segment{Name: name, Header: h})
+	}
+	s.link()
+	return s, nil
+}
+
+func readHeader(ctx context.Context, st store.Store, stream, name string) (segment.Header, error) {
+	rc, err := st.OpenSegment(ctx, stream, name)
+	if err != nil {
+		return segment.Header{}, fmt.Errorf("open %s/%s in %s: %w", stream, name, st, err)
+	}
+	defer rc.Close()
+	h, _, err := segment.ReadHeader(rc)
+	if err != nil {
+		return segment.Header{}, fmt.Errorf("%s/%s in %s: %w", stream, name, st, err)
+	}
+	if start, end, err := segment.ParseName(name); err != nil || start != h.OpStart || end != h.OpEnd {
+		return segment.Header{}, fmt.Errorf("%s/%s in %s: %w", stream, name, st,
+			&segment.CorruptError{Segment: name, Reason: fmt.Sprintf("header says %s-%s, the name disagrees (renamed or swapped file)", h.OpStart, h.OpEnd)})
+	}
+	return h, nil
+}
+
+// link splits the segments into windows. Headers carry the previous
+// segment's opEnd, which is enough to find breaks; the checksum half of each
+// link is checked by Verify and by every restore, which read whole segments.
+func (s *Stream) link() {
+	s.Windows, s.Breaks = nil, nil
+	for i, seg := range s.Segments {
+		h := seg.Header
+		if i > 0 && h.Prev.OpEnd == s.Segments[i-1].Header.OpEnd && !h.Prev.IsZero() {
+			w := &s.Windows[len(s.Windows)-1]
+			w.To, w.Last = h.OpEnd, i
+			w.Entries += h.Count
+			continue
+		}
+		if i > 0 {
+			b := Break{After: s.Segments[i-1].Name, Before: seg.Name}
+			for j := range s.Gaps {
+				if s.Gaps[j].After == s.Segments[i-1].Header.OpEnd {
+					b.Gap = &s.Gaps[j]
+				}
+			}
+			s.Breaks = append(s.Breaks, b)
+		}
+		s.Windows = append(s.Windows, Window{From: h.OpStart, To: h.OpEnd, First: i, Last: i, Entries: h.Count})
+	}
+}

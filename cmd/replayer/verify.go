@@ -1,0 +1,64 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+
+	"github.com/tidelog/tidelog/catalog"
+	"github.com/tidelog/tidelog/segment"
+)
+
+func verifyCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("verify", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	storeDir := fs.String("store", "", "store directory written by tailerd (required)")
+	stream := fs.String("stream", "", "verify only this stream")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return coded(exitOK, err)
+		}
+		return coded(exitUsage, err)
+	}
+	st, err := openStore(ctx, *storeDir)
+	if err != nil {
+		return err
+	}
+	names, err := st.Streams(ctx)
+	if err != nil {
+		return err
+	}
+	if *stream != "" {
+		names = []string{*stream}
+	}
+	var problems []catalog.Problem
+	segments, entries := 0, uint64(0)
+	for _, name := range names {
+		s, err := catalog.LoadStream(ctx, st, name)
+		if err != nil {
+			// A header too damaged to list is itself a finding.
+			problems = append(problems, catalog.Problem{Stream: name, Err: err})
+			continue
+		}
+		problems = append(problems, catalog.Verify(ctx, st, s, func(info segment.Info) {
+			segments++
+			entries += info.Count
+		})...)
+		for _, b := range s.Breaks {
+			if b.Gap != nil {
+				fmt.Fprintf(stdout, "%s: recorded gap after %s (history lost at the source, next %s)\n", name, b.Gap.After, b.Gap.Next)
+			}
+		}
+	}
+	if len(problems) == 0 {
+		fmt.Fprintf(stdout, "OK: %d streams, %d segments, %d entries verified (checksums and chain)\n", len(names), segments, entries)
+		return nil
+	}
+	for _, p := range problems {
+		fmt.Fprintf(stdout, "PROBLEM %s\n", p)
+	}
+	return coded(exitDamaged, fmt.Errorf("%d problems found; %d segments verified intact. Restores up to the first damaged segment still work; "+
+		"restore a damaged segment's file from another copy of the store if you have one", len(problems), segments))
+}

@@ -1,0 +1,220 @@
+// Command tailerd follows a MongoDB replica set's oplog and stores it as
+// checksummed segments, so that the data can be restored to any position.
+//
+//	tailerd --source URI --store DIR [--config FILE] [flags]
+//
+// Exit codes: 0 clean shutdown (SIGINT/SIGTERM: the open segment is cut and
+// committed first), 1 runtime failure, 2 bad flags or config, 3 gap in the
+// oplog (history lost; recorded in the store), 4 source unreachable or not a
+// replica set, 5 store unusable, 6 checkpoint unusable.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"github.com/rs/zerolog"
+	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
+
+	"github.com/tidelog/tidelog/checkpoint"
+	"github.com/tidelog/tidelog/store"
+	"github.com/tidelog/tidelog/store/dirstore"
+	"github.com/tidelog/tidelog/tailer"
+)
+
+const (
+	exitOK = iota
+	exitFailure
+	exitUsage
+	exitGap
+	exitSource
+	exitStore
+	exitCheckpoint
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+func run(ctx context.Context, args []string, stderr io.Writer) int {
+	cfg, err := parseArgs(args, stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return exitOK
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "tailerd: %v\n", err)
+		return exitUsage
+	}
+	level, err := zerolog.ParseLevel(cfg.LogLevel)
+	if err != nil {
+		fmt.Fprintf(stderr, "tailerd: log level %q: want debug, info, warn or error\n", cfg.LogLevel)
+		return exitUsage
+	}
+	log := zerolog.New(stderr).Level(level).With().Timestamp().Str("cmd", "tailerd").Logger()
+
+	clientOpts := options.Client().ApplyURI(cfg.Source).SetServerSelectionTimeout(cfg.ConnectTimeout).SetAppName("tidelog-tailerd")
+	if err := clientOpts.Validate(); err != nil {
+		log.Error().Err(err).Msg("--source is not a valid MongoDB URI (e.g. mongodb://host:27017/?replicaSet=rs0)")
+		return exitUsage
+	}
+	st, err := dirstore.Open(cfg.Store, true)
+	if err != nil {
+		log.Error().Err(err).Msg("cannot use the store")
+		return exitStore
+	}
+	ckptDir := cfg.Checkpoint
+	if ckptDir == "" {
+		ckptDir = filepath.Join(cfg.Store, "checkpoint")
+	}
+	ckpt, err := checkpoint.Open(ckptDir)
+	if err != nil {
+		log.Error().Err(err).Msg("cannot open the checkpoint")
+		return exitCheckpoint
+	}
+	defer ckpt.Close()
+
+	client, err := mongo.Connect(clientOpts)
+	if err != nil {
+		log.Error().Err(err).Msg("cannot connect to the source")
+		return exitSource
+	}
+	defer client.Disconnect(context.WithoutCancel(ctx))
+
+	t := tailer.New(client, st, ckpt, cfg.tailer, log)
+	err = t.Run(ctx)
+	var gap *tailer.GapError
+	var srcErr *tailer.SourceError
+	switch {
+	case err == nil:
+		log.Info().Msg("stopped cleanly: open segment cut and committed")
+		return exitOK
+	case errors.As(err, &gap):
+		return exitGap // already logged with what to do
+	case errors.As(err, &srcErr):
+		log.Error().Err(err).Str("source", redact(cfg.Source)).Msg("source unusable: check the URI, that the server is up, and that it is a replica set member")
+		return exitSource
+	case errors.Is(err, store.ErrNotStore):
+		log.Error().Err(err).Msg("store unusable")
+		return exitStore
+	default:
+		log.Error().Err(err).Msg("capture stopped")
+		return exitFailure
+	}
+}
+
+type config struct {
+	fileConfig
+	tailer tailer.Config
+}
+
+func parseArgs(args []string, stderr io.Writer) (config, error) {
+	fs := flag.NewFlagSet("tailerd", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var c config
+	configPath := fs.String("config", "", "YAML config file (keys as the flags, with _ for -)")
+	fs.StringVar(&c.Source, "source", "", "MongoDB URI of a replica set member (required)")
+	fs.StringVar(&c.Store, "store", "", "directory to keep segments in (required; created if missing)")
+	fs.StringVar(&c.Checkpoint, "checkpoint", "", "checkpoint directory (default STORE/checkpoint)")
+	fs.StringVar(&c.Stream, "stream", "", "stream name in the store (default: the replica set name)")
+	fs.StringVar(&c.Start, "start", "oldest", "where a stream with no checkpoint begins: oldest, latest, or a timestamp")
+	fs.StringVar(&c.Cursor, "cursor", "auto", "oplog read mode: auto, tailable or poll")
+	fs.IntVar(&c.CutBytes, "cut-bytes", tailer.DefaultCutBytes, "cut a segment at this many raw bytes")
+	fs.DurationVar(&c.CutAge, "cut-age", tailer.DefaultCutAge, "cut a segment this long after its first entry")
+	fs.DurationVar(&c.ConnectTimeout, "connect-timeout", 15*time.Second, "how long to wait for the source at start")
+	fs.StringVar(&c.LogLevel, "log-level", "info", "debug, info, warn or error")
+	fs.BoolVar(&c.AcceptGap, "accept-gap", false, "after a recorded gap, start a new chain instead of stopping")
+	if err := fs.Parse(args); err != nil {
+		return c, err
+	}
+	if fs.NArg() > 0 {
+		return c, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	if *configPath != "" {
+		fc, err := loadConfigFile(*configPath)
+		if err != nil {
+			return c, err
+		}
+		set := map[string]bool{}
+		fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+		c.fileConfig = merge(c.fileConfig, fc, set)
+	}
+	if c.Source == "" {
+		return c, errors.New("--source is required (e.g. mongodb://127.0.0.1:27017/?replicaSet=rs0)")
+	}
+	if c.Store == "" {
+		return c, errors.New("--store is required (a directory)")
+	}
+	if c.CutBytes <= 0 || c.CutBytes > 1<<30 {
+		return c, fmt.Errorf("--cut-bytes %d: want 1 byte to 1 GiB", c.CutBytes)
+	}
+	if c.CutAge < 100*time.Millisecond || c.CutAge > 24*time.Hour {
+		return c, fmt.Errorf("--cut-age %s: want 100ms to 24h", c.CutAge)
+	}
+	if c.ConnectTimeout <= 0 {
+		return c, fmt.Errorf("--connect-timeout %s: want a positive duration", c.ConnectTimeout)
+	}
+	start, err := tailer.ParseStartAt(c.Start)
+	if err != nil {
+		return c, err
+	}
+	mode := tailer.CursorMode(c.Cursor)
+	if mode != tailer.CursorAuto && mode != tailer.CursorTailable && mode != tailer.CursorPoll {
+		return c, fmt.Errorf("--cursor %q: want auto, tailable or poll", c.Cursor)
+	}
+	c.tailer = tailer.Config{
+		Stream: c.Stream, CutBytes: c.CutBytes, CutAge: c.CutAge, Cursor: mode,
+		Start: start, AcceptGap: c.AcceptGap,
+	}
+	return c, nil
+}
+
+// merge takes each setting from the file unless its flag was given.
+func merge(flags, file fileConfig, set map[string]bool) fileConfig {
+	out := flags
+	if !set["source"] && file.Source != "" {
+		out.Source = file.Source
+	}
+	if !set["store"] && file.Store != "" {
+		out.Store = file.Store
+	}
+	if !set["checkpoint"] && file.Checkpoint != "" {
+		out.Checkpoint = file.Checkpoint
+	}
+	if !set["stream"] && file.Stream != "" {
+		out.Stream = file.Stream
+	}
+	if !set["start"] && file.Start != "" {
+		out.Start = file.Start
+	}
+	if !set["cursor"] && file.Cursor != "" {
+		out.Cursor = file.Cursor
+	}
+	if !set["cut-bytes"] && file.CutBytes != 0 {
+		out.CutBytes = file.CutBytes
+	}
+	if !set["cut-age"] && file.CutAge != 0 {
+		out.CutAge = file.CutAge
+	}
+	if !set["connect-timeout"] && file.ConnectTimeout != 0 {
+		out.ConnectTimeout = file.ConnectTimeout
+	}
+	if !set["log-level"] && file.LogLevel != "" {
+		out.LogLevel = file.LogLevel
+	}
+	if !set["accept-gap"] && file.AcceptGap {
+		out.AcceptGap = true
+	}
+	return out
+}

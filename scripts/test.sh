@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Runs every test, the server-backed ones included, and ends with one
+# summary line: "tests: N passed, N failed, N skipped".
+set -uo pipefail
+cd "$(dirname "$0")/.."
+
+scripts/ferretdb.sh >/dev/null || { echo "tests: 0 passed, 1 failed (could not build FerretDB)"; exit 1; }
+
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+go vet ./... || { echo "tests: 0 passed, 1 failed (go vet)"; exit 1; }
+go test -count=1 -timeout 40m -v ./... 2>&1 | tee "$log" | grep -E '^(=== RUN|--- (PASS|FAIL|SKIP)|ok |FAIL|panic:)' | grep -v '^=== RUN'
+status=${PIPESTATUS[0]}
+
+passed=$(grep -cE '^\s*--- PASS' "$log")
+failed=$(grep -cE '^\s*--- FAIL' "$log")
+skipped=$(grep -cE '^\s*--- SKIP' "$log")
+if [ "$status" -ne 0 ] && [ "$failed" -eq 0 ]; then
+  failed=1 # a build failure or panic outside a test
+  grep -E 'FAIL|panic|cannot|undefined' "$log" | head -20
+fi
+if [ "$failed" -gt 0 ]; then
+  echo "failures:"; grep -B2 -A20 -E '^\s*--- FAIL' "$log" | head -150
+fi
+if [ "${CI:-}" = "true" ] && [ "$skipped" -gt 0 ]; then
+  echo "skipped in CI (not allowed):"; grep -E '^\s*--- SKIP' "$log"
+  failed=$((failed + skipped))
+fi
+echo "tests: $passed passed, $failed failed, $skipped skipped"
+[ "$status" -eq 0 ] && [ "$failed" -eq 0 ]

@@ -1,0 +1,256 @@
+package segment
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/pierrec/lz4/v4"
+	"github.com/tidelog/tidelog/oplog"
+	"go.mongodb.org/mongo-driver/v2/bson"
+)
+
+// Reader streams the entries of one segment and verifies all of it. Memory
+// is bounded by the largest entry plus the lz4 block buffers, whatever the
+// segment's size.
+//
+// Contract: Next returns io.EOF only after the whole file was read and every
+// check passed (lz4 block checksums, entry framing and ts order, first and
+// last ts against the header, entry count, raw size, raw CRC, body size, file
+// CRC, nothing after the trailer). Any damage, truncation included, yields an
+// error matching ErrCorrupt, never io.EOF. Entries are handed out as soon as
+// the lz4 block holding them verified, so a caller that must not act on a
+// segment that later fails (e.g. the restore of a damaged tail) verifies it
+// first or can undo. A Reader is not safe for concurrent use.
+type Reader struct {
+	name   string // for errors: the name given, else the header's
+	src    source
+	hdr    Header
+	hdrLen int
+
+	body  io.LimitedReader // the body region of src
+	frame [lz4FrameStart]byte
+	zr    *lz4.Reader
+
+	lenBuf [4]byte
+	buf    []byte // the current entry; reused
+
+	count  uint64
+	raw    uint64
+	rawCRC uint32
+	last   oplog.Timestamp
+
+	info Info
+	err  error // sticky: io.EOF once everything verified
+}
+
+// NewReader reads and verifies the header of the segment in r. If name is
+// not empty it must be the name the header's range gives (Name(OpStart,
+// OpEnd)); a mismatch is corruption, as it means the file was renamed or
+// swapped. r should be positioned at the segment's first byte and end at its
+// last; readers without ReadByte (files, network bodies) are buffered.
+func NewReader(r io.Reader, name string) (*Reader, error) {
+	if _, ok := r.(io.ByteReader); !ok {
+		r = bufio.NewReaderSize(r, 64<<10)
+	}
+	rd := &Reader{name: name, src: source{r: r, sum: true}}
+	h, n, err := readHeader(&rd.src)
+	if err != nil {
+		return nil, named(err, name)
+	}
+	if name == "" {
+		rd.name = h.Name()
+	} else if hn := h.Name(); hn != name {
+		return nil, rd.corrupt(offOpStart, nil, "named %s but its header covers %s to %s (renamed or swapped segment %s)",
+			name, h.OpStart, h.OpEnd, hn)
+	}
+	rd.hdr, rd.hdrLen = h, n
+	rd.body = io.LimitedReader{R: &rd.src, N: int64(h.BodySize)}
+	if k, err := io.ReadFull(&rd.body, rd.frame[:]); err != nil {
+		return nil, rd.bodyErr(err, fmt.Sprintf("the lz4 frame start (%d of %d bytes)", k, lz4FrameStart))
+	}
+	if err := checkFrameStart(rd.frame[:]); err != nil {
+		return nil, rd.corrupt(int64(n), nil, "%v", err)
+	}
+	rd.zr = lz4.NewReader(io.MultiReader(bytes.NewReader(rd.frame[:]), &rd.body))
+	return rd, nil
+}
+
+// Header returns the verified header.
+func (r *Reader) Header() Header { return r.hdr }
+
+// Info describes the segment; it is complete only after Next returned io.EOF.
+func (r *Reader) Info() Info { return r.info }
+
+// Next returns the next entry. The entry is valid until the next call. After
+// the last entry it verifies the rest of the file and returns io.EOF, or the
+// error that tells what is wrong; errors are sticky.
+func (r *Reader) Next() (bson.Raw, error) {
+	if r.err != nil {
+		return nil, r.err
+	}
+	if r.count == r.hdr.Count {
+		r.err = r.finish()
+		if r.err == nil {
+			r.err = io.EOF
+		}
+		return nil, r.err
+	}
+	e, err := r.entry()
+	if err != nil {
+		r.err = err
+		return nil, err
+	}
+	return e, nil
+}
+
+// entry reads, frames and checks the next entry.
+func (r *Reader) entry() (bson.Raw, error) {
+	where := r.where // formatted only on error paths
+	if _, err := io.ReadFull(r.zr, r.lenBuf[:]); err != nil {
+		return nil, r.bodyErr(err, where())
+	}
+	n := binary.LittleEndian.Uint32(r.lenBuf[:])
+	if n < minEntrySize || n > MaxEntrySize {
+		return nil, r.corrupt(r.src.off, nil, "%s: BSON length %d not in [%d, %d]", where(), n, minEntrySize, MaxEntrySize)
+	}
+	if uint64(n) > r.hdr.RawSize-r.raw {
+		return nil, r.corrupt(r.src.off, nil, "%s: BSON length %d overruns the raw size %d in the header", where(), n, r.hdr.RawSize)
+	}
+	if cap(r.buf) < int(n) {
+		r.buf = make([]byte, 0, max(int(n), min(2*cap(r.buf), MaxEntrySize)))
+	}
+	e := r.buf[:n]
+	copy(e, r.lenBuf[:])
+	if _, err := io.ReadFull(r.zr, e[4:]); err != nil {
+		return nil, r.bodyErr(err, where())
+	}
+	if e[n-1] != 0 {
+		return nil, r.corrupt(r.src.off, nil, "%s: BSON document does not end with 0x00", where())
+	}
+	ts, err := entryTS(e)
+	if err != nil {
+		return nil, r.corrupt(r.src.off, err, "%s", where())
+	}
+	switch {
+	case r.count == 0 && ts != r.hdr.OpStart:
+		return nil, r.corrupt(r.src.off, nil, "%s: ts %s but the header's opStart is %s", where(), ts, r.hdr.OpStart)
+	case r.count > 0 && !ts.After(r.last):
+		return nil, r.corrupt(r.src.off, nil, "%s: ts %s is not after the previous entry's %s", where(), ts, r.last)
+	case r.count+1 == r.hdr.Count && ts != r.hdr.OpEnd:
+		return nil, r.corrupt(r.src.off, nil, "%s: last entry has ts %s but the header's opEnd is %s", where(), ts, r.hdr.OpEnd)
+	case ts.After(r.hdr.OpEnd):
+		return nil, r.corrupt(r.src.off, nil, "%s: ts %s is after the header's opEnd %s", where(), ts, r.hdr.OpEnd)
+	}
+	r.rawCRC = crc32c(r.rawCRC, e)
+	r.raw += uint64(n)
+	r.count++
+	r.last = ts
+	return e, nil
+}
+
+// where names the entry being read, for errors.
+func (r *Reader) where() string {
+	return fmt.Sprintf("entry %d of %d at raw byte %d", r.count+1, r.hdr.Count, r.raw)
+}
+
+// finish runs after the last entry: the lz4 frame must end, the totals must
+// match the header, and the trailer must be intact and last.
+func (r *Reader) finish() error {
+	if k, err := io.ReadFull(r.zr, r.lenBuf[:1]); k > 0 {
+		return r.corrupt(r.src.off, nil, "raw data continues after the %d entries the header counts", r.hdr.Count)
+	} else if err != io.EOF {
+		return r.bodyErr(err, "the end of the lz4 frame")
+	}
+	if r.raw != r.hdr.RawSize {
+		return r.corrupt(r.src.off, nil, "entries hold %d raw bytes but the header says %d", r.raw, r.hdr.RawSize)
+	}
+	if r.body.N != 0 {
+		return r.corrupt(r.src.off, nil, "lz4 frame ends %d bytes before the body's end", r.body.N)
+	}
+
+	start := r.src.off
+	var t [TrailerSize]byte
+	if k, err := io.ReadFull(&r.src, t[:offTrailerFileCRC]); err != nil {
+		return named(readErr(err, start+int64(k), "trailer"), r.name)
+	}
+	sum := r.src.crc
+	r.src.sum = false // the file CRC does not cover itself
+	if k, err := io.ReadFull(&r.src, t[offTrailerFileCRC:]); err != nil {
+		return named(readErr(err, start+offTrailerFileCRC+int64(k), "trailer"), r.name)
+	}
+	le := binary.LittleEndian
+	if string(t[offTrailerMagic:offTrailerFileCRC]) != trailerMagic {
+		return r.corrupt(start+offTrailerMagic, nil, "trailer magic missing")
+	}
+	if got := le.Uint64(t[offTrailerBodySize:]); got != r.hdr.BodySize {
+		return r.corrupt(start+offTrailerBodySize, nil, "trailer body size %d but the header says %d", got, r.hdr.BodySize)
+	}
+	if got := le.Uint32(t[offTrailerRawCRC:]); got != r.rawCRC {
+		return r.corrupt(start+offTrailerRawCRC, nil, "raw CRC mismatch (stored %08x, computed %08x)", got, r.rawCRC)
+	}
+	if got := le.Uint32(t[offTrailerFileCRC:]); got != sum {
+		return r.corrupt(start+offTrailerFileCRC, nil, "file checksum mismatch (stored %08x, computed %08x)", got, sum)
+	}
+	end := r.src.off
+	if k, err := io.ReadFull(&r.src, r.lenBuf[:1]); k > 0 {
+		return r.corrupt(end, nil, "trailing bytes after the trailer")
+	} else if err != io.EOF {
+		return named(fmt.Errorf("reading byte %d: %w", end, err), r.name)
+	}
+	h := r.hdr
+	r.info = Info{
+		Name:     r.name,
+		Stream:   h.Stream,
+		OpStart:  h.OpStart,
+		OpEnd:    h.OpEnd,
+		Count:    h.Count,
+		RawSize:  h.RawSize,
+		Size:     uint64(end),
+		Checksum: sum,
+		Prev:     h.Prev,
+	}
+	return nil
+}
+
+// corrupt returns a *CorruptError for this segment.
+func (r *Reader) corrupt(off int64, cause error, format string, args ...any) error {
+	return &CorruptError{Segment: r.name, Offset: off, Reason: fmt.Sprintf(format, args...), Err: cause}
+}
+
+// bodyErr classifies an error met while reading the body (what: the thing
+// being read): a failure of the underlying reader is an I/O error; running
+// out of bytes, or anything the lz4 reader rejects, is corruption.
+func (r *Reader) bodyErr(err error, what string) error {
+	if r.src.ioErr != nil {
+		return named(fmt.Errorf("reading byte %d: %w", r.src.off, r.src.ioErr), r.name)
+	}
+	switch {
+	case r.src.eof && r.body.N > 0:
+		return r.corrupt(r.src.off, nil, "file truncated in the body, reading %s", what)
+	case errors.Is(err, io.EOF):
+		return r.corrupt(r.src.off, nil, "lz4 frame ended before %s", what)
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return r.corrupt(r.src.off, nil, "lz4 frame or body ended inside %s", what)
+	}
+	return r.corrupt(r.src.off, err, "lz4 body, reading %s", what)
+}
+
+// Verify reads the whole segment in r through a Reader, checking everything
+// NewReader and Next check, and returns its Info.
+func Verify(r io.Reader, name string) (Info, error) {
+	rd, err := NewReader(r, name)
+	if err != nil {
+		return Info{}, err
+	}
+	for {
+		if _, err := rd.Next(); err == io.EOF {
+			return rd.Info(), nil
+		} else if err != nil {
+			return Info{}, err
+		}
+	}
+}

@@ -1,0 +1,56 @@
+// Package store defines where tidelog keeps segments and gap records, and the
+// errors every implementation returns. Implementations live in sub-packages
+// (dirstore; object storage and Kafka later) and all pass storetest.
+package store
+
+import (
+	"context"
+	"errors"
+	"io"
+	"time"
+
+	"github.com/tidelog/tidelog/oplog"
+)
+
+// ErrNotExist is returned (wrapped) when a segment or stream is not in the store.
+var ErrNotExist = errors.New("does not exist")
+
+// ErrNotStore is returned (wrapped) when a location holds data that is not a
+// tidelog store, so that tidelog never writes into, or restores from, something else.
+var ErrNotStore = errors.New("not a tidelog store")
+
+// Gap records history that was lost: the oplog no longer reached back to
+// After (the last position tidelog made durable) and the first entry still
+// available was Next. Entries strictly between After and Next are unknown.
+type Gap struct {
+	After    oplog.Timestamp `json:"after"`
+	Next     oplog.Timestamp `json:"next"`
+	Detected time.Time       `json:"detected"`
+	Reason   string          `json:"reason"`
+}
+
+// Store keeps segments and gaps of many streams. Every method is safe for
+// concurrent use.
+//
+// Invariant: when PutSegment returns nil the segment is durable and complete
+// under its name; before that, readers never see it, not even partially.
+// Writing the same name again with the same bytes is harmless (segments are
+// named by their range, so a retry after a crash rewrites the same object).
+type Store interface {
+	// PutSegment stores data as segment name of stream, durably.
+	PutSegment(ctx context.Context, stream, name string, data []byte) error
+	// OpenSegment returns the segment's bytes as a stream; the caller closes it.
+	OpenSegment(ctx context.Context, stream, name string) (io.ReadCloser, error)
+	// Segments lists the names of stream's segments in ascending order.
+	Segments(ctx context.Context, stream string) ([]string, error)
+	// DeleteSegment removes a segment; deleting a missing one is not an error.
+	DeleteSegment(ctx context.Context, stream, name string) error
+	// PutGap records a gap of stream durably.
+	PutGap(ctx context.Context, stream string, gap Gap) error
+	// Gaps lists stream's gaps ordered by After.
+	Gaps(ctx context.Context, stream string) ([]Gap, error)
+	// Streams lists the streams that have segments or gaps, sorted.
+	Streams(ctx context.Context) ([]string, error)
+	// String names the store for messages (e.g. "dir:/var/lib/tidelog/store").
+	String() string
+}

@@ -1,0 +1,40 @@
+package tailer
+
+import (
+	"fmt"
+
+	"github.com/tidelog/tidelog/oplog"
+)
+
+// GapError reports that the source's oplog no longer reaches back to the
+// last durable position: entries after After and before Next are lost to
+// tidelog. It is recorded in the checkpoint and the store before it is
+// returned; the daemon exits with a distinct code rather than carry on.
+type GapError struct {
+	Stream string
+	After  oplog.Timestamp // last position tidelog holds
+	Next   oplog.Timestamp // oldest entry the source still has (zero: none)
+}
+
+func (e *GapError) Error() string {
+	next := e.Next.String()
+	if e.Next.IsZero() {
+		next = "(none: the oplog is empty)"
+	}
+	return fmt.Sprintf("gap in stream %s: the oplog no longer holds %s (last durable position); its oldest entry is %s. "+
+		"History between them is lost. Take a new base snapshot, then restart tailerd with --accept-gap to start a new chain; "+
+		"enlarge the oplog (replSetResizeOplog) so the tailer's downtime fits in it",
+		e.Stream, e.After, next)
+}
+
+// OrderError reports that the source returned an entry whose ts is not after
+// the previous one. The tailer stops instead of guessing which is right.
+type OrderError struct {
+	Stream    string
+	Prev, Got oplog.Timestamp
+}
+
+func (e *OrderError) Error() string {
+	return fmt.Sprintf("stream %s: oplog entry %s arrived after %s; the source returned entries out of order, "+
+		"so tidelog stopped rather than skip or reorder them (for FerretDB use cursor mode poll)", e.Stream, e.Got, e.Prev)
+}

@@ -1,0 +1,85 @@
+package tailer
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/tidelog/tidelog/oplog"
+	"github.com/tidelog/tidelog/segment"
+	"github.com/tidelog/tidelog/store"
+)
+
+// reconcile brings the checkpoint up to what the store holds. A crash after a
+// segment became durable in the store but before its checkpoint commit leaves
+// that segment ahead of the checkpoint; re-capturing would cut a different,
+// overlapping range. So such segments are verified and adopted instead, and
+// a lost checkpoint is rebuilt the same way from the store alone.
+func (t *Tailer) reconcile(ctx context.Context) (segment.Info, bool, error) {
+	head, has, err := t.ckpt.Head(t.stream)
+	if err != nil {
+		return segment.Info{}, false, err
+	}
+	names, err := t.store.Segments(ctx, t.stream)
+	if err != nil {
+		return segment.Info{}, false, fmt.Errorf("list segments of %s in %s: %w", t.stream, t.store, err)
+	}
+	var gaps []store.Gap
+	for _, name := range names {
+		start, _, err := segment.ParseName(name)
+		if err != nil {
+			return segment.Info{}, false, fmt.Errorf("store %s: %w", t.store, err)
+		}
+		if has && !start.After(head.OpEnd) {
+			continue
+		}
+		info, err := t.verifyStored(ctx, name)
+		if err != nil {
+			return segment.Info{}, false, err
+		}
+		if has && info.Prev != head.Link() {
+			if gaps == nil {
+				if gaps, err = t.store.Gaps(ctx, t.stream); err != nil {
+					return segment.Info{}, false, fmt.Errorf("list gaps of %s: %w", t.stream, err)
+				}
+			}
+			g, ok := gapAfter(gaps, head.OpEnd)
+			if !info.Prev.IsZero() || !ok {
+				return segment.Info{}, false, fmt.Errorf("segment %s/%s in %s does not continue the chain after %s and no gap explains it; "+
+					"is another tailerd writing stream %s? Stop it, then run `replayer verify`", t.stream, name, t.store, head.Name, t.stream)
+			}
+			if err := t.ckpt.RecordGap(t.stream, g); err != nil {
+				return segment.Info{}, false, err
+			}
+		}
+		if err := t.ckpt.Commit(info); err != nil {
+			return segment.Info{}, false, fmt.Errorf("adopt segment %s: %w", name, err)
+		}
+		t.log.Info().Str("segment", name).Msg("adopted a segment the store holds beyond the checkpoint (written before a crash)")
+		head, has = info, true
+	}
+	return head, has, nil
+}
+
+func (t *Tailer) verifyStored(ctx context.Context, name string) (segment.Info, error) {
+	rc, err := t.store.OpenSegment(ctx, t.stream, name)
+	if err != nil {
+		return segment.Info{}, fmt.Errorf("open %s/%s in %s: %w", t.stream, name, t.store, err)
+	}
+	defer rc.Close()
+	info, err := segment.Verify(rc, name)
+	if err != nil {
+		return segment.Info{}, fmt.Errorf("store %s holds a damaged segment beyond the checkpoint: %w; "+
+			"move it out of the store and restart (the oplog will be re-read from the checkpoint)", t.store, err)
+	}
+	return info, nil
+}
+
+// gapAfter finds the recorded gap that starts at after.
+func gapAfter(gaps []store.Gap, after oplog.Timestamp) (store.Gap, bool) {
+	for _, g := range gaps {
+		if g.After == after {
+			return g, true
+		}
+	}
+	return store.Gap{}, false
+}

@@ -1,0 +1,286 @@
+package tailer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/rs/zerolog"
+	"go.mongodb.org/mongo-driver/v2/mongo"
+
+	"github.com/tidelog/tidelog/checkpoint"
+	"github.com/tidelog/tidelog/oplog"
+	"github.com/tidelog/tidelog/segment"
+	"github.com/tidelog/tidelog/store"
+)
+
+// Tailer captures one stream. Create it with New and call Run once.
+type Tailer struct {
+	cfg    Config
+	client *mongo.Client
+	store  store.Store
+	ckpt   *checkpoint.DB
+	log    zerolog.Logger
+
+	src    *source
+	stream string
+	w      *segment.Writer
+	opened time.Time // when the open segment got its first entry
+}
+
+// New prepares a tailer; it does no I/O.
+func New(client *mongo.Client, st store.Store, ckpt *checkpoint.DB, cfg Config, log zerolog.Logger) *Tailer {
+	return &Tailer{cfg: cfg.withDefaults(), client: client, store: st, ckpt: ckpt, log: log}
+}
+
+// Stream is the stream name, known once Run has connected.
+func (t *Tailer) Stream() string { return t.stream }
+
+// SourceError marks failures to reach or understand the source at start, so
+// that the daemon can exit with a code of its own.
+type SourceError struct{ Err error }
+
+func (e *SourceError) Error() string { return "source: " + e.Err.Error() }
+func (e *SourceError) Unwrap() error { return e.Err }
+
+// Run captures until ctx is cancelled, then cuts the open segment, commits it
+// and returns nil. It returns a *GapError when history was lost (after
+// recording the gap), a *SourceError when the source is unusable at start,
+// and other errors for store or checkpoint failures it cannot retry.
+func (t *Tailer) Run(ctx context.Context) error {
+	src, err := openSource(ctx, t.client, t.cfg.Cursor, t.cfg.BatchSize)
+	if err != nil {
+		return &SourceError{Err: err}
+	}
+	t.src = src
+	t.stream = t.cfg.Stream
+	if t.stream == "" {
+		t.stream = src.setName
+	}
+	t.log = t.log.With().Str("stream", t.stream).Logger()
+
+	head, hasHead, err := t.reconcile(ctx)
+	if err != nil {
+		return err
+	}
+	rd, prev, err := t.startPosition(ctx, head, hasHead)
+	if err != nil {
+		return err
+	}
+	t.w = segment.NewWriter(t.stream)
+	t.w.Start(prev)
+	t.log.Info().Str("cursor", string(src.mode)).Stringer("from", rd.last).Bool("inclusive", rd.inclusive).
+		Msg("tailing the oplog")
+	return t.pipeline(ctx, rd)
+}
+
+// startPosition decides where reading begins and what the first segment links to.
+func (t *Tailer) startPosition(ctx context.Context, head segment.Info, hasHead bool) (*reader, segment.Link, error) {
+	rd := &reader{src: t.src, stream: t.stream, log: t.log}
+	if hasHead {
+		rd.last = head.OpEnd
+		gaps, err := t.ckpt.Gaps(t.stream)
+		if err != nil {
+			return nil, segment.Link{}, err
+		}
+		if n := len(gaps); n > 0 && gaps[n-1].After == head.OpEnd {
+			// A gap after the head is already on record: proving again would
+			// only fail again. Start a new chain if the operator accepted it.
+			g := &GapError{Stream: t.stream, After: gaps[n-1].After, Next: gaps[n-1].Next}
+			if !t.cfg.AcceptGap {
+				return nil, segment.Link{}, g
+			}
+			return t.newChainAfterGap(ctx, rd)
+		}
+		return rd, head.Link(), nil
+	}
+	s := t.cfg.Start
+	switch {
+	case s.Latest:
+		ts, ok, err := t.src.newest(ctx)
+		if err != nil {
+			return nil, segment.Link{}, &SourceError{Err: err}
+		}
+		if ok {
+			rd.last = ts // exclusive: the newest entry itself is history before the start
+		}
+	case !s.At.IsZero():
+		oldest, ok, err := t.src.oldest(ctx)
+		if err != nil {
+			return nil, segment.Link{}, &SourceError{Err: err}
+		}
+		if !ok || oldest.After(s.At) {
+			return nil, segment.Link{}, fmt.Errorf("start position %s: the oplog no longer reaches back to it (oldest entry %s); start at oldest or a later position", s.At, oldest)
+		}
+		first, ok, err := t.src.firstAtOrAfter(ctx, s.At)
+		if err != nil {
+			return nil, segment.Link{}, &SourceError{Err: err}
+		}
+		if ok {
+			rd.last, rd.inclusive = first, true
+		} else {
+			rd.last, _, _ = t.src.newest(ctx)
+		}
+	default: // oldest
+		ts, ok, err := t.src.oldest(ctx)
+		if err != nil {
+			return nil, segment.Link{}, &SourceError{Err: err}
+		}
+		if ok {
+			rd.last, rd.inclusive = ts, true
+		}
+	}
+	return rd, segment.Link{}, nil
+}
+
+// newChainAfterGap restarts capture at the oldest entry the source still has.
+func (t *Tailer) newChainAfterGap(ctx context.Context, rd *reader) (*reader, segment.Link, error) {
+	oldest, ok, err := t.src.oldest(ctx)
+	if err != nil {
+		return nil, segment.Link{}, &SourceError{Err: err}
+	}
+	rd.last, rd.inclusive = oldest, ok
+	if !ok {
+		rd.last = oplog.Timestamp{}
+	}
+	t.log.Warn().Stringer("from", oldest).Msg("--accept-gap: starting a new chain after the recorded gap; restores cannot cross the gap")
+	return rd, segment.Link{}, nil
+}
+
+// pipeline runs the reader and cuts segments from what it delivers.
+func (t *Tailer) pipeline(ctx context.Context, rd *reader) error {
+	readCtx, stopRead := context.WithCancel(ctx)
+	defer stopRead()
+	batches := make(chan *batch, 4) // bounded: a slow store slows the reader
+	readErr := make(chan error, 1)
+	go func() { readErr <- rd.run(readCtx, batches) }()
+
+	tick := time.NewTicker(min(t.cfg.CutAge/4, time.Second))
+	defer tick.Stop()
+	for {
+		select {
+		case b := <-batches:
+			if err := t.append(ctx, b); err != nil {
+				return err
+			}
+		case <-tick.C:
+			if t.w.Count() > 0 && time.Since(t.opened) >= t.cfg.CutAge {
+				if err := t.cut(ctx); err != nil {
+					return err
+				}
+			}
+		case err := <-readErr:
+			// Keep what was read before the error: drain, cut, then report.
+			stopRead()
+			if derr := t.drain(context.WithoutCancel(ctx), batches); derr != nil {
+				return derr
+			}
+			var gap *GapError
+			if errors.As(err, &gap) {
+				return t.recordGap(context.WithoutCancel(ctx), gap)
+			}
+			if ctx.Err() != nil {
+				return nil
+			}
+			return err
+		}
+	}
+}
+
+// drain appends batches already read, then cuts the open segment; used at
+// shutdown so that what was read is kept, bounded by a timeout.
+func (t *Tailer) drain(ctx context.Context, batches <-chan *batch) error {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	for {
+		select {
+		case b := <-batches:
+			if err := t.append(ctx, b); err != nil {
+				return err
+			}
+			continue
+		default:
+		}
+		break
+	}
+	if t.w.Count() == 0 {
+		return nil
+	}
+	return t.cut(ctx)
+}
+
+func (t *Tailer) append(ctx context.Context, b *batch) error {
+	for i := 0; i < b.len(); i++ {
+		if t.w.Count() == 0 {
+			t.opened = time.Now()
+		}
+		if err := t.w.Append(b.entry(i)); err != nil {
+			return fmt.Errorf("stream %s: %w", t.stream, err)
+		}
+		if t.w.RawSize() >= t.cfg.CutBytes {
+			if err := t.cut(ctx); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// cut finishes the open segment, makes it durable in the store, and only then
+// commits it to the checkpoint: a crash between the two leaves a complete
+// segment in the store that reconcile adopts at the next start.
+func (t *Tailer) cut(ctx context.Context) error {
+	info, data, err := t.w.Finish()
+	if err != nil {
+		return fmt.Errorf("stream %s: finish segment: %w", t.stream, err)
+	}
+	if err := t.put(ctx, info, data); err != nil {
+		return err
+	}
+	if err := t.ckpt.Commit(info); err != nil {
+		return fmt.Errorf("stream %s: commit segment %s to the checkpoint: %w", t.stream, info.Name, err)
+	}
+	t.log.Info().Str("segment", info.Name).Uint64("entries", info.Count).Uint64("raw_bytes", info.RawSize).
+		Uint64("bytes", info.Size).Msg("segment stored")
+	t.w.Start(info.Link())
+	return nil
+}
+
+// put retries the store with backoff until it succeeds or ctx ends: a store
+// outage slows capture (the reader blocks on the bounded channel) and never
+// drops a segment.
+func (t *Tailer) put(ctx context.Context, info segment.Info, data []byte) error {
+	backoff := 100 * time.Millisecond
+	for {
+		err := t.store.PutSegment(ctx, t.stream, info.Name, data)
+		if err == nil {
+			return nil
+		}
+		if ctx.Err() != nil {
+			return fmt.Errorf("stream %s: store segment %s in %s: %w", t.stream, info.Name, t.store, err)
+		}
+		t.log.Error().Err(err).Str("segment", info.Name).Stringer("store", storeName{t.store}).Dur("retry_in", backoff).
+			Msg("store write failed; retrying (capture waits, nothing is dropped)")
+		if !sleep(ctx, backoff) {
+			return fmt.Errorf("stream %s: store segment %s: %w", t.stream, info.Name, ctx.Err())
+		}
+		backoff = min(backoff*2, 5*time.Second)
+	}
+}
+
+func (t *Tailer) recordGap(ctx context.Context, g *GapError) error {
+	gap := store.Gap{After: g.After, Next: g.Next, Detected: time.Now().UTC(), Reason: "oplog no longer reaches back to the last durable position"}
+	if err := t.store.PutGap(ctx, t.stream, gap); err != nil {
+		t.log.Error().Err(err).Msg("could not record the gap in the store")
+	}
+	if err := t.ckpt.RecordGap(t.stream, gap); err != nil {
+		t.log.Error().Err(err).Msg("could not record the gap in the checkpoint")
+	}
+	t.log.Error().Stringer("after", g.After).Stringer("next", g.Next).Msg(g.Error())
+	return g
+}
+
+type storeName struct{ s store.Store }
+
+func (n storeName) String() string { return n.s.String() }
