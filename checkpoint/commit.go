@@ -78,7 +78,7 @@ func checkInfo(info segment.Info) error {
 	case info.OpEnd.Before(info.OpStart):
 		return fmt.Errorf("segment ends (%s) before it starts (%s)", info.OpEnd, info.OpStart)
 	case !info.Prev.IsZero() && !info.OpStart.After(info.Prev.OpEnd):
-		return fmt.Errorf("segment starts at %s, not after its previous segment's end %s", info.OpStart, info.Prev.OpEnd)
+		return fmt.Errorf("%w: it starts at %s, not after its previous segment's end %s", ErrChain, info.OpStart, info.Prev.OpEnd)
 	}
 	return nil
 }

@@ -65,14 +65,7 @@ func TestPointInTimeRestoreSurvivesKills(t *testing.T) {
 		}
 	}
 	last := points[len(points)-1].ts
-	waitFor(t, 60*time.Second, func() bool {
-		l := list(t, store)
-		if len(l.Streams) != 1 || l.Streams[0].Restorable == nil {
-			return false
-		}
-		to, err := oplog.Parse(l.Streams[0].Restorable.To)
-		return err == nil && !to.Before(last)
-	})
+	waitRestorable(t, store, logPath, last)
 	if code := d.stop(t); code != 0 {
 		t.Fatalf("tailerd exited %d on SIGTERM, want 0\n%s", code, logTail(logPath))
 	}
@@ -122,10 +115,16 @@ func TestPointInTimeRestoreSurvivesKills(t *testing.T) {
 // waitFor polls cond until it holds or limit passes (then fails the test).
 func waitFor(t *testing.T, limit time.Duration, cond func() bool) {
 	t.Helper()
+	waitForLog(t, limit, "", cond)
+}
+
+// waitForLog is waitFor that shows tailerd's log when it gives up.
+func waitForLog(t *testing.T, limit time.Duration, logPath string, cond func() bool) {
+	t.Helper()
 	deadline := time.Now().Add(limit)
 	for !cond() {
 		if time.Now().After(deadline) {
-			t.Fatalf("condition not met within %s", limit)
+			t.Fatalf("condition not met within %s\n%s", limit, logTail(logPath))
 		}
 		time.Sleep(100 * time.Millisecond)
 	}

@@ -7,6 +7,11 @@ import (
 	"github.com/pierrec/lz4/v4"
 )
 
+// blockSize is the lz4 block size. The Writer stages entries into whole
+// blocks of this size so that the lz4 writer compresses straight from its
+// staging buffer.
+const blockSize = 256 << 10
+
 // LZ4Options returns the lz4 frame options the Writer compresses with, so
 // that benchmarks and tools measure against exactly the same codec settings.
 //
@@ -17,14 +22,15 @@ import (
 //   - 256 KiB blocks and the Fast level: the capture path must keep up with
 //     the oplog; smaller blocks stay in cache and bound the writer's memory
 //     to about two blocks plus the compressed output.
-//   - One goroutine: segments are cut by the capture loop, which already
-//     runs alongside the network reads; extra goroutines per block would
-//     allocate on every block.
+//   - One goroutine: the capture loop already runs alongside the network
+//     reads, and goroutines per block would allocate on every block. The
+//     Writer relies on it: it reuses a buffer as soon as the lz4 writer's
+//     Write returns, which is only safe when compression is synchronous.
 func LZ4Options() []lz4.Option {
 	return []lz4.Option{
 		lz4.BlockChecksumOption(true),
 		lz4.ChecksumOption(false),
-		lz4.BlockSizeOption(lz4.Block256Kb),
+		lz4.BlockSizeOption(lz4.BlockSize(blockSize)),
 		lz4.CompressionLevelOption(lz4.Fast),
 		lz4.ConcurrencyOption(1),
 	}

@@ -9,7 +9,7 @@
 // restorable position.
 //
 // Exit codes: 0 success, 1 failure, 2 bad usage, 3 --to outside the
-// restorable window, 4 damaged store (verify found problems, or a restore
+// restorable window (verify: intact, but history has recorded gaps), 4 damaged store (verify found problems, or a restore
 // met corruption), 5 not a tidelog store, 6 target already holds the data
 // (use --drop), 7 target unreachable, 8 entry not supported by the replayer.
 package main

@@ -34,7 +34,7 @@ func verifyCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		names = []string{*stream}
 	}
 	var problems []catalog.Problem
-	segments, entries := 0, uint64(0)
+	segments, entries, gaps := 0, uint64(0), 0
 	for _, name := range names {
 		s, err := catalog.LoadStream(ctx, st, name)
 		if err != nil {
@@ -48,13 +48,19 @@ func verifyCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		})...)
 		for _, b := range s.Breaks {
 			if b.Gap != nil {
+				gaps++
 				fmt.Fprintf(stdout, "%s: recorded gap after %s (history lost at the source, next %s)\n", name, b.Gap.After, b.Gap.Next)
 			}
 		}
 	}
-	if len(problems) == 0 {
+	if len(problems) == 0 && gaps == 0 {
 		fmt.Fprintf(stdout, "OK: %d streams, %d segments, %d entries verified (checksums and chain)\n", len(names), segments, entries)
 		return nil
+	}
+	if len(problems) == 0 {
+		fmt.Fprintf(stdout, "INTACT WITH GAPS: %d segments, %d entries verified; %d recorded gaps\n", segments, entries, gaps)
+		return coded(exitWindow, fmt.Errorf("every segment is intact, but history has %d recorded gaps: "+
+			"positions inside a gap cannot be restored, and restores after one need a base snapshot taken after it", gaps))
 	}
 	for _, p := range problems {
 		fmt.Fprintf(stdout, "PROBLEM %s\n", p)

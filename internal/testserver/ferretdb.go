@@ -37,6 +37,8 @@ type Options struct {
 	OplogMax   int64
 	// CappedCleanup is how often FerretDB trims capped collections (0: its default, 1 min).
 	CappedCleanup time.Duration
+	// CappedCleanupPercent is the share of a full capped collection trimmed per cleanup (0: FerretDB's 10).
+	CappedCleanupPercent int
 	// NoOplog skips creating local.oplog.rs (a target server needs none).
 	NoOplog bool
 }
@@ -162,6 +164,9 @@ func (s *Server) launchOn(ctx context.Context, bin, addr, debug string) error {
 	}
 	if s.opts.CappedCleanup > 0 {
 		args = append(args, "--test-capped-cleanup-interval="+s.opts.CappedCleanup.String())
+	}
+	if s.opts.CappedCleanupPercent > 0 {
+		args = append(args, "--test-capped-cleanup-percentage="+strconv.Itoa(s.opts.CappedCleanupPercent))
 	}
 	cmd := exec.Command(bin, args...)
 	cmd.Stdout, cmd.Stderr = logf, logf

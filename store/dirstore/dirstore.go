@@ -24,6 +24,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 
 	"github.com/tidelog/tidelog/store"
@@ -82,7 +83,9 @@ func Open(path string, create bool) (*Store, error) {
 }
 
 // isMissingOrEmpty reports whether path does not exist or is an empty
-// directory. A path that exists but is not a directory is not a store.
+// directory. Temporary files do not count: a crash while creating the store
+// leaves only the marker's temporary file, and the next Open must still see a
+// new store. A path that exists but is not a directory is not a store.
 func isMissingOrEmpty(path string) (bool, error) {
 	fi, err := os.Stat(path)
 	if errors.Is(err, fs.ErrNotExist) {
@@ -92,21 +95,27 @@ func isMissingOrEmpty(path string) (bool, error) {
 		return false, fmt.Errorf("dirstore %s: %w", path, err)
 	}
 	if !fi.IsDir() {
-		return false, fmt.Errorf("dirstore %s: not a directory; point --store at a tidelog store or an empty directory: %w", path, store.ErrNotStore)
+		return false, fmt.Errorf("dirstore %s: not a directory; %s: %w", path, notStoreHint, store.ErrNotStore)
 	}
 	d, err := os.Open(path)
 	if err != nil {
 		return false, fmt.Errorf("dirstore %s: %w", path, err)
 	}
 	defer d.Close()
-	names, err := d.Readdirnames(1)
-	if len(names) > 0 {
-		return false, nil
+	for {
+		names, err := d.Readdirnames(64)
+		for _, n := range names {
+			if !strings.HasPrefix(n, tempPrefix) {
+				return false, nil
+			}
+		}
+		if errors.Is(err, io.EOF) {
+			return true, nil
+		}
+		if err != nil {
+			return false, fmt.Errorf("dirstore %s: %w", path, err)
+		}
 	}
-	if err != nil && !errors.Is(err, io.EOF) {
-		return false, fmt.Errorf("dirstore %s: %w", path, err)
-	}
-	return true, nil
 }
 
 // String names the store for messages, e.g. "dir:/var/lib/tidelog/store".
