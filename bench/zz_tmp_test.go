@@ -8,6 +8,8 @@ import (
 	"testing"
 
 	"github.com/pierrec/lz4/v4"
+	"github.com/tidelog/tidelog/oplog"
+	"hash/crc32"
 	"github.com/tidelog/tidelog/segment"
 )
 
@@ -91,4 +93,25 @@ func lz4New() *lz4.Writer {
 	zw := lz4.NewWriter(nil)
 	zw.Apply(segment.LZ4Options()...)
 	return zw
+}
+
+func BenchmarkTmpEntryTS(b *testing.B) {
+	c := getCorpus(b)
+	b.SetBytes(int64(len(c.raw)))
+	for b.Loop() {
+		for _, e := range c.entries {
+			if _, err := oplog.EntryTS(e); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+}
+
+func BenchmarkTmpCRC(b *testing.B) {
+	c := getCorpus(b)
+	b.SetBytes(int64(len(c.raw)))
+	tab := crc32.MakeTable(crc32.Castagnoli)
+	for b.Loop() {
+		crc32.Update(0, tab, c.raw)
+	}
 }

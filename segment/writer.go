@@ -173,19 +173,6 @@ func checkEntry(entry []byte) (oplog.Timestamp, error) {
 	return entryTS(entry)
 }
 
-// entryTS returns the non-zero ts of a framed entry, or an error wrapping
-// ErrInvalidEntry.
-func entryTS(entry []byte) (oplog.Timestamp, error) {
-	ts, err := oplog.EntryTS(entry)
-	if err != nil {
-		return ts, fmt.Errorf("%w: %w", ErrInvalidEntry, err)
-	}
-	if ts.IsZero() {
-		return ts, fmt.Errorf("ts is 0.0: %w", ErrInvalidEntry)
-	}
-	return ts, nil
-}
-
 // Count is the number of entries appended to the current segment.
 func (w *Writer) Count() int { return w.count }
 

@@ -46,11 +46,9 @@ func verifyCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 			segments++
 			entries += info.Count
 		})...)
-		for _, b := range s.Breaks {
-			if b.Gap != nil {
-				gaps++
-				fmt.Fprintf(stdout, "%s: recorded gap after %s (history lost at the source, next %s)\n", name, b.Gap.After, b.Gap.Next)
-			}
+		for _, g := range s.Gaps {
+			gaps++
+			fmt.Fprintf(stdout, "%s: recorded gap after %s (history lost at the source; next available %s)\n", name, g.After, g.Next)
 		}
 	}
 	if len(problems) == 0 && gaps == 0 {
