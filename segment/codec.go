@@ -7,9 +7,9 @@ import (
 	"github.com/pierrec/lz4/v4"
 )
 
-// blockSize is the lz4 block size. The Writer stages entries into whole
-// blocks of this size so that the lz4 writer compresses straight from its
-// staging buffer.
+// blockSize is the lz4 block size. The Writer hands the lz4 writer whole
+// blocks, and the Reader asks for one block at a time, so that neither side
+// copies data through the lz4 package's own block buffer.
 const blockSize = 256 << 10
 
 // LZ4Options returns the lz4 frame options the Writer compresses with, so
@@ -23,9 +23,9 @@ const blockSize = 256 << 10
 //     the oplog; smaller blocks stay in cache and bound the writer's memory
 //     to about two blocks plus the compressed output.
 //   - One goroutine: the capture loop already runs alongside the network
-//     reads, and goroutines per block would allocate on every block. The
-//     Writer relies on it: it reuses a buffer as soon as the lz4 writer's
-//     Write returns, which is only safe when compression is synchronous.
+//     reads, goroutines per block allocate on every block, and only a
+//     synchronous lz4 writer compresses whole blocks straight from the
+//     Writer's staging buffer instead of copying them first.
 func LZ4Options() []lz4.Option {
 	return []lz4.Option{
 		lz4.BlockChecksumOption(true),

@@ -34,14 +34,15 @@ type Reader struct {
 	body  io.LimitedReader // the body region of src
 	frame [lz4FrameStart]byte
 	zr    *lz4.Reader
+	raw   rawReader     // over zr
+	raws  *bufio.Reader // over raw: entries are sliced out of its buffer
+	skip  int           // bytes of raws still holding the last entry
 
-	lenBuf [4]byte
-	buf    []byte // the current entry; reused
+	buf []byte // entries larger than raws's buffer; reused
 
-	count  uint64
-	raw    uint64
-	rawCRC uint32
-	last   oplog.Timestamp
+	count   uint64
+	rawSize uint64 // bytes of the entries handed out
+	last    oplog.Timestamp
 
 	info Info
 	err  error // sticky: io.EOF once everything verified
@@ -76,6 +77,8 @@ func NewReader(r io.Reader, name string) (*Reader, error) {
 		return nil, rd.corrupt(int64(n), nil, "%v", err)
 	}
 	rd.zr = lz4.NewReader(io.MultiReader(bytes.NewReader(rd.frame[:]), &rd.body))
+	rd.raw.r = rd.zr
+	rd.raws = bufio.NewReaderSize(&rd.raw, 2*blockSize)
 	return rd, nil
 }
 
@@ -107,26 +110,41 @@ func (r *Reader) Next() (bson.Raw, error) {
 	return e, nil
 }
 
-// entry reads, frames and checks the next entry.
+// entry reads, frames and checks the next entry. Entries that fit in the
+// buffer of raws are handed out from it without a copy, one lz4 Read per
+// block rather than two per entry; bigger ones are copied into r.buf.
 func (r *Reader) entry() (bson.Raw, error) {
 	where := r.where // formatted only on error paths
-	if _, err := io.ReadFull(r.zr, r.lenBuf[:]); err != nil {
+	if _, err := r.raws.Discard(r.skip); err != nil {
 		return nil, r.bodyErr(err, where())
 	}
-	n := binary.LittleEndian.Uint32(r.lenBuf[:])
+	r.skip = 0
+	p, err := r.raws.Peek(4)
+	if err != nil {
+		return nil, r.bodyErr(err, where())
+	}
+	n := binary.LittleEndian.Uint32(p)
 	if n < minEntrySize || n > MaxEntrySize {
 		return nil, r.corrupt(r.src.off, nil, "%s: BSON length %d not in [%d, %d]", where(), n, minEntrySize, MaxEntrySize)
 	}
-	if uint64(n) > r.hdr.RawSize-r.raw {
+	if uint64(n) > r.hdr.RawSize-r.rawSize {
 		return nil, r.corrupt(r.src.off, nil, "%s: BSON length %d overruns the raw size %d in the header", where(), n, r.hdr.RawSize)
 	}
-	if cap(r.buf) < int(n) {
-		r.buf = make([]byte, 0, max(int(n), min(2*cap(r.buf), MaxEntrySize)))
-	}
-	e := r.buf[:n]
-	copy(e, r.lenBuf[:])
-	if _, err := io.ReadFull(r.zr, e[4:]); err != nil {
-		return nil, r.bodyErr(err, where())
+	var e []byte
+	if int(n) <= r.raws.Size() {
+		// Valid until the next read of raws, i.e. the next call.
+		if e, err = r.raws.Peek(int(n)); err != nil {
+			return nil, r.bodyErr(err, where())
+		}
+		r.skip = int(n)
+	} else {
+		if cap(r.buf) < int(n) {
+			r.buf = make([]byte, 0, max(int(n), min(2*cap(r.buf), MaxEntrySize)))
+		}
+		e = r.buf[:n]
+		if _, err := io.ReadFull(r.raws, e); err != nil {
+			return nil, r.bodyErr(err, where())
+		}
 	}
 	if e[n-1] != 0 {
 		return nil, r.corrupt(r.src.off, nil, "%s: BSON document does not end with 0x00", where())
@@ -145,8 +163,7 @@ func (r *Reader) entry() (bson.Raw, error) {
 	case ts.After(r.hdr.OpEnd):
 		return nil, r.corrupt(r.src.off, nil, "%s: ts %s is after the header's opEnd %s", where(), ts, r.hdr.OpEnd)
 	}
-	r.rawCRC = crc32c(r.rawCRC, e)
-	r.raw += uint64(n)
+	r.rawSize += uint64(n)
 	r.count++
 	r.last = ts
 	return e, nil
@@ -154,19 +171,23 @@ func (r *Reader) entry() (bson.Raw, error) {
 
 // where names the entry being read, for errors.
 func (r *Reader) where() string {
-	return fmt.Sprintf("entry %d of %d at raw byte %d", r.count+1, r.hdr.Count, r.raw)
+	return fmt.Sprintf("entry %d of %d at raw byte %d", r.count+1, r.hdr.Count, r.rawSize)
 }
 
 // finish runs after the last entry: the lz4 frame must end, the totals must
 // match the header, and the trailer must be intact and last.
 func (r *Reader) finish() error {
-	if k, err := io.ReadFull(r.zr, r.lenBuf[:1]); k > 0 {
+	if _, err := r.raws.Discard(r.skip); err != nil {
+		return r.bodyErr(err, "the end of the last entry")
+	}
+	r.skip = 0
+	if p, err := r.raws.Peek(1); len(p) > 0 {
 		return r.corrupt(r.src.off, nil, "raw data continues after the %d entries the header counts", r.hdr.Count)
 	} else if err != io.EOF {
 		return r.bodyErr(err, "the end of the lz4 frame")
 	}
-	if r.raw != r.hdr.RawSize {
-		return r.corrupt(r.src.off, nil, "entries hold %d raw bytes but the header says %d", r.raw, r.hdr.RawSize)
+	if r.rawSize != r.hdr.RawSize {
+		return r.corrupt(r.src.off, nil, "entries hold %d raw bytes but the header says %d", r.rawSize, r.hdr.RawSize)
 	}
 	if r.body.N != 0 {
 		return r.corrupt(r.src.off, nil, "lz4 frame ends %d bytes before the body's end", r.body.N)
@@ -189,14 +210,15 @@ func (r *Reader) finish() error {
 	if got := le.Uint64(t[offTrailerBodySize:]); got != r.hdr.BodySize {
 		return r.corrupt(start+offTrailerBodySize, nil, "trailer body size %d but the header says %d", got, r.hdr.BodySize)
 	}
-	if got := le.Uint32(t[offTrailerRawCRC:]); got != r.rawCRC {
-		return r.corrupt(start+offTrailerRawCRC, nil, "raw CRC mismatch (stored %08x, computed %08x)", got, r.rawCRC)
+	if got := le.Uint32(t[offTrailerRawCRC:]); got != r.raw.crc {
+		return r.corrupt(start+offTrailerRawCRC, nil, "raw CRC mismatch (stored %08x, computed %08x)", got, r.raw.crc)
 	}
 	if got := le.Uint32(t[offTrailerFileCRC:]); got != sum {
 		return r.corrupt(start+offTrailerFileCRC, nil, "file checksum mismatch (stored %08x, computed %08x)", got, sum)
 	}
 	end := r.src.off
-	if k, err := io.ReadFull(&r.src, r.lenBuf[:1]); k > 0 {
+	var one [1]byte
+	if k, err := io.ReadFull(&r.src, one[:]); k > 0 {
 		return r.corrupt(end, nil, "trailing bytes after the trailer")
 	} else if err != io.EOF {
 		return named(fmt.Errorf("reading byte %d: %w", end, err), r.name)
@@ -237,6 +259,24 @@ func (r *Reader) bodyErr(err error, what string) error {
 		return r.corrupt(r.src.off, nil, "lz4 frame or body ended inside %s", what)
 	}
 	return r.corrupt(r.src.off, err, "lz4 body, reading %s", what)
+}
+
+// rawReader computes the raw CRC over the decompressed stream and asks the
+// lz4 reader for at most one block per Read: given a whole block of room, the
+// lz4 reader decompresses straight into the caller's buffer (here, that of
+// Reader.raws) instead of into its own and copying.
+type rawReader struct {
+	r   io.Reader
+	crc uint32
+}
+
+func (r *rawReader) Read(p []byte) (int, error) {
+	if len(p) > blockSize {
+		p = p[:blockSize]
+	}
+	n, err := r.r.Read(p)
+	r.crc = crc32c(r.crc, p[:n])
+	return n, err
 }
 
 // Verify reads the whole segment in r through a Reader, checking everything

@@ -1,7 +1,6 @@
 package segment
 
 import (
-	"bytes"
 	"encoding/binary"
 	"fmt"
 
@@ -39,8 +38,12 @@ func findTS(e []byte) (oplog.Timestamp, bool) {
 	i := 4
 	for i < end {
 		t := e[i]
-		k := bytes.IndexByte(e[i+1:end], 0)
-		if k < 0 {
+		// Keys are short ("op", "ns", "o", "ts"): a loop beats IndexByte.
+		k := 0
+		for i+1+k < end && e[i+1+k] != 0 {
+			k++
+		}
+		if i+1+k >= end {
 			return oplog.Timestamp{}, false
 		}
 		v := i + 1 + k + 1 // value start

@@ -76,3 +76,29 @@ func FuzzFindTS(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkEntryTS shows why findTS exists: oplog.EntryTS is called twice per
+// entry in a segment's life.
+func BenchmarkEntryTS(b *testing.B) {
+	es := entries(b, 50, oplog.Timestamp{}, 1000, 150, 600)
+	b.Run("findTS", func(b *testing.B) {
+		for b.Loop() {
+			for _, e := range es {
+				if _, ok := findTS(e); !ok {
+					b.Fatal("no ts")
+				}
+			}
+		}
+		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(es)), "ns/entry")
+	})
+	b.Run("oplog.EntryTS", func(b *testing.B) {
+		for b.Loop() {
+			for _, e := range es {
+				if _, err := oplog.EntryTS(e); err != nil {
+					b.Fatal(err)
+				}
+			}
+		}
+		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(es)), "ns/entry")
+	})
+}

@@ -71,7 +71,7 @@ func (w *Writer) Start(prev Link) {
 	// Reserve the header so that Finish fills it in place in front of the
 	// body instead of copying the body behind it.
 	if cap(w.out.b) < w.hdrLen {
-		w.out.b = make([]byte, w.hdrLen, 1<<20)
+		w.out.b = make([]byte, w.hdrLen, max(w.hdrLen, 1<<20))
 	}
 	w.out.b = w.out.b[:w.hdrLen]
 	if w.stage == nil {
@@ -150,8 +150,8 @@ func (w *Writer) write(p []byte) error {
 	return nil
 }
 
-// compress passes raw bytes to the lz4 writer. With ConcurrencyOption(1)
-// the lz4 writer is done with b when Write returns, so b may be reused.
+// compress passes raw bytes to the lz4 writer, which is done with b when
+// Write returns (it compresses synchronously or copies), so b may be reused.
 func (w *Writer) compress(b []byte) error {
 	w.rawCRC = crc32c(w.rawCRC, b)
 	_, err := w.zw.Write(b)
