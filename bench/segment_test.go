@@ -13,6 +13,7 @@ import (
 	"runtime"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/pierrec/lz4/v4"
 	"github.com/tidelog/tidelog/oplog"
@@ -176,17 +177,21 @@ func mallocs() uint64 {
 
 // BenchmarkSegmentPipeline is the whole life of one segment: Append every
 // entry, Finish, write the file, then open it and read every entry back
-// with full verification.
+// with full verification. Besides the totals it reports the time of each
+// stage per op (write-ms: Append and Finish; file-ms: WriteFile and Open;
+// read-ms: Reader), to show where the time goes.
 func BenchmarkSegmentPipeline(b *testing.B) {
 	c := getCorpus(b)
 	path := filepath.Join(b.TempDir(), "segment.tseg")
 	w := segment.NewWriter("rs0")
 	var size int
+	var tWrite, tFile, tRead time.Duration
 	b.SetBytes(int64(len(c.raw)))
 	b.ReportAllocs()
 	iters := 0
 	m0 := mallocs()
 	for b.Loop() {
+		t0 := time.Now()
 		w.Start(segment.Link{})
 		for _, e := range c.entries {
 			if err := w.Append(e); err != nil {
@@ -198,6 +203,7 @@ func BenchmarkSegmentPipeline(b *testing.B) {
 			b.Fatal(err)
 		}
 		size = len(data)
+		t1 := time.Now()
 		if err := os.WriteFile(path, data, 0o644); err != nil {
 			b.Fatal(err)
 		}
@@ -205,6 +211,7 @@ func BenchmarkSegmentPipeline(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
+		t2 := time.Now()
 		r, err := segment.NewReader(f, info.Name)
 		if err != nil {
 			b.Fatal(err)
@@ -222,10 +229,18 @@ func BenchmarkSegmentPipeline(b *testing.B) {
 		if n != len(c.entries) {
 			b.Fatalf("read %d entries, wrote %d", n, len(c.entries))
 		}
+		t3 := time.Now()
+		tWrite += t1.Sub(t0)
+		tFile += t2.Sub(t1)
+		tRead += t3.Sub(t2)
 		iters++
 	}
 	b.ReportMetric(float64(mallocs()-m0)/float64(iters*len(c.entries)), "allocs/entry")
 	b.ReportMetric(float64(len(c.raw))/float64(size), "ratio")
+	ms := func(d time.Duration) float64 { return d.Seconds() * 1000 / float64(iters) }
+	b.ReportMetric(ms(tWrite), "write-ms/op")
+	b.ReportMetric(ms(tFile), "file-ms/op")
+	b.ReportMetric(ms(tRead), "read-ms/op")
 }
 
 // BenchmarkRawLZ4 is the baseline: the same bytes, concatenated, through an

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -27,6 +28,16 @@ type Tailer struct {
 	stream string
 	w      *segment.Writer
 	opened time.Time // when the open segment got its first entry
+
+	captured atomic.Uint64 // ts (T<<32|I) of the last entry handed to the open segment
+	durable  atomic.Uint64 // opEnd of the last segment committed to the checkpoint
+}
+
+// Progress reports how far capture has got: Captured is the last entry read
+// from the source into the open segment, Durable the last one in the store and
+// the checkpoint. Safe to call from any goroutine while Run runs.
+func (t *Tailer) Progress() (captured, durable oplog.Timestamp) {
+	return oplog.FromUint64(t.captured.Load()), oplog.FromUint64(t.durable.Load())
 }
 
 // New prepares a tailer; it does no I/O.
@@ -70,6 +81,10 @@ func (t *Tailer) Run(ctx context.Context) error {
 	}
 	t.w = segment.NewWriter(t.stream)
 	t.w.Start(prev)
+	if hasHead {
+		t.durable.Store(head.OpEnd.Uint64())
+		t.captured.Store(head.OpEnd.Uint64())
+	}
 	t.log.Info().Str("cursor", string(src.mode)).Stringer("from", rd.last).Bool("inclusive", rd.inclusive).
 		Msg("tailing the oplog")
 	return t.pipeline(ctx, rd)
@@ -218,6 +233,7 @@ func (t *Tailer) append(ctx context.Context, b *batch) error {
 		if err := t.w.Append(b.entry(i)); err != nil {
 			return fmt.Errorf("stream %s: %w", t.stream, err)
 		}
+		t.captured.Store(t.w.OpEnd().Uint64())
 		if t.w.RawSize() >= t.cfg.CutBytes {
 			if err := t.cut(ctx); err != nil {
 				return err
@@ -241,6 +257,7 @@ func (t *Tailer) cut(ctx context.Context) error {
 	if err := t.ckpt.Commit(info); err != nil {
 		return fmt.Errorf("stream %s: commit segment %s to the checkpoint: %w", t.stream, info.Name, err)
 	}
+	t.durable.Store(info.OpEnd.Uint64())
 	t.log.Info().Str("segment", info.Name).Uint64("entries", info.Count).Uint64("raw_bytes", info.RawSize).
 		Uint64("bytes", info.Size).Msg("segment stored")
 	t.w.Start(info.Link())

@@ -1,0 +1,58 @@
+package main
+
+import (
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func writeConfig(t *testing.T, body string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "tailerd.yaml")
+	if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestConfigFileAndFlags(t *testing.T) {
+	p := writeConfig(t, "source: mongodb://db:27017/?replicaSet=rs0\nstore: /var/lib/tidelog\ncut_age: 3s\ncut_bytes: 1048576\ncursor: poll\n")
+	c, err := parseArgs([]string{"--config", p, "--cut-age", "5s"}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Source != "mongodb://db:27017/?replicaSet=rs0" || c.Store != "/var/lib/tidelog" || c.tailer.CutBytes != 1<<20 || c.tailer.Cursor != "poll" {
+		t.Errorf("settings from the file not applied: %+v", c)
+	}
+	if c.tailer.CutAge != 5*time.Second {
+		t.Errorf("cut age %s: the flag must win over the file", c.tailer.CutAge)
+	}
+}
+
+func TestConfigFileErrors(t *testing.T) {
+	cases := map[string]string{
+		"cut_agee: 3s\n":  "cut_agee", // misspelt key
+		"cut_age: soon\n": "cut_age",  // bad value
+		"source: [1, 2\n": "yaml",     // malformed
+		"cursor: sideways\nsource: mongodb://x\nstore: /s\n": "--cursor",
+	}
+	for body, says := range cases {
+		_, err := parseArgs([]string{"--config", writeConfig(t, body)}, io.Discard)
+		if err == nil || !strings.Contains(err.Error(), says) {
+			t.Errorf("config %q: error %v, want one mentioning %q", body, err, says)
+		}
+	}
+	if _, err := parseArgs([]string{"--config", "/nonexistent/tailerd.yaml"}, io.Discard); err == nil {
+		t.Error("a missing config file must be an error")
+	}
+}
+
+func TestRedact(t *testing.T) {
+	got := redact("mongodb://backup:s3cret@db:27017/?replicaSet=rs0")
+	if strings.Contains(got, "s3cret") || !strings.Contains(got, "backup") {
+		t.Errorf("redact kept the password or lost the user: %s", got)
+	}
+}
