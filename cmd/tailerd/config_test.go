@@ -35,7 +35,7 @@ func TestConfigFileAndFlags(t *testing.T) {
 func TestConfigFileErrors(t *testing.T) {
 	cases := map[string]string{
 		"cut_agee: 3s\n":  "cut_agee", // misspelt key
-		"cut_age: soon\n": "cut_age",  // bad value
+		"cut_age: soon\n": "soon",     // bad value, named with its line
 		"source: [1, 2\n": "yaml",     // malformed
 		"cursor: sideways\nsource: mongodb://x\nstore: /s\n": "--cursor",
 	}
