@@ -23,14 +23,38 @@ type Stats struct {
 	Inserts  uint64
 	Updates  uint64
 	Deletes  uint64
+	Commands uint64
 	NoOps    uint64
-	Upserted uint64 // inserts that found their _id present and replaced it (overlapping replay)
+	// Skipped counts entries left out on purpose: outside the namespace
+	// selection, server-internal namespaces, users/roles unless asked for,
+	// migration copies on a cluster target.
+	Skipped uint64
+	// Unsupported counts entries skipped under --skip-unsupported (each one
+	// is in the report file).
+	Unsupported  uint64
+	IndexesBuilt uint64
+	Upserted     uint64 // inserts that found their _id present and replaced it (overlapping replay)
 	// UpdateMisses counts updates whose document did not exist on the target.
 	// Replaying from the start of capture onto an empty target this means the
 	// document predates the capture: the restore cannot be exact, and says so.
 	UpdateMisses uint64
 	// Applied is the ts of the last entry written to the target.
 	Applied oplog.Timestamp
+}
+
+// Options shape what an Applier writes.
+type Options struct {
+	// Namespaces selects and renames namespaces; the zero value takes all as they are.
+	Namespaces Namespaces
+	// IncludeUsers replays admin.system.users and admin.system.roles.
+	IncludeUsers bool
+	// ClusterTarget skips chunk-migration copies (fromMigrate), for restores
+	// of a whole sharded cluster; see Migration.
+	ClusterTarget bool
+	// OnUnsupported, when set, is told of each entry the replayer cannot apply
+	// and the replay goes on if it returns nil (--skip-unsupported writes
+	// them to a report). When nil such an entry stops the replay.
+	OnUnsupported func(*UnsupportedError) error
 }
 
 // Limits of one batched write: well under the 16 MiB message and 100k
@@ -48,8 +72,10 @@ const (
 // parallel engine (replay fidelity work) will not do better.
 type Applier struct {
 	client *mongo.Client
+	opts   Options
 	log    zerolog.Logger
 	stats  Stats
+	cmds   *commands
 
 	run     runKind
 	runNS   string
@@ -68,8 +94,9 @@ const (
 )
 
 // NewApplier returns an Applier writing through client.
-func NewApplier(client *mongo.Client, log zerolog.Logger) *Applier {
-	return &Applier{client: client, log: log}
+func NewApplier(client *mongo.Client, opts Options, log zerolog.Logger) *Applier {
+	return &Applier{client: client, opts: opts, log: log,
+		cmds: &commands{client: client, ns: opts.Namespaces, indexes: newPendingIndexes(), log: log}}
 }
 
 // Stats returns the counts so far; Applied covers only flushed entries.
@@ -95,30 +122,160 @@ func (a *Applier) Apply(ctx context.Context, entry bson.Raw) error {
 	if err != nil {
 		return fmt.Errorf("entry %s: %w", ts, err)
 	}
+	db, coll := SplitNS(ns)
 	switch op {
-	case "i":
-		return a.insert(ctx, ts, ns, entry)
-	case "d":
-		return a.delete(ctx, ts, ns, entry)
-	case "u":
+	case "i", "u", "d":
+		fromMigrate, _ := entry.Lookup("fromMigrate").BooleanOK()
+		if !a.wanted(op, db, coll, fromMigrate) {
+			a.stats.Skipped++
+			return a.noteApplied(ts)
+		}
+		tdb, tcoll := a.opts.Namespaces.Rename(db, coll)
+		tns := tdb + "." + tcoll
+		switch op {
+		case "i":
+			return a.insert(ctx, ts, tns, entry)
+		case "d":
+			return a.delete(ctx, ts, tns, entry)
+		}
 		if err := a.Flush(ctx); err != nil {
 			return err
 		}
-		if err := a.update(ctx, ts, ns, entry); err != nil {
-			return err
+		if err := a.update(ctx, ts, tns, entry); err != nil {
+			return a.unsupported(err)
 		}
 		return a.noteApplied(ts)
 	case "c":
-		cmd := "?"
-		if o, ok := entry.Lookup("o").DocumentOK(); ok {
-			if elems, err := o.Elements(); err == nil && len(elems) > 0 {
-				cmd = elems[0].Key()
+		if err := a.Flush(ctx); err != nil {
+			return err
+		}
+		o, ok := entry.Lookup("o").DocumentOK()
+		if !ok {
+			return fmt.Errorf("command at %s: o is not a document", ts)
+		}
+		applied, err := a.cmds.apply(ctx, ts, db, o)
+		if err != nil {
+			if err := a.unsupported(err); err != nil {
+				return err
+			}
+		} else if applied {
+			a.stats.Commands++
+		} else {
+			a.stats.Skipped++
+		}
+		return a.noteApplied(ts)
+	}
+	return a.unsupported(&UnsupportedError{TS: ts, NS: ns, What: fmt.Sprintf("op %q", op)})
+}
+
+// knownCommands are the commands commands.apply handles.
+var knownCommands = map[string]bool{
+	"create": true, "drop": true, "dropDatabase": true, "renameCollection": true,
+	"createIndexes": true, "commitIndexBuild": true, "startIndexBuild": true, "abortIndexBuild": true,
+	"dropIndexes": true, "deleteIndexes": true, "collMod": true, "convertToCapped": true, "emptycapped": true,
+}
+
+// Check tells, without writing, which target namespace an entry would
+// write ("" for none) and whether the replayer can apply it, so that a
+// restore can refuse an occupied target or an unsupported entry before its
+// first write.
+func (a *Applier) Check(entry bson.Raw) (string, error) {
+	ts, err := oplog.EntryTS(entry)
+	if err != nil {
+		return "", err
+	}
+	op, err := oplog.EntryOp(entry)
+	if err != nil {
+		return "", fmt.Errorf("entry %s: %w", ts, err)
+	}
+	if op == "n" {
+		return "", nil
+	}
+	ns, err := oplog.EntryNS(entry)
+	if err != nil {
+		return "", fmt.Errorf("entry %s: %w", ts, err)
+	}
+	db, coll := SplitNS(ns)
+	switch op {
+	case "i", "u", "d":
+		fromMigrate, _ := entry.Lookup("fromMigrate").BooleanOK()
+		if !a.wanted(op, db, coll, fromMigrate) {
+			return "", nil
+		}
+		tdb, tcoll := a.opts.Namespaces.Rename(db, coll)
+		return tdb + "." + tcoll, nil
+	case "c":
+		o, ok := entry.Lookup("o").DocumentOK()
+		if !ok {
+			return "", fmt.Errorf("command at %s: o is not a document", ts)
+		}
+		elems, err := o.Elements()
+		if err != nil || len(elems) == 0 {
+			return "", fmt.Errorf("command at %s: o is not a command document", ts)
+		}
+		name := elems[0].Key()
+		if !knownCommands[name] {
+			return "", a.unsupported(&UnsupportedError{TS: ts, NS: ns, What: "command " + name, Before: true})
+		}
+		target := ""
+		if name == "create" || name == "renameCollection" {
+			if name == "renameCollection" {
+				to, _ := o.Lookup("to").StringValueOK()
+				db, coll = SplitNS(to)
+			} else {
+				coll, _ = elems[0].Value().StringValueOK()
+			}
+			if Classify("c", db, coll, false) == User && a.opts.Namespaces.Selected(db, coll) {
+				tdb, tcoll := a.opts.Namespaces.Rename(db, coll)
+				target = tdb + "." + tcoll
 			}
 		}
-		return &UnsupportedError{TS: ts, NS: ns, What: "command " + cmd}
-	default:
-		return &UnsupportedError{TS: ts, NS: ns, What: fmt.Sprintf("op %q", op)}
+		return target, nil
 	}
+	return "", a.unsupported(&UnsupportedError{TS: ts, NS: ns, What: fmt.Sprintf("op %q", op), Before: true})
+}
+
+// wanted applies the namespace selection and the user-data rules.
+func (a *Applier) wanted(op, db, coll string, fromMigrate bool) bool {
+	switch Classify(op, db, coll, fromMigrate) {
+	case User:
+	case UsersAndRoles:
+		if !a.opts.IncludeUsers {
+			return false
+		}
+	case Migration:
+		if a.opts.ClusterTarget {
+			return false
+		}
+	default:
+		return false
+	}
+	return a.opts.Namespaces.Selected(db, coll)
+}
+
+// unsupported passes an UnsupportedError to OnUnsupported (which may let the
+// replay continue) and returns every other error as it is.
+func (a *Applier) unsupported(err error) error {
+	var ue *UnsupportedError
+	if !errors.As(err, &ue) || a.opts.OnUnsupported == nil {
+		return err
+	}
+	if herr := a.opts.OnUnsupported(ue); herr != nil {
+		return herr
+	}
+	a.stats.Unsupported++
+	return nil
+}
+
+// Finish flushes pending writes and builds the indexes deferred until after
+// the data. Call it once, at the end of a replay.
+func (a *Applier) Finish(ctx context.Context) error {
+	if err := a.Flush(ctx); err != nil {
+		return err
+	}
+	n, err := a.cmds.buildIndexes(ctx)
+	a.stats.IndexesBuilt += uint64(n)
+	return err
 }
 
 // noteApplied advances Applied when nothing is pending; with a run pending

@@ -80,7 +80,7 @@ func TestApplierAppliesInOrderAndIsIdempotent(t *testing.T) {
 	}
 	defer c.Disconnect(context.Background())
 
-	a := NewApplier(c, zerolog.Nop())
+	a := NewApplier(c, Options{}, zerolog.Nop())
 	applyAll(t, a, history(t))
 	want := []string{`{"_id": {"$numberInt":"2"},"v": "dos"}`, `{"_id": {"$numberInt":"3"},"v": "tres"}`}
 	if got := contents(t, c, "a"); len(got) != 2 || got[0] != want[0] || got[1] != want[1] {
@@ -96,7 +96,7 @@ func TestApplierAppliesInOrderAndIsIdempotent(t *testing.T) {
 
 	// Replaying an overlapping range again (as after a crash, or a snapshot
 	// taken during capture) must leave the same data.
-	again := NewApplier(c, zerolog.Nop())
+	again := NewApplier(c, Options{}, zerolog.Nop())
 	applyAll(t, again, history(t)[3:])
 	applyAll(t, again, history(t))
 	if got := contents(t, c, "a"); len(got) != 2 || got[0] != want[0] || got[1] != want[1] {
@@ -108,10 +108,10 @@ func TestApplierAppliesInOrderAndIsIdempotent(t *testing.T) {
 }
 
 func TestApplierRefusesWhatItCannotApply(t *testing.T) {
-	a := NewApplier(nil, zerolog.Nop())
+	a := NewApplier(nil, Options{}, zerolog.Nop())
 	ctx := context.Background()
 	cases := map[string]bson.Raw{
-		"command":   entry(t, 1, "c", "d.$cmd", bson.D{{Key: "drop", Value: "a"}}, nil),
+		"command":   entry(t, 1, "c", "d.$cmd", bson.D{{Key: "frobnicate", Value: "a"}}, nil),
 		"$v:2 diff": entry(t, 2, "u", "d.a", bson.D{{Key: "$v", Value: int32(2)}, {Key: "diff", Value: bson.D{{Key: "u", Value: bson.D{{Key: "x", Value: 1}}}}}}, id(1)),
 		"op x":      entry(t, 3, "x", "d.a", bson.D{}, nil),
 	}

@@ -26,6 +26,8 @@ type RestoreOptions struct {
 	To oplog.Timestamp
 	// Drop lets the restore replace namespaces the target already holds.
 	Drop bool
+	// Apply selects, renames and filters what is written.
+	Apply Options
 }
 
 // RestoreResult reports a finished restore.
@@ -95,8 +97,13 @@ func Restore(ctx context.Context, st store.Store, target *mongo.Client, opts Res
 
 	log.Info().Int("segments", len(segs)).Msg("verifying segments before writing anything")
 	nsSet := map[string]bool{}
+	checker := NewApplier(target, opts.Apply, log)
 	err = readSegments(ctx, st, s.Name, segs, to, func(entry bson.Raw) error {
-		return precheck(entry, nsSet)
+		ns, err := checker.Check(entry)
+		if ns != "" {
+			nsSet[ns] = true
+		}
+		return err
 	})
 	if err != nil {
 		return res, err
@@ -109,12 +116,12 @@ func Restore(ctx context.Context, st store.Store, target *mongo.Client, opts Res
 		return res, err
 	}
 
-	a := NewApplier(target, log)
+	a := NewApplier(target, opts.Apply, log)
 	err = readSegments(ctx, st, s.Name, segs, to, func(entry bson.Raw) error {
 		return a.Apply(ctx, entry)
 	})
 	if err == nil {
-		err = a.Flush(ctx)
+		err = a.Finish(ctx)
 	}
 	res.Stats = a.Stats()
 	if err != nil {
@@ -191,32 +198,6 @@ func readSegment(ctx context.Context, st store.Store, stream, name string, to op
 			return segment.Info{}, err
 		}
 	}
-}
-
-// precheck rejects, before any write, entries the applier cannot apply, and
-// collects the namespaces the restore will write.
-func precheck(entry bson.Raw, nsSet map[string]bool) error {
-	ts, err := oplog.EntryTS(entry)
-	if err != nil {
-		return err
-	}
-	op, err := oplog.EntryOp(entry)
-	if err != nil {
-		return fmt.Errorf("entry %s: %w", ts, err)
-	}
-	if op == "n" {
-		return nil
-	}
-	ns, err := oplog.EntryNS(entry)
-	if err != nil {
-		return fmt.Errorf("entry %s: %w", ts, err)
-	}
-	switch op {
-	case "i", "u", "d":
-		nsSet[ns] = true
-		return nil
-	}
-	return &UnsupportedError{TS: ts, NS: ns, What: fmt.Sprintf("op %q", op), Before: true}
 }
 
 // prepareTarget refuses a target that already holds any of nss, unless drop
