@@ -152,15 +152,38 @@ func (c *commands) addSpecs(ns string, specs bson.RawArray) error {
 	return nil
 }
 
-// cleanSpec drops fields that servers reject in createIndexes (ns, ≤4.2).
+// cleanSpec drops fields a createIndexes command need not carry: ns (≤4.2
+// specs; servers reject it) and v when it is 2, the default of every server
+// since 3.4 (some targets, FerretDB among them, reject the field). A v:1
+// index stays v:1.
 func cleanSpec(spec bson.D) bson.D {
 	out := spec[:0:0]
 	for _, e := range spec {
-		if e.Key != "ns" {
-			out = append(out, e)
+		if e.Key == "ns" {
+			continue
 		}
+		if e.Key == "v" {
+			if n, ok := asInt(e.Value); ok && n == 2 {
+				continue
+			}
+		}
+		out = append(out, e)
 	}
 	return out
+}
+
+func asInt(v any) (int64, bool) {
+	switch n := v.(type) {
+	case int32:
+		return int64(n), true
+	case int64:
+		return n, true
+	case float64:
+		return int64(n), float64(int64(n)) == n
+	case bson.RawValue:
+		return n.AsInt64OK()
+	}
+	return 0, false
 }
 
 // dropDatabase drops db on the target. With a namespace filter it drops only
@@ -213,15 +236,18 @@ func (c *commands) rename(ctx context.Context, ts oplog.Timestamp, o bson.Raw) (
 		return true, ignore(c.run(ctx, sdb, bson.D{{Key: "drop", Value: scoll}}), codeNamespaceNotFound)
 	}
 	ddb, dcoll := c.ns.Rename(tdbSrc, tcollSrc)
-	// dropTarget is a bool, or the dropped collection's UUID (4.4+).
-	dropTarget := false
-	if v, err := o.LookupErr("dropTarget"); err == nil {
-		b, isBool := v.BooleanOK()
-		dropTarget = !isBool || b
-	}
+	// The rename always replaces an existing target. Where the source had
+	// one, the entry says dropTarget; where it had none, the rename could not
+	// have succeeded over one, so an existing target is a leftover of an
+	// earlier replay of the same range, and replacing it keeps the replay
+	// idempotent.
+	const dropTarget = true
 	c.indexes.rename(sdb+"."+scoll, ddb+"."+dcoll)
 	cmd := bson.D{{Key: "renameCollection", Value: sdb + "." + scoll}, {Key: "to", Value: ddb + "." + dcoll}, {Key: "dropTarget", Value: dropTarget}}
 	err := c.run(ctx, "admin", cmd)
+	if sdb != ddb && isNotImplemented(err) {
+		err = c.copyRename(ctx, sdb, scoll, ddb, dcoll, dropTarget)
+	}
 	var se mongo.ServerError
 	if errors.As(err, &se) && se.HasErrorCode(codeNamespaceNotFound) {
 		// Replayed twice: the source is already gone. Fine if the target exists.
@@ -234,6 +260,63 @@ func (c *commands) rename(ctx context.Context, ts oplog.Timestamp, o bson.Raw) (
 		return false, fmt.Errorf("renameCollection %s to %s: %w", from, to, err)
 	}
 	return true, nil
+}
+
+// copyRename moves a collection to another database on targets that cannot
+// rename across databases (FerretDB): copy the documents in batches, then
+// drop the source. Index builds still pending move with the rename above.
+func (c *commands) copyRename(ctx context.Context, sdb, scoll, ddb, dcoll string, dropTarget bool) error {
+	src := c.client.Database(sdb).Collection(scoll)
+	dst := c.client.Database(ddb).Collection(dcoll)
+	// Like the server, fail on a missing source before touching the target.
+	names, err := c.client.Database(sdb).ListCollectionNames(ctx, bson.D{{Key: "name", Value: scoll}})
+	if err != nil {
+		return err
+	}
+	if len(names) == 0 {
+		return mongo.CommandError{Code: codeNamespaceNotFound, Message: "source namespace does not exist"}
+	}
+	if dropTarget {
+		if err := dst.Drop(ctx); err != nil {
+			return err
+		}
+	}
+	cur, err := src.Find(ctx, bson.D{})
+	if err != nil {
+		return ignore(err, codeNamespaceNotFound)
+	}
+	defer cur.Close(ctx)
+	batch := make([]any, 0, maxRunDocs)
+	flush := func() error {
+		if len(batch) == 0 {
+			return nil
+		}
+		_, err := dst.InsertMany(ctx, batch)
+		batch = batch[:0]
+		return err
+	}
+	for cur.Next(ctx) {
+		batch = append(batch, bson.Raw(append([]byte(nil), cur.Current...)))
+		if len(batch) == maxRunDocs {
+			if err := flush(); err != nil {
+				return err
+			}
+		}
+	}
+	if err := cur.Err(); err != nil {
+		return err
+	}
+	if err := flush(); err != nil {
+		return err
+	}
+	c.log.Info().Str("from", sdb+"."+scoll).Str("to", ddb+"."+dcoll).Msg("target cannot rename across databases: copied the documents and dropped the source")
+	return src.Drop(ctx)
+}
+
+// isNotImplemented reports the server's "not implemented" (code 238).
+func isNotImplemented(err error) bool {
+	var se mongo.ServerError
+	return errors.As(err, &se) && se.HasErrorCode(238)
 }
 
 // collMod changes a pending index's spec, or runs collMod on the target.
