@@ -142,7 +142,7 @@ func (a *Applier) Apply(ctx context.Context, entry bson.Raw) error {
 			return err
 		}
 		if err := a.update(ctx, ts, tns, entry); err != nil {
-			return a.unsupported(err)
+			return a.unsupported(err, entry)
 		}
 		return a.noteApplied(ts)
 	case "c":
@@ -155,7 +155,7 @@ func (a *Applier) Apply(ctx context.Context, entry bson.Raw) error {
 		}
 		applied, err := a.cmds.apply(ctx, ts, db, o)
 		if err != nil {
-			if err := a.unsupported(err); err != nil {
+			if err := a.unsupported(err, entry); err != nil {
 				return err
 			}
 		} else if applied {
@@ -165,7 +165,7 @@ func (a *Applier) Apply(ctx context.Context, entry bson.Raw) error {
 		}
 		return a.noteApplied(ts)
 	}
-	return a.unsupported(&UnsupportedError{TS: ts, NS: ns, What: fmt.Sprintf("op %q", op)})
+	return a.unsupported(&UnsupportedError{TS: ts, NS: ns, What: fmt.Sprintf("op %q", op)}, entry)
 }
 
 // knownCommands are the commands commands.apply handles.
@@ -215,7 +215,7 @@ func (a *Applier) Check(entry bson.Raw) (string, error) {
 		}
 		name := elems[0].Key()
 		if !knownCommands[name] {
-			return "", a.unsupported(&UnsupportedError{TS: ts, NS: ns, What: "command " + name, Before: true})
+			return "", &UnsupportedError{TS: ts, NS: ns, What: "command " + name, Before: true}
 		}
 		target := ""
 		if name == "create" || name == "renameCollection" {
@@ -232,7 +232,7 @@ func (a *Applier) Check(entry bson.Raw) (string, error) {
 		}
 		return target, nil
 	}
-	return "", a.unsupported(&UnsupportedError{TS: ts, NS: ns, What: fmt.Sprintf("op %q", op), Before: true})
+	return "", &UnsupportedError{TS: ts, NS: ns, What: fmt.Sprintf("op %q", op), Before: true}
 }
 
 // wanted applies the namespace selection and the user-data rules.
@@ -255,11 +255,12 @@ func (a *Applier) wanted(op, db, coll string, fromMigrate bool) bool {
 
 // unsupported passes an UnsupportedError to OnUnsupported (which may let the
 // replay continue) and returns every other error as it is.
-func (a *Applier) unsupported(err error) error {
+func (a *Applier) unsupported(err error, entry bson.Raw) error {
 	var ue *UnsupportedError
 	if !errors.As(err, &ue) || a.opts.OnUnsupported == nil {
 		return err
 	}
+	ue.Entry = entry
 	if herr := a.opts.OnUnsupported(ue); herr != nil {
 		return herr
 	}
@@ -465,6 +466,8 @@ type UnsupportedError struct {
 	What string
 	// Before: found while checking, before anything was written.
 	Before bool
+	// Entry is the entry itself, for the --skip-unsupported report.
+	Entry bson.Raw
 }
 
 func (e *UnsupportedError) Error() string {

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"sort"
 	"strings"
 
 	"github.com/rs/zerolog"
@@ -96,36 +95,14 @@ func Restore(ctx context.Context, st store.Store, target *mongo.Client, opts Res
 	log = log.With().Str("stream", s.Name).Stringer("to", to).Logger()
 
 	log.Info().Int("segments", len(segs)).Msg("verifying segments before writing anything")
-	nsSet := map[string]bool{}
-	checker := NewApplier(target, opts.Apply, log)
-	err = readSegments(ctx, st, s.Name, segs, to, func(entry bson.Raw) error {
-		ns, err := checker.Check(entry)
-		if ns != "" {
-			nsSet[ns] = true
-		}
-		return err
-	})
+	src := func(fn func(bson.Raw) error) error { return readSegments(ctx, st, s.Name, segs, to, fn) }
+	existing := Refuse
+	if opts.Drop {
+		existing = Drop
+	}
+	res.Stats, res.Namespaces, err = Replay(ctx, src, target, opts.Apply, existing, log)
 	if err != nil {
 		return res, err
-	}
-	for ns := range nsSet {
-		res.Namespaces = append(res.Namespaces, ns)
-	}
-	sort.Strings(res.Namespaces)
-	if err := prepareTarget(ctx, target, res.Namespaces, opts.Drop, log); err != nil {
-		return res, err
-	}
-
-	a := NewApplier(target, opts.Apply, log)
-	err = readSegments(ctx, st, s.Name, segs, to, func(entry bson.Raw) error {
-		return a.Apply(ctx, entry)
-	})
-	if err == nil {
-		err = a.Finish(ctx)
-	}
-	res.Stats = a.Stats()
-	if err != nil {
-		return res, fmt.Errorf("%w (last applied %s)", err, res.Stats.Applied)
 	}
 	log.Info().Uint64("entries", res.Stats.Entries).Stringer("applied", res.Stats.Applied).Msg("restore complete")
 	return res, nil
@@ -198,45 +175,4 @@ func readSegment(ctx context.Context, st store.Store, stream, name string, to op
 			return segment.Info{}, err
 		}
 	}
-}
-
-// prepareTarget refuses a target that already holds any of nss, unless drop
-// is set, in which case it drops them.
-func prepareTarget(ctx context.Context, target *mongo.Client, nss []string, drop bool, log zerolog.Logger) error {
-	byDB := map[string][]string{}
-	for _, ns := range nss {
-		db, coll, _ := strings.Cut(ns, ".")
-		byDB[db] = append(byDB[db], coll)
-	}
-	var existing []string
-	for db, colls := range byDB {
-		have, err := target.Database(db).ListCollectionNames(ctx, bson.D{})
-		if err != nil {
-			return fmt.Errorf("list collections of %s on the target: %w", db, err)
-		}
-		haveSet := map[string]bool{}
-		for _, c := range have {
-			haveSet[c] = true
-		}
-		for _, c := range colls {
-			if haveSet[c] {
-				existing = append(existing, db+"."+c)
-			}
-		}
-	}
-	sort.Strings(existing)
-	if len(existing) == 0 {
-		return nil
-	}
-	if !drop {
-		return &ConflictError{Namespaces: existing}
-	}
-	for _, ns := range existing {
-		db, coll, _ := strings.Cut(ns, ".")
-		if err := target.Database(db).Collection(coll).Drop(ctx); err != nil {
-			return fmt.Errorf("--drop: drop %s on the target: %w", ns, err)
-		}
-		log.Warn().Str("ns", ns).Msg("--drop: dropped the target's collection before restoring it")
-	}
-	return nil
 }

@@ -1,6 +1,7 @@
 // Command replayer restores and inspects what tailerd stored.
 //
 //	replayer restore --store DIR --target URI [--to TS] [--stream NAME] [--drop]
+//	replayer apply   --oplog-file FILE --target URI [--to TS] [--drop]
 //	replayer list    --store DIR [--json]
 //	replayer verify  --store DIR [--stream NAME]
 //
@@ -47,8 +48,11 @@ func main() {
 
 const usage = `usage:
   replayer restore --store DIR --target URI [--to TS] [--stream NAME] [--drop]
+  replayer apply   --oplog-file FILE --target URI [--to TS] [--drop]
   replayer list    --store DIR [--json]
   replayer verify  --store DIR [--stream NAME]
+restore and apply also take --ns-include/--ns-exclude PATTERN, --ns-from/--ns-to PATTERN,
+--include-users, --cluster-target and --skip-unsupported REPORT (see -h of each).
 TS: T.I (exact oplog timestamp), T (whole second, inclusive) or RFC 3339.`
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
@@ -61,6 +65,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	switch args[0] {
 	case "restore":
 		err = restoreCmd(ctx, args[1:], stdout, stderr, log)
+	case "apply":
+		err = applyCmd(ctx, args[1:], stdout, stderr, log)
 	case "list":
 		err = listCmd(ctx, args[1:], stdout, stderr)
 	case "verify":

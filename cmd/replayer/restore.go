@@ -27,6 +27,8 @@ func restoreCmd(ctx context.Context, args []string, stdout, stderr io.Writer, lo
 	stream := fs.String("stream", "", "stream to restore (needed when the store holds several)")
 	drop := fs.Bool("drop", false, "replace namespaces the target already holds")
 	timeout := fs.Duration("connect-timeout", 15*time.Second, "how long to wait for the target")
+	var af applyFlags
+	af.register(fs)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return coded(exitOK, err)
@@ -36,56 +38,94 @@ func restoreCmd(ctx context.Context, args []string, stdout, stderr io.Writer, lo
 	if *target == "" {
 		return coded(exitUsage, errors.New("--target is required"))
 	}
-	pos := oplog.Max
-	if *to != "latest" && *to != "" {
-		p, err := oplog.Parse(*to)
-		if err != nil {
-			return coded(exitUsage, fmt.Errorf("--to: %w", err))
-		}
-		pos = p
+	pos, err := parseTo(*to)
+	if err != nil {
+		return err
+	}
+	opts, closeReport, err := af.options()
+	if err != nil {
+		return coded(exitUsage, err)
 	}
 	st, err := openStore(ctx, *storeDir)
 	if err != nil {
 		return err
 	}
-	copts := options.Client().ApplyURI(*target).SetServerSelectionTimeout(*timeout).SetAppName("tidelog-replayer")
+	client, err := connectTarget(ctx, *target, *timeout)
+	if err != nil {
+		return err
+	}
+	defer client.Disconnect(context.WithoutCancel(ctx))
+
+	started := time.Now()
+	res, err := replay.Restore(ctx, st, client, replay.RestoreOptions{Stream: *stream, To: pos, Drop: *drop, Apply: opts}, log)
+	skipped, cerr := closeReport()
+	if err := replayError(err, *storeDir); err != nil {
+		return err
+	}
+	if cerr != nil {
+		return cerr
+	}
+	fmt.Fprintf(stdout, "restored stream %s to %s (%s) from %d segments in %s\n",
+		res.Stream, res.To, res.To.Time().Format(time.RFC3339), res.Segments, time.Since(started).Round(time.Millisecond))
+	printSummary(stdout, res.Stats, res.Namespaces, skipped, af.skipUnsupported)
+	return nil
+}
+
+func parseTo(s string) (oplog.Timestamp, error) {
+	if s == "latest" || s == "" {
+		return oplog.Max, nil
+	}
+	p, err := oplog.Parse(s)
+	if err != nil {
+		return oplog.Timestamp{}, coded(exitUsage, fmt.Errorf("--to: %w", err))
+	}
+	return p, nil
+}
+
+func connectTarget(ctx context.Context, uri string, timeout time.Duration) (*mongo.Client, error) {
+	copts := options.Client().ApplyURI(uri).SetServerSelectionTimeout(timeout).SetAppName("tidelog-replayer")
 	if err := copts.Validate(); err != nil {
-		return coded(exitUsage, fmt.Errorf("--target is not a valid MongoDB URI: %w", err))
+		return nil, coded(exitUsage, fmt.Errorf("--target is not a valid MongoDB URI: %w", err))
 	}
 	client, err := mongo.Connect(copts)
 	if err != nil {
-		return coded(exitTarget, fmt.Errorf("connect to the target: %w", err))
+		return nil, coded(exitTarget, fmt.Errorf("connect to the target: %w", err))
 	}
-	defer client.Disconnect(context.WithoutCancel(ctx))
 	if err := client.Ping(ctx, nil); err != nil {
-		return coded(exitTarget, fmt.Errorf("target unreachable: %w", err))
+		client.Disconnect(context.WithoutCancel(ctx))
+		return nil, coded(exitTarget, fmt.Errorf("target unreachable: %w", err))
 	}
+	return client, nil
+}
 
-	started := time.Now()
-	res, err := replay.Restore(ctx, st, client, replay.RestoreOptions{Stream: *stream, To: pos, Drop: *drop}, log)
+// replayError maps a replay failure to its exit code.
+func replayError(err error, storeDir string) error {
 	var we *replay.WindowError
 	var ce *replay.ConflictError
 	var ue *replay.UnsupportedError
 	switch {
+	case err == nil:
+		return nil
 	case errors.As(err, &we):
 		return coded(exitWindow, err)
 	case errors.As(err, &ce):
 		return coded(exitConflict, err)
 	case errors.As(err, &ue):
-		return coded(exitUnsupported, err)
+		return coded(exitUnsupported, fmt.Errorf("%w (or pass --skip-unsupported FILE to skip such entries and list them in FILE)", err))
 	case errors.Is(err, segment.ErrCorrupt):
-		return coded(exitDamaged, fmt.Errorf("%w; run `replayer verify --store %s` for a full report", err, *storeDir))
-	case err != nil:
-		return err
+		return coded(exitDamaged, fmt.Errorf("%w; run `replayer verify --store %s` for a full report", err, storeDir))
 	}
-	s := res.Stats
-	fmt.Fprintf(stdout, "restored stream %s to %s (%s) from %d segments in %s\n",
-		res.Stream, res.To, res.To.Time().Format(time.RFC3339), res.Segments, time.Since(started).Round(time.Millisecond))
-	fmt.Fprintf(stdout, "  entries %d: inserts %d, updates %d, deletes %d, no-ops %d; last applied %s\n",
-		s.Entries, s.Inserts, s.Updates, s.Deletes, s.NoOps, s.Applied)
-	fmt.Fprintf(stdout, "  namespaces: %s\n", strings.Join(res.Namespaces, ", "))
+	return err
+}
+
+func printSummary(w io.Writer, s replay.Stats, namespaces []string, skipped int, report string) {
+	fmt.Fprintf(w, "  entries %d: inserts %d, updates %d, deletes %d, commands %d, no-ops %d, left out %d; indexes built after the data %d; last applied %s\n",
+		s.Entries, s.Inserts, s.Updates, s.Deletes, s.Commands, s.NoOps, s.Skipped, s.IndexesBuilt, s.Applied)
+	fmt.Fprintf(w, "  namespaces: %s\n", strings.Join(namespaces, ", "))
+	if skipped > 0 {
+		fmt.Fprintf(w, "  WARNING: %d entries could not be applied and were skipped; each is listed in %s\n", skipped, report)
+	}
 	if s.UpdateMisses > 0 {
-		fmt.Fprintf(stdout, "  WARNING: %d updates found no document: those documents existed before capture began, so the restore is not exact for them\n", s.UpdateMisses)
+		fmt.Fprintf(w, "  WARNING: %d updates found no document: those documents existed before capture began, so the restore is not exact for them\n", s.UpdateMisses)
 	}
-	return nil
 }

@@ -1,0 +1,72 @@
+package main
+
+import (
+	"encoding/json"
+	"flag"
+	"fmt"
+	"os"
+	"strings"
+	"sync"
+
+	"github.com/tidelog/tidelog/replay"
+)
+
+// stringList is a repeatable string flag.
+type stringList []string
+
+func (l *stringList) String() string     { return strings.Join(*l, ",") }
+func (l *stringList) Set(v string) error { *l = append(*l, v); return nil }
+
+// applyFlags are the options restore and apply share.
+type applyFlags struct {
+	include, exclude, from, to stringList
+	includeUsers               bool
+	clusterTarget              bool
+	skipUnsupported            string
+}
+
+func (f *applyFlags) register(fs *flag.FlagSet) {
+	fs.Var(&f.include, "ns-include", "replay only these namespaces: db.coll, db.* or * (repeatable)")
+	fs.Var(&f.exclude, "ns-exclude", "leave out these namespaces: db.coll or db.* (repeatable)")
+	fs.Var(&f.from, "ns-from", "rename from (db.* or db.coll), paired with --ns-to (repeatable)")
+	fs.Var(&f.to, "ns-to", "rename to (db2.* or db2.coll2)")
+	fs.BoolVar(&f.includeUsers, "include-users", false, "also replay admin.system.users and admin.system.roles")
+	fs.BoolVar(&f.clusterTarget, "cluster-target", false, "the target is a whole sharded cluster: skip chunk-migration copies (fromMigrate)")
+	fs.StringVar(&f.skipUnsupported, "skip-unsupported", "", "skip entries the replayer cannot apply, writing each to this report file (JSON lines), instead of stopping")
+}
+
+// options builds replay.Options; close must be called to flush the report.
+func (f *applyFlags) options() (replay.Options, func() (int, error), error) {
+	ns, err := replay.NewNamespaces(f.include, f.exclude, f.from, f.to)
+	if err != nil {
+		return replay.Options{}, nil, err
+	}
+	opts := replay.Options{Namespaces: ns, IncludeUsers: f.includeUsers, ClusterTarget: f.clusterTarget}
+	closeFn := func() (int, error) { return 0, nil }
+	if f.skipUnsupported != "" {
+		out, err := os.Create(f.skipUnsupported)
+		if err != nil {
+			return replay.Options{}, nil, fmt.Errorf("--skip-unsupported: %w", err)
+		}
+		var mu sync.Mutex
+		n := 0
+		enc := json.NewEncoder(out)
+		opts.OnUnsupported = func(e *replay.UnsupportedError) error {
+			mu.Lock()
+			defer mu.Unlock()
+			n++
+			entry := json.RawMessage("null")
+			if len(e.Entry) > 0 {
+				entry = json.RawMessage(e.Entry.String())
+			}
+			return enc.Encode(struct {
+				TS    string          `json:"ts"`
+				NS    string          `json:"ns"`
+				What  string          `json:"what"`
+				Entry json.RawMessage `json:"entry"`
+			}{e.TS.String(), e.NS, e.What, entry})
+		}
+		closeFn = func() (int, error) { return n, out.Close() }
+	}
+	return opts, closeFn, nil
+}

@@ -1,0 +1,119 @@
+package replay
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/rs/zerolog"
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
+)
+
+// Existing says what a replay does with namespaces the target already holds.
+type Existing int
+
+const (
+	// Refuse: stop before the first write (a restore from the start of capture).
+	Refuse Existing = iota
+	// Drop them first (--drop).
+	Drop
+	// Keep them and apply on top: the target holds a base copy the entries
+	// continue (replayer apply over a mongodump, say).
+	Keep
+)
+
+// Source streams oplog entries, in order, to fn; it stops at fn's first error.
+// Replay calls it twice, so it must be repeatable.
+type Source func(fn func(entry bson.Raw) error) error
+
+// Replay applies every entry of src to target in two passes. The first pass
+// writes nothing: it reads everything (a segment source verifies checksums on
+// the way), finds the namespaces the replay will write and the entries it
+// cannot apply. Only when that pass is clean, and the target holds none of
+// those namespaces (or drop replaces them), does the second pass write.
+// It returns the stats and the namespaces written.
+func Replay(ctx context.Context, src Source, target *mongo.Client, opts Options, existing Existing, log zerolog.Logger) (Stats, []string, error) {
+	nsSet := map[string]bool{}
+	checkOpts := opts
+	checkOpts.OnUnsupported = nil
+	checker := NewApplier(target, checkOpts, log)
+	err := src(func(entry bson.Raw) error {
+		ns, err := checker.Check(entry)
+		if ns != "" {
+			nsSet[ns] = true
+		}
+		var ue *UnsupportedError
+		if errors.As(err, &ue) && opts.OnUnsupported != nil {
+			return nil // the apply pass reports it and goes on
+		}
+		return err
+	})
+	if err != nil {
+		return Stats{}, nil, err
+	}
+	nss := make([]string, 0, len(nsSet))
+	for ns := range nsSet {
+		nss = append(nss, ns)
+	}
+	sort.Strings(nss)
+	if existing != Keep {
+		if err := prepareTarget(ctx, target, nss, existing == Drop, log); err != nil {
+			return Stats{}, nss, err
+		}
+	}
+
+	a := NewApplier(target, opts, log)
+	err = src(func(entry bson.Raw) error { return a.Apply(ctx, entry) })
+	if err == nil {
+		err = a.Finish(ctx)
+	}
+	stats := a.Stats()
+	if err != nil {
+		return stats, nss, fmt.Errorf("%w (last applied %s)", err, stats.Applied)
+	}
+	return stats, nss, nil
+}
+
+// prepareTarget refuses a target that already holds any of nss, unless drop
+// is set, in which case it drops them.
+func prepareTarget(ctx context.Context, target *mongo.Client, nss []string, drop bool, log zerolog.Logger) error {
+	byDB := map[string][]string{}
+	for _, ns := range nss {
+		db, coll, _ := strings.Cut(ns, ".")
+		byDB[db] = append(byDB[db], coll)
+	}
+	var existing []string
+	for db, colls := range byDB {
+		have, err := target.Database(db).ListCollectionNames(ctx, bson.D{})
+		if err != nil {
+			return fmt.Errorf("list collections of %s on the target: %w", db, err)
+		}
+		haveSet := map[string]bool{}
+		for _, c := range have {
+			haveSet[c] = true
+		}
+		for _, c := range colls {
+			if haveSet[c] {
+				existing = append(existing, db+"."+c)
+			}
+		}
+	}
+	sort.Strings(existing)
+	if len(existing) == 0 {
+		return nil
+	}
+	if !drop {
+		return &ConflictError{Namespaces: existing}
+	}
+	for _, ns := range existing {
+		db, coll, _ := strings.Cut(ns, ".")
+		if err := target.Database(db).Collection(coll).Drop(ctx); err != nil {
+			return fmt.Errorf("--drop: drop %s on the target: %w", ns, err)
+		}
+		log.Warn().Str("ns", ns).Msg("--drop: dropped the target's collection before restoring it")
+	}
+	return nil
+}
