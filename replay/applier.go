@@ -7,12 +7,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 
 	"github.com/rs/zerolog"
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
-	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
 	"github.com/tidelog/tidelog/oplog"
 )
@@ -57,50 +55,43 @@ type Options struct {
 	OnUnsupported func(*UnsupportedError) error
 }
 
-// Limits of one batched write: well under the 16 MiB message and 100k
-// statement limits of MongoDB.
-const (
-	maxRunDocs  = 1000
-	maxRunBytes = 8 << 20
-)
+// maxRunDocs bounds one write command's documents, well under MongoDB's
+// 100k statements and 16 MiB per message.
+const maxRunDocs = 1000
 
-// Applier applies entries in order. Consecutive inserts into one namespace
-// become one insertMany, consecutive deletes one deleteMany; any other entry
-// flushes the run first, so the target sees the oplog's order per document.
-// Updates go one statement per command: multi-statement updates are
-// pathologically slow on FerretDB and bring nothing on MongoDB that the
-// parallel engine (replay fidelity work) will not do better.
+// Applier applies entries in oplog order. Inserts, updates and deletes
+// gather in a batch that is written in parallel partitions (see batch);
+// commands are barriers: the batch is written before and nothing runs
+// beside them.
 type Applier struct {
 	client *mongo.Client
 	opts   Options
 	log    zerolog.Logger
 	stats  Stats
 	cmds   *commands
-
-	run     runKind
-	runNS   string
-	docs    []any // bson.Raw inserts
-	ids     []any // bson.RawValue _ids to delete
-	bytes   int
-	runLast oplog.Timestamp
+	batch  *batch
+	w      *writer
+	last   oplog.Timestamp // ts of the newest entry taken, written or pending
 }
-
-type runKind byte
-
-const (
-	runNone runKind = iota
-	runInsert
-	runDelete
-)
 
 // NewApplier returns an Applier writing through client.
 func NewApplier(client *mongo.Client, opts Options, log zerolog.Logger) *Applier {
-	return &Applier{client: client, opts: opts, log: log,
-		cmds: &commands{client: client, ns: opts.Namespaces, indexes: newPendingIndexes(), log: log}}
+	a := &Applier{client: client, opts: opts, log: log, batch: newBatch(),
+		cmds: &commands{client: client, ns: opts.Namespaces, indexes: newPendingIndexes(), log: log},
+		w:    &writer{client: client, log: log}}
+	if opts.OnUnsupported != nil {
+		a.w.onUnsupported = a.unsupported
+	}
+	return a
 }
 
-// Stats returns the counts so far; Applied covers only flushed entries.
-func (a *Applier) Stats() Stats { return a.stats }
+// Stats returns the counts so far; Applied covers only written entries.
+func (a *Applier) Stats() Stats {
+	s := a.stats
+	s.Inserts, s.Updates, s.Deletes = a.w.inserts.Load(), a.w.updates.Load(), a.w.deletes.Load()
+	s.UpdateMisses, s.Upserted = a.w.misses.Load(), a.w.upserted.Load()
+	return s
+}
 
 // Apply applies (or batches) one raw oplog entry. The entry's bytes are
 // copied when kept, so callers may reuse their buffer.
@@ -131,20 +122,12 @@ func (a *Applier) Apply(ctx context.Context, entry bson.Raw) error {
 			return a.noteApplied(ts)
 		}
 		tdb, tcoll := a.opts.Namespaces.Rename(db, coll)
-		tns := tdb + "." + tcoll
-		switch op {
-		case "i":
-			return a.insert(ctx, ts, tns, entry)
-		case "d":
-			return a.delete(ctx, ts, tns, entry)
+		a.batch.add(op[0], tdb+"."+tcoll, ts, entry)
+		a.last = ts
+		if a.batch.full() {
+			return a.Flush(ctx)
 		}
-		if err := a.Flush(ctx); err != nil {
-			return err
-		}
-		if err := a.update(ctx, ts, tns, entry); err != nil {
-			return a.unsupported(err, entry)
-		}
-		return a.noteApplied(ts)
+		return nil
 	case "c":
 		if err := a.Flush(ctx); err != nil {
 			return err
@@ -202,6 +185,11 @@ func (a *Applier) Check(entry bson.Raw) (string, error) {
 		if !a.wanted(op, db, coll, fromMigrate) {
 			return "", nil
 		}
+		if op == "u" {
+			if err := a.checkUpdate(ts, ns, entry); err != nil {
+				return "", err
+			}
+		}
 		tdb, tcoll := a.opts.Namespaces.Rename(db, coll)
 		return tdb + "." + tcoll, nil
 	case "c":
@@ -233,6 +221,32 @@ func (a *Applier) Check(entry bson.Raw) (string, error) {
 		return target, nil
 	}
 	return "", &UnsupportedError{TS: ts, NS: ns, What: fmt.Sprintf("op %q", op), Before: true}
+}
+
+// checkUpdate finds update shapes the writer cannot apply.
+func (a *Applier) checkUpdate(ts oplog.Timestamp, ns string, entry bson.Raw) error {
+	o, ok := entry.Lookup("o").DocumentOK()
+	if !ok {
+		return fmt.Errorf("update %s at %s: o is not a document", ns, ts)
+	}
+	if _, err := entry.LookupErr("o2", "_id"); err != nil {
+		return fmt.Errorf("update %s at %s: o2 has no _id", ns, ts)
+	}
+	form, err := updateForm(o)
+	switch {
+	case err != nil:
+		return &UnsupportedError{TS: ts, NS: ns, What: err.Error(), Before: true}
+	case form == formDiff && a.w.diff == nil:
+		return &UnsupportedError{TS: ts, NS: ns, What: "update format $v:2 (delta updates)", Before: true}
+	case form == formModifier:
+		elems, _ := o.Elements()
+		for _, e := range elems {
+			if k := e.Key(); k != "$v" && k != "$set" && k != "$unset" {
+				return &UnsupportedError{TS: ts, NS: ns, What: "update operator " + k, Before: true}
+			}
+		}
+	}
+	return nil
 }
 
 // wanted applies the namespace selection and the user-data rules.
@@ -279,183 +293,22 @@ func (a *Applier) Finish(ctx context.Context) error {
 	return err
 }
 
-// noteApplied advances Applied when nothing is pending; with a run pending
-// the run's flush will advance it.
+// noteApplied records ts as taken; with nothing pending it is applied.
 func (a *Applier) noteApplied(ts oplog.Timestamp) error {
-	if a.run == runNone {
+	a.last = ts
+	if a.batch.empty() {
 		a.stats.Applied = ts
-	} else {
-		a.runLast = ts
 	}
 	return nil
 }
 
-func (a *Applier) insert(ctx context.Context, ts oplog.Timestamp, ns string, entry bson.Raw) error {
-	doc, ok := entry.Lookup("o").DocumentOK()
-	if !ok {
-		return fmt.Errorf("insert %s at %s: o is not a document", ns, ts)
-	}
-	if err := a.join(ctx, runInsert, ns, len(doc)); err != nil {
-		return err
-	}
-	a.docs = append(a.docs, bson.Raw(append([]byte(nil), doc...)))
-	a.runLast = ts
-	return nil
-}
-
-func (a *Applier) delete(ctx context.Context, ts oplog.Timestamp, ns string, entry bson.Raw) error {
-	id, err := entry.LookupErr("o", "_id")
-	if err != nil {
-		return fmt.Errorf("delete %s at %s: o has no _id", ns, ts)
-	}
-	if err := a.join(ctx, runDelete, ns, len(id.Value)); err != nil {
-		return err
-	}
-	a.ids = append(a.ids, bson.RawValue{Type: id.Type, Value: append([]byte(nil), id.Value...)})
-	a.runLast = ts
-	return nil
-}
-
-// join flushes the pending run unless the next entry can extend it.
-func (a *Applier) join(ctx context.Context, kind runKind, ns string, size int) error {
-	if a.run != kind || a.runNS != ns || len(a.docs)+len(a.ids) >= maxRunDocs || a.bytes+size > maxRunBytes {
-		if err := a.Flush(ctx); err != nil {
-			return err
-		}
-	}
-	a.run, a.runNS = kind, ns
-	a.bytes += size
-	return nil
-}
-
-// Flush writes the pending run, if any.
+// Flush writes the pending batch. Afterwards every entry taken so far is applied.
 func (a *Applier) Flush(ctx context.Context) error {
-	var err error
-	switch a.run {
-	case runInsert:
-		err = a.flushInserts(ctx)
-	case runDelete:
-		err = a.flushDeletes(ctx)
-	}
-	if err != nil {
+	if err := a.batch.flush(ctx, a.w); err != nil {
 		return err
 	}
-	if a.run != runNone {
-		a.stats.Applied = a.runLast
-	}
-	a.run, a.runNS, a.docs, a.ids, a.bytes = runNone, "", a.docs[:0], a.ids[:0], 0
+	a.stats.Applied = a.last
 	return nil
-}
-
-func (a *Applier) flushInserts(ctx context.Context) error {
-	coll := a.collection(a.runNS)
-	_, err := coll.InsertMany(ctx, a.docs, options.InsertMany().SetOrdered(false))
-	if err == nil {
-		a.stats.Inserts += uint64(len(a.docs))
-		return nil
-	}
-	var bwe mongo.BulkWriteException
-	if !errors.As(err, &bwe) || bwe.WriteConcernError != nil {
-		return fmt.Errorf("insert %d documents into %s: %w", len(a.docs), a.runNS, err)
-	}
-	// The target already holds some _ids (an overlapping replay): the oplog
-	// says the document is the inserted one, so replace it, in oplog order.
-	dup := make([]int, 0, len(bwe.WriteErrors))
-	for _, we := range bwe.WriteErrors {
-		if we.Code != 11000 {
-			return fmt.Errorf("insert into %s: %w", a.runNS, err)
-		}
-		dup = append(dup, we.Index)
-	}
-	a.stats.Inserts += uint64(len(a.docs) - len(dup))
-	for _, i := range sortedInts(dup) {
-		doc := a.docs[i].(bson.Raw)
-		id := doc.Lookup("_id")
-		if _, err := coll.ReplaceOne(ctx, bson.D{{Key: "_id", Value: id}}, doc, options.Replace().SetUpsert(true)); err != nil {
-			return fmt.Errorf("replace existing _id %s in %s: %w", id, a.runNS, err)
-		}
-		a.stats.Inserts++
-		a.stats.Upserted++
-	}
-	return nil
-}
-
-func (a *Applier) flushDeletes(ctx context.Context) error {
-	filter := bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: a.ids}}}}
-	if _, err := a.collection(a.runNS).DeleteMany(ctx, filter); err != nil {
-		return fmt.Errorf("delete %d documents from %s: %w", len(a.ids), a.runNS, err)
-	}
-	a.stats.Deletes += uint64(len(a.ids))
-	return nil
-}
-
-// update applies a "u" entry: o2 selects the document, o is either a $v:1
-// modifier document ($set, $unset, …) or a whole replacement.
-func (a *Applier) update(ctx context.Context, ts oplog.Timestamp, ns string, entry bson.Raw) error {
-	o, ok := entry.Lookup("o").DocumentOK()
-	if !ok {
-		return fmt.Errorf("update %s at %s: o is not a document", ns, ts)
-	}
-	o2, ok := entry.Lookup("o2").DocumentOK()
-	if !ok {
-		return fmt.Errorf("update %s at %s: o2 (the document's _id) is missing", ns, ts)
-	}
-	elems, err := o.Elements()
-	if err != nil {
-		return fmt.Errorf("update %s at %s: %w", ns, ts, err)
-	}
-	modifier := false
-	update := make(bson.D, 0, len(elems))
-	for _, e := range elems {
-		key := e.Key()
-		if key == "$v" {
-			if v, ok := e.Value().AsInt64OK(); ok && v != 1 {
-				return &UnsupportedError{TS: ts, NS: ns, What: fmt.Sprintf("update format $v:%d (delta updates)", v)}
-			}
-			modifier = true
-			continue
-		}
-		if key == "diff" {
-			return &UnsupportedError{TS: ts, NS: ns, What: "update format $v:2 (delta updates)"}
-		}
-		if strings.HasPrefix(key, "$") {
-			modifier = true
-		}
-		update = append(update, bson.E{Key: key, Value: e.Value()})
-	}
-	coll := a.collection(ns)
-	var res *mongo.UpdateResult
-	if modifier {
-		res, err = coll.UpdateOne(ctx, o2, update)
-	} else {
-		// A replacement states the whole document: upserting it is exact even
-		// when the document is missing.
-		res, err = coll.ReplaceOne(ctx, o2, o, options.Replace().SetUpsert(true))
-	}
-	if err != nil {
-		return fmt.Errorf("update %s at %s: %w", ns, ts, err)
-	}
-	a.stats.Updates++
-	if res.MatchedCount == 0 && res.UpsertedCount == 0 {
-		a.stats.UpdateMisses++
-		a.log.Warn().Str("ns", ns).Stringer("ts", ts).Str("o2", o2.String()).
-			Msg("update found no document on the target: it existed before capture began, so this restore cannot reproduce it exactly")
-	}
-	return nil
-}
-
-func (a *Applier) collection(ns string) *mongo.Collection {
-	db, coll, _ := strings.Cut(ns, ".")
-	return a.client.Database(db).Collection(coll)
-}
-
-func sortedInts(v []int) []int {
-	for i := 1; i < len(v); i++ {
-		for j := i; j > 0 && v[j] < v[j-1]; j-- {
-			v[j], v[j-1] = v[j-1], v[j]
-		}
-	}
-	return v
 }
 
 // UnsupportedError stops a replay at an entry tidelog cannot apply yet. The

@@ -117,8 +117,9 @@ func TestApplierRefusesWhatItCannotApply(t *testing.T) {
 	}
 	for name, e := range cases {
 		var ue *UnsupportedError
-		if err := a.Apply(ctx, e); !errors.As(err, &ue) {
-			t.Errorf("%s: got %v, want an UnsupportedError", name, err)
+		if _, err := a.Check(e); !errors.As(err, &ue) || !ue.Before {
+			t.Errorf("%s: Check gave %v, want an UnsupportedError found before writing", name, err)
 		}
 	}
+	_ = ctx
 }

@@ -216,3 +216,84 @@ func TestCorruptErrorMessage(t *testing.T) {
 	}
 	t.Log(err)
 }
+
+// A header whose checksums were recomputed (a buggy or hostile writer) but
+// whose fields disagree with the body or with each other is still caught.
+func TestReaderDetectsInconsistentHeader(t *testing.T) {
+	es := entries(t, 31, oplog.Timestamp{}, 20, 100, 300)
+	info, data := build(t, NewWriter("rs0"), Link{}, es)
+	le := binary.LittleEndian
+	add := func(off int, d int64) func(h []byte) []byte {
+		return func(h []byte) []byte { le.PutUint64(h[off:], uint64(int64(le.Uint64(h[off:]))+d)); return h }
+	}
+	set := func(off int, v uint64) func(h []byte) []byte {
+		return func(h []byte) []byte { le.PutUint64(h[off:], v); return h }
+	}
+	cases := map[string]func(h []byte) []byte{
+		"count+1":            add(offCount, 1),
+		"count-1":            add(offCount, -1),
+		"count 0":            set(offCount, 0),
+		"count huge":         set(offCount, 1<<40),
+		"opStart-1":          add(offOpStart, -1),
+		"opStart+1":          add(offOpStart, 1),
+		"opStart 0":          set(offOpStart, 0),
+		"opEnd+1":            add(offOpEnd, 1),
+		"opEnd-1":            add(offOpEnd, -1),
+		"opEnd before start": set(offOpEnd, 1),
+		"raw size+1":         add(offRawSize, 1),
+		"raw size-1":         add(offRawSize, -1),
+		"raw size tiny":      set(offRawSize, 3),
+		"body size+1":        add(offBodySize, 1),
+		"body size-1":        add(offBodySize, -1),
+		"body size 0":        set(offBodySize, 0),
+		"body size huge":     set(offBodySize, 1<<63),
+		"prev after start":   set(offPrevOpEnd, info.OpStart.Uint64()),
+		"stream overruns":    func(h []byte) []byte { le.PutUint16(h[offStreamLen:], 500); return h },
+		"stream empty":       func(h []byte) []byte { le.PutUint16(h[offStreamLen:], 0); return h },
+		"stream not UTF-8":   func(h []byte) []byte { h[offStream] = 0xff; return h },
+		"header too short":   func(h []byte) []byte { return append(h[:offStream-10:offStream-10], 0, 0, 0, 0) },
+	}
+	for what, edit := range cases {
+		bad := rewriteHeader(data, edit)
+		_, got, err := readAll(bad, "")
+		mustCorrupt(t, err, what)
+		prefixOf(t, got, es, what)
+	}
+}
+
+// The body must be exactly the lz4 frame: a trailer moved by a body size
+// that disagrees with the frame is caught, as is a body that is no lz4 frame
+// with block checksums.
+func TestReaderDetectsBadBody(t *testing.T) {
+	es := entries(t, 32, oplog.Timestamp{}, 20, 100, 300)
+	_, data := build(t, NewWriter("rs0"), Link{}, es)
+	n := headerSize("rs0")
+	withBody := func(body []byte) []byte {
+		out := rewriteHeader(data, func(h []byte) []byte {
+			binary.LittleEndian.PutUint64(h[offBodySize:], uint64(len(body)))
+			return h
+		})
+		out = append(append(out[:n:n], body...), data[len(data)-TrailerSize:]...)
+		binary.LittleEndian.PutUint64(out[len(out)-TrailerSize:], uint64(len(body)))
+		binary.LittleEndian.PutUint32(out[len(out)-4:], crc32c(0, out[:len(out)-4]))
+		return out
+	}
+	body := data[n : len(data)-TrailerSize]
+	noBlockSums := bytes.Clone(body)
+	noBlockSums[4] &^= 0x10
+	cases := map[string][]byte{
+		"padding after the frame": append(bytes.Clone(body), 0, 0, 0, 0),
+		"frame cut":               body[:len(body)-4],
+		"not lz4":                 bytes.Repeat([]byte{0x42}, len(body)),
+		"no block checksums":      noBlockSums,
+		"legacy magic":            append([]byte{0x02, 0x21, 0x4c, 0x18}, body[4:]...),
+	}
+	if _, got, err := readAll(withBody(body), ""); err != io.EOF || len(got) != len(es) {
+		t.Fatalf("rebuilt original: %d entries, %v", len(got), err)
+	}
+	for what, b := range cases {
+		_, got, err := readAll(withBody(b), "")
+		mustCorrupt(t, err, what)
+		prefixOf(t, got, es, what)
+	}
+}

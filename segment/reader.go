@@ -184,7 +184,7 @@ func (r *Reader) finish() error {
 	if p, err := r.raws.Peek(1); len(p) > 0 {
 		return r.corrupt(r.src.off, nil, "raw data continues after the %d entries the header counts", r.hdr.Count)
 	} else if err != io.EOF {
-		return r.bodyErr(err, "the end of the lz4 frame")
+		return r.bodyErr(err, "past the last entry")
 	}
 	if r.rawSize != r.hdr.RawSize {
 		return r.corrupt(r.src.off, nil, "entries hold %d raw bytes but the header says %d", r.rawSize, r.hdr.RawSize)
@@ -254,9 +254,10 @@ func (r *Reader) bodyErr(err error, what string) error {
 	case r.src.eof && r.body.N > 0:
 		return r.corrupt(r.src.off, nil, "file truncated in the body, reading %s", what)
 	case errors.Is(err, io.EOF):
-		return r.corrupt(r.src.off, nil, "lz4 frame ended before %s", what)
+		return r.corrupt(r.src.off, nil, "lz4 frame ends before %s", what)
 	case errors.Is(err, io.ErrUnexpectedEOF):
-		return r.corrupt(r.src.off, nil, "lz4 frame or body ended inside %s", what)
+		return r.corrupt(r.src.off, nil, "lz4 frame does not end where the body does (header body size %d), reading %s",
+			r.hdr.BodySize, what)
 	}
 	return r.corrupt(r.src.off, err, "lz4 body, reading %s", what)
 }

@@ -1,0 +1,121 @@
+package replay
+
+import (
+	"context"
+	"fmt"
+	"hash/maphash"
+	"sync"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+
+	"github.com/tidelog/tidelog/oplog"
+)
+
+// Batch limits. A batch is flushed when it holds this many entries or bytes,
+// and at every barrier (command, transaction, end of replay).
+const (
+	maxBatchEntries = 10000
+	maxBatchBytes   = 32 << 20
+	// partitions is how many goroutines write one batch at once. Replay is
+	// bound by round trips to the target, not by CPU, so it exceeds the cores.
+	partitions = 8
+)
+
+// crudOp is one insert, update or delete waiting in a batch. Its bytes live
+// in the batch's arena.
+type crudOp struct {
+	op         byte   // 'i', 'u' or 'd'
+	ns         string // target namespace (after renames)
+	ts         oplog.Timestamp
+	start, end int // the entry's bytes in the arena
+
+	// Set at flush, once the arena no longer moves.
+	entry bson.Raw
+	id    bson.RawValue
+}
+
+// batch collects CRUD entries between barriers and writes them in parallel:
+// entries are split into partitions by hash(namespace, _id), so all of one
+// document's entries land in one partition, in oplog order, while different
+// documents are written concurrently.
+type batch struct {
+	arena []byte
+	ops   []crudOp
+	seed  maphash.Seed
+}
+
+func newBatch() *batch {
+	return &batch{arena: make([]byte, 0, 1<<20), seed: maphash.MakeSeed()}
+}
+
+func (b *batch) full() bool { return len(b.ops) >= maxBatchEntries || len(b.arena) >= maxBatchBytes }
+
+func (b *batch) empty() bool { return len(b.ops) == 0 }
+
+// add copies entry into the batch. The op refers to its bytes by offset,
+// since appends may move the arena.
+func (b *batch) add(op byte, ns string, ts oplog.Timestamp, entry bson.Raw) {
+	start := len(b.arena)
+	b.arena = append(b.arena, entry...)
+	b.ops = append(b.ops, crudOp{op: op, ns: ns, ts: ts, start: start, end: len(b.arena)})
+}
+
+// flush writes every op and empties the batch. On error nothing tells which
+// ops landed: the caller reports the last fully applied position, the end of
+// the previous batch.
+func (b *batch) flush(ctx context.Context, w *writer) error {
+	if b.empty() {
+		return nil
+	}
+	parts := make([][]crudOp, partitions)
+	for i := range b.ops {
+		op := &b.ops[i]
+		op.entry = bson.Raw(b.arena[op.start:op.end:op.end])
+		id, err := docID(op.op, op.entry)
+		if err != nil {
+			return fmt.Errorf("%c %s at %s: %w", op.op, op.ns, op.ts, err)
+		}
+		op.id = id
+		var h maphash.Hash
+		h.SetSeed(b.seed)
+		h.WriteString(op.ns)
+		h.WriteByte(byte(id.Type))
+		h.Write(id.Value)
+		p := h.Sum64() % partitions
+		parts[p] = append(parts[p], *op)
+	}
+	var wg sync.WaitGroup
+	errs := make([]error, partitions)
+	for p := range parts {
+		if len(parts[p]) == 0 {
+			continue
+		}
+		wg.Add(1)
+		go func(p int) {
+			defer wg.Done()
+			errs[p] = w.writePartition(ctx, parts[p])
+		}(p)
+	}
+	wg.Wait()
+	b.arena, b.ops = b.arena[:0], b.ops[:0]
+	for _, err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// docID finds the _id an entry acts on: o._id for inserts and deletes,
+// o2._id for updates.
+func docID(op byte, entry bson.Raw) (bson.RawValue, error) {
+	field := "o"
+	if op == 'u' {
+		field = "o2"
+	}
+	v, err := entry.LookupErr(field, "_id")
+	if err != nil {
+		return bson.RawValue{}, fmt.Errorf("no %s._id", field)
+	}
+	return v, nil
+}
