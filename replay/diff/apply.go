@@ -16,12 +16,15 @@ import "go.mongodb.org/mongo-driver/v2/bson"
 // relies on this when an oplog range is replayed over a state that already
 // contains some of its effects (a fuzzy dump plus its oplog window).
 //
-// Apply always checks whether an 'i' field already exists (and moves it to
-// the end), which is what MongoDB does when replaying oplog entries and
-// what every server version did before 7.x/8.x added an insert-only fast
-// path for primaries, which blindly appends. The two only differ when an
-// inserted field already exists, which a primary never logs, and only the
-// checking form is idempotent.
+// Apply always checks whether an 'i' field already exists in the pre-image
+// and, if so, drops it there before appending the new value: the original
+// MongoDB behaviour, and the only idempotent one. Newer servers also have
+// an unchecked fast path for insert-only diffs that appends blindly
+// (selected by mustCheckExistenceForInsertOperations, cf. the oplog's
+// checkExistenceForDiffInsert flag). The two differ only when an inserted
+// field already exists, which cannot be the case on the primary that
+// logged the entry, only when replaying over a newer state, where checking
+// is what keeps the document free of duplicate fields.
 func Apply(pre bson.Raw, diff bson.Raw) (bson.Raw, error) {
 	if err := validateDocument(pre, 1); err != nil {
 		return nil, prefixMsg(err, "pre-image: ")
@@ -33,8 +36,7 @@ func Apply(pre bson.Raw, diff bson.Raw) (bson.Raw, error) {
 	if err != nil {
 		return nil, err
 	}
-	var ap applier
-	out, err := ap.applyDocument(make([]byte, 0, len(pre)+len(diff)), pre, d)
+	out, err := applyDocument(make([]byte, 0, len(pre)+len(diff)), pre, d)
 	if err != nil {
 		return nil, err
 	}
@@ -43,11 +45,6 @@ func Apply(pre bson.Raw, diff bson.Raw) (bson.Raw, error) {
 	}
 	return out, nil
 }
-
-// applier carries the state of one Apply call. It is empty today; it keeps
-// the recursive methods together and is the place for per-call options
-// (e.g. reporting whether indexed paths changed) should they be needed.
-type applier struct{}
 
 // applyDocument appends the post-image of document pre (validated) under
 // document diff d, as a document body (length, elements, NUL).
@@ -66,7 +63,7 @@ type applier struct{}
 //
 // A 'd', sub-diff or 'b' field missing from the pre-image is ignored. If
 // the pre-image has a field name twice, each occurrence is treated alike.
-func (ap *applier) applyDocument(out, pre []byte, d *docDiff) ([]byte, error) {
+func applyDocument(out, pre []byte, d *docDiff) ([]byte, error) {
 	for i := range d.ops {
 		d.ops[i].seen = false
 	}
@@ -93,14 +90,14 @@ func (ap *applier) applyDocument(out, pre []byte, d *docDiff) ([]byte, error) {
 				break
 			}
 			out = appendHeader(out, typeDocument, e.key)
-			out, err = ap.applyDocument(out, e.value, op.doc)
+			out, err = applyDocument(out, e.value, op.doc)
 		case opSubArray:
 			if e.typ != typeArray {
 				out = appendHeader(out, typeNull, e.key)
 				break
 			}
 			out = appendHeader(out, typeArray, e.key)
-			out, err = ap.applyArray(out, e.value, op.arr)
+			out, err = applyArray(out, e.value, op.arr)
 		}
 		if err != nil {
 			return nil, inField(err, string(e.key))

@@ -52,6 +52,14 @@ func parseArrayDiff(v []byte) (*arrayDiff, error) {
 		a.resize, a.newLen = true, n
 		e, ok = it.next()
 	}
+	if ok {
+		rest := it // count what is left, to allocate ops once
+		n := 1
+		for _, more := rest.next(); more; _, more = rest.next() {
+			n++
+		}
+		a.ops = make([]arrOp, 0, n)
+	}
 	last := -1
 	for ; ok; e, ok = it.next() {
 		op, err := parseArrayOp(e)
@@ -114,7 +122,7 @@ func parseIndex(b []byte) (int, bool) {
 
 // applyArray appends the post-image of array pre (a validated array
 // document) under diff a, as an array body (length, elements, NUL).
-func (ap *applier) applyArray(out, pre []byte, a *arrayDiff) ([]byte, error) {
+func applyArray(out, pre []byte, a *arrayDiff) ([]byte, error) {
 	out, start := beginDocument(out)
 	ops := a.ops
 	idx := 0
@@ -126,7 +134,7 @@ func (ap *applier) applyArray(out, pre []byte, a *arrayDiff) ([]byte, error) {
 		}
 		if len(ops) > 0 && ops[0].idx == idx {
 			var err error
-			if out, err = ap.applyArrayOp(out, &e, &ops[0]); err != nil {
+			if out, err = applyArrayOp(out, &e, &ops[0]); err != nil {
 				return nil, inIndex(err, idx)
 			}
 			ops = ops[1:]
@@ -153,7 +161,7 @@ func (ap *applier) applyArray(out, pre []byte, a *arrayDiff) ([]byte, error) {
 	for ; idx < end; idx++ {
 		if len(ops) > 0 && ops[0].idx == idx {
 			var err error
-			if out, err = ap.applyArrayOp(out, nil, &ops[0]); err != nil {
+			if out, err = applyArrayOp(out, nil, &ops[0]); err != nil {
 				return nil, inIndex(err, idx)
 			}
 			ops = ops[1:]
@@ -169,17 +177,17 @@ func (ap *applier) applyArray(out, pre []byte, a *arrayDiff) ([]byte, error) {
 
 // applyArrayOp appends position op.idx of the post-image; pre is the
 // pre-image element at that position, or nil past its end.
-func (ap *applier) applyArrayOp(out []byte, pre *element, op *arrOp) ([]byte, error) {
+func applyArrayOp(out []byte, pre *element, op *arrOp) ([]byte, error) {
 	switch {
 	case op.kind == opUpdate:
 		out = appendIndexHeader(out, op.typ, op.idx)
 		return append(out, op.val...), nil
 	case pre != nil && op.kind == opSubDoc && pre.typ == typeDocument:
 		out = appendIndexHeader(out, typeDocument, op.idx)
-		return ap.applyDocument(out, pre.value, op.doc)
+		return applyDocument(out, pre.value, op.doc)
 	case pre != nil && op.kind == opSubArray && pre.typ == typeArray:
 		out = appendIndexHeader(out, typeArray, op.idx)
-		return ap.applyArray(out, pre.value, op.arr)
+		return applyArray(out, pre.value, op.arr)
 	default:
 		// Missing or mismatched element: a later entry rewrites it.
 		return appendIndexHeader(out, typeNull, op.idx), nil

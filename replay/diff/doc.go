@@ -32,7 +32,7 @@
 //
 // # Semantics
 //
-// See Apply, (*applier).applyDocument (field order), array.go (arrays) and
+// See Apply, applyDocument (field order), array.go (arrays) and
 // binary.go (binary splices). In short: updates keep the field's position,
 // inserts and updates of missing fields append in diff order, inserting an
 // existing field moves it to the end, a sub-diff whose target has the

@@ -9,6 +9,7 @@ import (
 	"math"
 	"strconv"
 	"strings"
+	"testing"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 )
@@ -155,4 +156,31 @@ func unwrapExtJSON(d bson.D) (any, error) {
 		return b, nil
 	}
 	return d, nil
+}
+
+// TestJSONNumberRule pins the fixture conversion rule itself.
+func TestJSONNumberRule(t *testing.T) {
+	in := []byte(`{"i": 1, "f": 1.0, "e": 1e2, "big": 3000000000, "l": {"$numberLong": "3"}, "d": {"$numberDouble": "3.0"}}`)
+	cases := []struct {
+		mode numberMode
+		want bson.D
+	}{
+		{numbersCxx, bson.D{{Key: "i", Value: int32(1)}, {Key: "f", Value: 1.0}, {Key: "e", Value: 100.0},
+			{Key: "big", Value: int64(3000000000)}, {Key: "l", Value: int64(3)}, {Key: "d", Value: 3.0}}},
+		{numbersJS, bson.D{{Key: "i", Value: 1.0}, {Key: "f", Value: 1.0}, {Key: "e", Value: 100.0},
+			{Key: "big", Value: 3e9}, {Key: "l", Value: int64(3)}, {Key: "d", Value: 3.0}}},
+	}
+	for _, c := range cases {
+		got, err := jsonToBSON(in, c.mode)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, err := bson.Marshal(c.want)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(got, want) {
+			t.Errorf("mode %d: got %s, want %s", c.mode, bson.Raw(got), bson.Raw(want))
+		}
+	}
 }

@@ -48,9 +48,14 @@ type docOp struct {
 
 // docDiff is a parsed, fully validated document diff.
 type docDiff struct {
-	ops    []docOp // in diff order: d, u, i, b, then sub-diffs
-	byName []int32 // indexes into ops, sorted by name, for lookup
+	ops []docOp // in diff order: d, u, i, b, then sub-diffs
+	// byName indexes ops sorted by name, for binary search; nil when the
+	// level has at most linearLookupMax ops, where a scan is cheaper.
+	byName []int32
 }
+
+// linearLookupMax is the op count up to which lookups scan linearly.
+const linearLookupMax = 8
 
 // arrOp is one element modification of an array diff.
 type arrOp struct {
@@ -106,7 +111,7 @@ func parseDocDiff(v []byte) (*docDiff, error) {
 	if isEmptyDocument(v) {
 		return nil, newErr(ErrMalformedDiff, "empty diff")
 	}
-	d := &docDiff{}
+	d := &docDiff{ops: make([]docOp, 0, countOps(v))}
 	prev := 0
 	it := newIter(v)
 	for e, ok := it.next(); ok; e, ok = it.next() {
@@ -142,6 +147,31 @@ func parseDocDiff(v []byte) (*docDiff, error) {
 		return nil, err
 	}
 	return d, nil
+}
+
+// countOps counts the modifications of a document diff, so ops is
+// allocated once. Malformed input only makes the count wrong, not unsafe.
+func countOps(v []byte) int {
+	n := 0
+	it := newIter(v)
+	for e, ok := it.next(); ok; e, ok = it.next() {
+		if len(e.key) == 1 && e.key[0] != 's' && e.typ == typeDocument {
+			n += countElements(e.value)
+		} else {
+			n++
+		}
+	}
+	return n
+}
+
+// countElements counts the elements of a validated document.
+func countElements(doc []byte) int {
+	n := 0
+	it := newIter(doc)
+	for _, ok := it.next(); ok; _, ok = it.next() {
+		n++
+	}
+	return n
 }
 
 // sectionRank classifies a top-level key of a document diff.
@@ -197,6 +227,16 @@ func (d *docDiff) parseSection(rank int, section []byte) error {
 // one section or across sections (MongoDB error 4728000): the result would
 // depend on which modification wins.
 func (d *docDiff) index() error {
+	if len(d.ops) <= linearLookupMax {
+		for i := range d.ops {
+			for j := range i {
+				if bytes.Equal(d.ops[i].name, d.ops[j].name) {
+					return newErr(ErrMalformedDiff, "duplicate field name %q in diff", d.ops[i].name)
+				}
+			}
+		}
+		return nil
+	}
 	d.byName = make([]int32, len(d.ops))
 	for i := range d.byName {
 		d.byName[i] = int32(i)
@@ -214,6 +254,14 @@ func (d *docDiff) index() error {
 
 // lookup returns the op for field name, or nil.
 func (d *docDiff) lookup(name []byte) *docOp {
+	if d.byName == nil {
+		for i := range d.ops {
+			if bytes.Equal(d.ops[i].name, name) {
+				return &d.ops[i]
+			}
+		}
+		return nil
+	}
 	lo, hi := 0, len(d.byName)
 	for lo < hi {
 		m := int(uint(lo+hi) >> 1)
