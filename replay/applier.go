@@ -13,6 +13,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo"
 
 	"github.com/tidelog/tidelog/oplog"
+	"github.com/tidelog/tidelog/replay/diff"
 )
 
 // Stats counts what an Applier did.
@@ -78,7 +79,7 @@ type Applier struct {
 func NewApplier(client *mongo.Client, opts Options, log zerolog.Logger) *Applier {
 	a := &Applier{client: client, opts: opts, log: log, batch: newBatch(),
 		cmds: &commands{client: client, ns: opts.Namespaces, indexes: newPendingIndexes(), log: log},
-		w:    &writer{client: client, log: log}}
+		w:    &writer{client: client, log: log, diff: diff.ApplyOplogUpdate}}
 	if opts.OnUnsupported != nil {
 		a.w.onUnsupported = a.unsupported
 	}

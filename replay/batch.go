@@ -16,9 +16,6 @@ import (
 const (
 	maxBatchEntries = 10000
 	maxBatchBytes   = 32 << 20
-	// partitions is how many goroutines write one batch at once. Replay is
-	// bound by round trips to the target, not by CPU, so it exceeds the cores.
-	partitions = 8
 )
 
 // crudOp is one insert, update or delete waiting in a batch. Its bytes live
@@ -67,6 +64,7 @@ func (b *batch) flush(ctx context.Context, w *writer) error {
 	if b.empty() {
 		return nil
 	}
+	partitions := uint64(w.parallelism(ctx))
 	parts := make([][]crudOp, partitions)
 	for i := range b.ops {
 		op := &b.ops[i]

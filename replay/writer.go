@@ -59,6 +59,17 @@ func (w *writer) resolveStyle(ctx context.Context) writeStyle {
 	return w.style
 }
 
+// parallelism is how many partitions a batch is written in. Replay waits on
+// round trips to the target, not on CPU, so MongoDB gets more partitions
+// than there are cores. FerretDB over SQLite has a single writer and pays a
+// collection scan per statement, so there fewer, larger partitions win.
+func (w *writer) parallelism(ctx context.Context) int {
+	if w.resolveStyle(ctx) == styleDeleteInsert {
+		return 2
+	}
+	return 8
+}
+
 // docState is what a partition knows of one document while simulating.
 type docState struct {
 	id      bson.RawValue
