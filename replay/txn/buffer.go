@@ -69,7 +69,7 @@ type PendingTxn struct {
 	LastTS   oplog.Timestamp // ts of its latest entry (the prepare, for a prepared transaction)
 	Entries  int             // applyOps entries seen
 	Ops      int             // operations buffered
-	Bytes    int64           // bytes buffered, in memory or on disk
+	Bytes    int64           // bytes buffered, in memory or on disk (plus a 4-byte checksum per operation)
 	Prepared bool
 	Spilled  bool
 }
@@ -81,7 +81,11 @@ type PendingTxn struct {
 //   - an open transaction's operations are buffered in order, each exactly
 //     once, in memory or in its spill file;
 //   - Stats().MemBytes <= the memory bound;
-//   - an Add that returns an *EntryError or *TxnError changed nothing.
+//   - an Add that returns an *EntryError or *TxnError changed no open
+//     transaction (Pending and the counters are as before).
+//
+// The Buffer relies on ts order (a transaction's entries before its commit)
+// but does not check it: that is the reader's job.
 //
 // A Buffer is not safe for concurrent use. It holds no global state; temp
 // files are its only side effect, and Close removes them.
@@ -138,20 +142,23 @@ func New(opts Options) *Buffer {
 	return b
 }
 
-// Add routes one oplog entry and says what to do with it (see Kind).
+// Add routes one oplog entry and says what to do with it (see Kind). Every
+// call ends the Action of the previous one, even a call that fails: a
+// transaction committed by the previous entry is released (its memory, its
+// spill file), so act on each Action before feeding the next entry.
 //
 // Errors:
 //   - *EntryError (ErrMalformed, ErrUnsupported): the entry cannot be read
-//     or is of an unknown kind. The Buffer is unchanged.
+//     or is of an unknown kind. No open transaction changed.
 //   - *TxnError (ErrUnknownTransaction, ErrBrokenChain): a transaction entry
 //     that does not fit, e.g. the commit of a transaction whose start was
-//     never seen. The Buffer is unchanged; the caller decides whether to
+//     never seen. No open transaction changed; the caller decides whether to
 //     stop or to report the transaction as not restored and go on.
 //   - ErrSpill: a spill file could not be written. Sticky: every later Add
 //     returns it.
-//   - ctx.Err(), when ctx is done before Add starts. Once Add has started
-//     changing the Buffer it finishes, so cancellation never leaves a
-//     transaction half-buffered.
+//   - ctx.Err(), when ctx is done as Add starts; the entry was not looked
+//     at. Once Add has started buffering it finishes, so cancellation never
+//     leaves a transaction half-buffered.
 //   - ErrClosed after Close.
 //
 // The Buffer copies what it keeps of entry; the caller may reuse entry's
@@ -160,14 +167,14 @@ func (b *Buffer) Add(ctx context.Context, entry bson.Raw) (Action, error) {
 	if b.closed {
 		return Action{}, ErrClosed
 	}
+	b.gen++ // the previous Action ends here, whatever happens next
+	b.release()
 	if b.err != nil {
 		return Action{}, b.err
 	}
 	if err := ctx.Err(); err != nil {
 		return Action{}, err
 	}
-	b.gen++
-	b.release()
 	e, err := parseEntry(entry)
 	if err != nil {
 		return Action{}, err

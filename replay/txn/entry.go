@@ -86,8 +86,9 @@ func parseEntry(raw bson.Raw) (entry, error) {
 	default:
 		return e, nil // another command: the applier's business
 	}
-	// From here on the Buffer copies parts of the entry: check all of it once.
-	if err := raw.Validate(); err != nil {
+	// From here on the Buffer copies parts of the entry: check all of it once,
+	// so that a transaction cannot fail halfway through its operations.
+	if err := validateDeep(raw, 0); err != nil {
 		return e, malformed(ts, err, "invalid BSON")
 	}
 	if err := e.readSession(); err != nil {
@@ -241,6 +242,45 @@ func flatten(ts oplog.Timestamp, arr bson.RawArray, path string, depth int, dst 
 		dst = append(dst, doc)
 	}
 	return dst, len(vals), nil
+}
+
+// maxDepth bounds document nesting, above the server's own limit (100 for
+// user documents, a little more for oplog entries that wrap them).
+const maxDepth = 200
+
+// validateDeep checks doc and every document, array and scope nested in it;
+// bson.Raw.Validate checks one level only.
+func validateDeep(doc bson.Raw, depth int) error {
+	if depth > maxDepth {
+		return fmt.Errorf("documents nested deeper than %d", maxDepth)
+	}
+	if err := doc.Validate(); err != nil {
+		return err
+	}
+	elems, err := doc.Elements()
+	if err != nil {
+		return err
+	}
+	for _, el := range elems {
+		v := el.Value()
+		var sub bson.Raw
+		switch v.Type {
+		case bson.TypeEmbeddedDocument, bson.TypeArray:
+			sub = bson.Raw(v.Value)
+		case bson.TypeCodeWithScope:
+			_, scope, ok := v.CodeWithScopeOK()
+			if !ok {
+				return fmt.Errorf("field %q: invalid code with scope", el.Key())
+			}
+			sub = scope
+		default:
+			continue
+		}
+		if err := validateDeep(sub, depth+1); err != nil {
+			return fmt.Errorf("field %q: %w", el.Key(), err)
+		}
+	}
+	return nil
 }
 
 // lookup distinguishes a missing field from a present one.
