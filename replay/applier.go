@@ -14,6 +14,7 @@ import (
 
 	"github.com/tidelog/tidelog/oplog"
 	"github.com/tidelog/tidelog/replay/diff"
+	"github.com/tidelog/tidelog/replay/txn"
 )
 
 // Stats counts what an Applier did.
@@ -37,6 +38,9 @@ type Stats struct {
 	// Replaying from the start of capture onto an empty target this means the
 	// document predates the capture: the restore cannot be exact, and says so.
 	UpdateMisses uint64
+	// Transactions committed and aborted, and those still open at the end
+	// (they commit after the replay's end: not applied).
+	TxnsCommitted, TxnsAborted, OpenTxns uint64
 	// Applied is the ts of the last entry written to the target.
 	Applied oplog.Timestamp
 }
@@ -54,6 +58,10 @@ type Options struct {
 	// and the replay goes on if it returns nil (--skip-unsupported writes
 	// them to a report). When nil such an entry stops the replay.
 	OnUnsupported func(*UnsupportedError) error
+	// TxnMemory bounds the bytes of open transactions kept in memory before
+	// they spill to files in SpillDir (0: 64 MiB; "": the system temp dir).
+	TxnMemory int64
+	SpillDir  string
 }
 
 // maxRunDocs bounds one write command's documents, well under MongoDB's
@@ -65,6 +73,7 @@ const maxRunDocs = 1000
 // commands are barriers: the batch is written before and nothing runs
 // beside them.
 type Applier struct {
+	txns   *txn.Buffer
 	client *mongo.Client
 	opts   Options
 	log    zerolog.Logger
@@ -78,6 +87,7 @@ type Applier struct {
 // NewApplier returns an Applier writing through client.
 func NewApplier(client *mongo.Client, opts Options, log zerolog.Logger) *Applier {
 	a := &Applier{client: client, opts: opts, log: log, batch: newBatch(),
+		txns: txn.New(txn.Options{MaxMemory: opts.TxnMemory, SpillDir: opts.SpillDir}),
 		cmds: &commands{client: client, ns: opts.Namespaces, indexes: newPendingIndexes(), log: log},
 		w:    &writer{client: client, log: log, diff: diff.ApplyOplogUpdate}}
 	if opts.OnUnsupported != nil {
@@ -94,9 +104,9 @@ func (a *Applier) Stats() Stats {
 	return s
 }
 
-// Apply applies (or batches) one raw oplog entry. The entry's bytes are
-// copied when kept, so callers may reuse their buffer.
-func (a *Applier) Apply(ctx context.Context, entry bson.Raw) error {
+// applyOne applies (or batches) one operation: a plain entry, or one
+// operation of a transaction or applyOps, already carrying its commit ts.
+func (a *Applier) applyOne(ctx context.Context, entry bson.Raw) error {
 	ts, err := oplog.EntryTS(entry)
 	if err != nil {
 		return err
@@ -105,7 +115,6 @@ func (a *Applier) Apply(ctx context.Context, entry bson.Raw) error {
 	if err != nil {
 		return fmt.Errorf("entry %s: %w", ts, err)
 	}
-	a.stats.Entries++
 	if op == "n" {
 		a.stats.NoOps++
 		return a.noteApplied(ts)
@@ -159,11 +168,9 @@ var knownCommands = map[string]bool{
 	"dropIndexes": true, "deleteIndexes": true, "collMod": true, "convertToCapped": true, "emptycapped": true,
 }
 
-// Check tells, without writing, which target namespace an entry would
-// write ("" for none) and whether the replayer can apply it, so that a
-// restore can refuse an occupied target or an unsupported entry before its
-// first write.
-func (a *Applier) Check(entry bson.Raw) (string, error) {
+// checkOne tells, without writing, which target namespace one operation
+// would write ("" for none) and whether the replayer can apply it.
+func (a *Applier) checkOne(entry bson.Raw) (string, error) {
 	ts, err := oplog.EntryTS(entry)
 	if err != nil {
 		return "", err
@@ -283,14 +290,21 @@ func (a *Applier) unsupported(err error, entry bson.Raw) error {
 	return nil
 }
 
-// Finish flushes pending writes and builds the indexes deferred until after
-// the data. Call it once, at the end of a replay.
+// Finish flushes pending writes, builds the indexes deferred until after
+// the data and reports transactions still open (they committed after the
+// replay's end, or never). Call it once, at the end of a replay.
 func (a *Applier) Finish(ctx context.Context) error {
+	defer a.txns.Close()
 	if err := a.Flush(ctx); err != nil {
 		return err
 	}
 	n, err := a.cmds.buildIndexes(ctx)
 	a.stats.IndexesBuilt += uint64(n)
+	for _, p := range a.txns.Pending() {
+		a.stats.OpenTxns++
+		a.log.Warn().Str("txn", p.ID.String()).Stringer("started", p.FirstTS).Int("ops", p.Ops).Bool("prepared", p.Prepared).
+			Msg("transaction not committed by the end of the replay: not applied (it commits after --to, or never did)")
+	}
 	return err
 }
 

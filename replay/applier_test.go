@@ -111,15 +111,15 @@ func TestApplierRefusesWhatItCannotApply(t *testing.T) {
 	a := NewApplier(nil, Options{}, zerolog.Nop())
 	ctx := context.Background()
 	cases := map[string]bson.Raw{
-		"command":   entry(t, 1, "c", "d.$cmd", bson.D{{Key: "frobnicate", Value: "a"}}, nil),
-		"$v:2 diff": entry(t, 2, "u", "d.a", bson.D{{Key: "$v", Value: int32(2)}, {Key: "diff", Value: bson.D{{Key: "u", Value: bson.D{{Key: "x", Value: 1}}}}}}, id(1)),
-		"op x":      entry(t, 3, "x", "d.a", bson.D{}, nil),
+		"command": entry(t, 1, "c", "d.$cmd", bson.D{{Key: "frobnicate", Value: "a"}}, nil),
+		"$v:3":    entry(t, 2, "u", "d.a", bson.D{{Key: "$v", Value: int32(3)}, {Key: "diff", Value: bson.D{}}}, id(1)),
+		"$inc":    entry(t, 4, "u", "d.a", bson.D{{Key: "$v", Value: int32(1)}, {Key: "$inc", Value: bson.D{{Key: "x", Value: 1}}}}, id(1)),
+		"op x":    entry(t, 3, "x", "d.a", bson.D{}, nil),
 	}
 	for name, e := range cases {
 		var ue *UnsupportedError
-		if _, err := a.Check(e); !errors.As(err, &ue) || !ue.Before {
+		if err := a.Check(ctx, e, nil); !errors.As(err, &ue) || !ue.Before {
 			t.Errorf("%s: Check gave %v, want an UnsupportedError found before writing", name, err)
 		}
 	}
-	_ = ctx
 }

@@ -41,16 +41,14 @@ func Replay(ctx context.Context, src Source, target *mongo.Client, opts Options,
 	checkOpts.OnUnsupported = nil
 	checker := NewApplier(target, checkOpts, log)
 	err := src(func(entry bson.Raw) error {
-		ns, err := checker.Check(entry)
-		if ns != "" {
-			nsSet[ns] = true
-		}
+		err := checker.Check(ctx, entry, func(ns string) { nsSet[ns] = true })
 		var ue *UnsupportedError
 		if errors.As(err, &ue) && opts.OnUnsupported != nil {
 			return nil // the apply pass reports it and goes on
 		}
 		return err
 	})
+	checker.txns.Close()
 	if err != nil {
 		return Stats{}, nil, err
 	}
