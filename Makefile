@@ -14,8 +14,10 @@ test: ferretdb
 build:
 	$(GO) build -o bin/ ./cmd/tailerd ./cmd/replayer
 
+# Segment pipeline vs raw lz4, and replay engine vs serial baseline (100k entries: long).
 bench: ferretdb
-	$(GO) test -run='^$$' -bench=. -benchmem ./bench
+	$(GO) test -run='^$$' -bench=Segment -benchmem -count=3 ./bench
+	$(GO) test -run='^$$' -bench=Replay -benchtime=1x -timeout=3h ./bench
 
 # Short fuzz runs of every decoder; FUZZTIME=5m for a longer one.
 FUZZTIME ?= 30s
@@ -23,6 +25,8 @@ fuzz:
 	$(GO) test -run='^$$' -fuzz=FuzzReader -fuzztime=$(FUZZTIME) ./segment
 	$(GO) test -run='^$$' -fuzz=FuzzParseName -fuzztime=$(FUZZTIME) ./segment
 	$(GO) test -run='^$$' -fuzz=FuzzParse -fuzztime=$(FUZZTIME) ./oplog
+	$(GO) test -run='^$$' -fuzz=FuzzApply -fuzztime=$(FUZZTIME) ./replay/diff
+	$(GO) test -run='^$$' -fuzz=FuzzBuffer -fuzztime=$(FUZZTIME) ./replay/txn
 
 ferretdb:
 	@scripts/ferretdb.sh >/dev/null
