@@ -16,7 +16,7 @@ build:
 
 # Segment pipeline vs raw lz4, and replay engine vs serial baseline (100k entries: long).
 bench: ferretdb
-	$(GO) test -run='^$$' -bench=Segment -benchmem -count=3 ./bench
+	$(GO) test -run='^$$' -bench='SegmentPipeline|RawLZ4' -benchmem -count=3 ./bench
 	$(GO) test -run='^$$' -bench=Replay -benchtime=1x -timeout=3h ./bench
 
 # Short fuzz runs of every decoder; FUZZTIME=5m for a longer one.

@@ -55,7 +55,7 @@ func client(t testing.TB, s *testserver.Server) *mongo.Client {
 // The engine must leave exactly what the one-write-per-entry baseline
 // leaves, document for document, for the workload the benchmark times.
 func TestEngineMatchesSerialBaseline(t *testing.T) {
-	entries := genOplog(6000, 3, false)
+	entries := genOplog(3000, 3, true)
 	ctx := context.Background()
 	a, b := testserver.StartT(t, testserver.Options{NoOplog: true}), testserver.StartT(t, testserver.Options{NoOplog: true})
 	ca, cb := client(t, a), client(t, b)
@@ -95,7 +95,7 @@ func BenchmarkReplay(b *testing.B) {
 	if v, err := strconv.Atoi(os.Getenv("REPLAY_ENTRIES")); err == nil && v > 0 {
 		n = v
 	}
-	entries := genOplog(n, 1, false)
+	entries := genOplog(n, 1, true)
 	ctx := context.Background()
 	run := func(b *testing.B, apply func(context.Context, *mongo.Client, []bson.Raw) error) {
 		var elapsed time.Duration
