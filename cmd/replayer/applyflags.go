@@ -2,11 +2,13 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"os"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/tidelog/tidelog/replay"
 )
@@ -16,6 +18,38 @@ type stringList []string
 
 func (l *stringList) String() string     { return strings.Join(*l, ",") }
 func (l *stringList) Set(v string) error { *l = append(*l, v); return nil }
+
+// parseFlags parses args, mapping -h to success and bad flags to exit 2.
+func parseFlags(fs *flag.FlagSet, args []string) error {
+	err := fs.Parse(args)
+	switch {
+	case err == nil:
+		if fs.NArg() > 0 {
+			return coded(exitUsage, fmt.Errorf("unexpected argument %q", fs.Arg(0)))
+		}
+		return nil
+	case errors.Is(err, flag.ErrHelp):
+		return coded(exitOK, err)
+	}
+	return coded(exitUsage, err)
+}
+
+// targetFlags are where and how far restore and apply write.
+type targetFlags struct {
+	target  string
+	to      string
+	drop    bool
+	timeout time.Duration
+	applyFlags
+}
+
+func (f *targetFlags) register(fs *flag.FlagSet, dropHelp string) {
+	fs.StringVar(&f.target, "target", "", "MongoDB URI to write to (required)")
+	fs.StringVar(&f.to, "to", "latest", "last position to include: T.I, T, RFC 3339 or latest")
+	fs.BoolVar(&f.drop, "drop", false, dropHelp)
+	fs.DurationVar(&f.timeout, "connect-timeout", 15*time.Second, "how long to wait for the target")
+	f.applyFlags.register(fs)
+}
 
 // applyFlags are the options restore and apply share.
 type applyFlags struct {

@@ -52,11 +52,8 @@ func listCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	fs.SetOutput(stderr)
 	storeDir := fs.String("store", "", "store directory written by tailerd (required)")
 	asJSON := fs.Bool("json", false, "print JSON for scripts")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return coded(exitOK, err)
-		}
-		return coded(exitUsage, err)
+	if err := parseFlags(fs, args); err != nil {
+		return err
 	}
 	st, err := openStore(ctx, *storeDir)
 	if err != nil {

@@ -22,27 +22,20 @@ func restoreCmd(ctx context.Context, args []string, stdout, stderr io.Writer, lo
 	fs := flag.NewFlagSet("restore", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	storeDir := fs.String("store", "", "store directory written by tailerd (required)")
-	target := fs.String("target", "", "MongoDB URI to restore into (required)")
-	to := fs.String("to", "latest", "last position to include: T.I, T, RFC 3339 or latest")
 	stream := fs.String("stream", "", "stream to restore (needed when the store holds several)")
-	drop := fs.Bool("drop", false, "replace namespaces the target already holds")
-	timeout := fs.Duration("connect-timeout", 15*time.Second, "how long to wait for the target")
-	var af applyFlags
-	af.register(fs)
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return coded(exitOK, err)
-		}
-		return coded(exitUsage, err)
+	var tf targetFlags
+	tf.register(fs, "replace namespaces the target already holds")
+	if err := parseFlags(fs, args); err != nil {
+		return err
 	}
-	if *target == "" {
+	if tf.target == "" {
 		return coded(exitUsage, errors.New("--target is required"))
 	}
-	pos, err := parseTo(*to)
+	pos, err := parseTo(tf.to)
 	if err != nil {
 		return err
 	}
-	opts, closeReport, err := af.options()
+	opts, closeReport, err := tf.options()
 	if err != nil {
 		return coded(exitUsage, err)
 	}
@@ -50,14 +43,14 @@ func restoreCmd(ctx context.Context, args []string, stdout, stderr io.Writer, lo
 	if err != nil {
 		return err
 	}
-	client, err := connectTarget(ctx, *target, *timeout)
+	client, err := connectTarget(ctx, tf.target, tf.timeout)
 	if err != nil {
 		return err
 	}
 	defer client.Disconnect(context.WithoutCancel(ctx))
 
 	started := time.Now()
-	res, err := replay.Restore(ctx, st, client, replay.RestoreOptions{Stream: *stream, To: pos, Drop: *drop, Apply: opts}, log)
+	res, err := replay.Restore(ctx, st, client, replay.RestoreOptions{Stream: *stream, To: pos, Drop: tf.drop, Apply: opts}, log)
 	skipped, cerr := closeReport()
 	if err := replayError(err, *storeDir); err != nil {
 		return err
@@ -67,7 +60,7 @@ func restoreCmd(ctx context.Context, args []string, stdout, stderr io.Writer, lo
 	}
 	fmt.Fprintf(stdout, "restored stream %s to %s (%s) from %d segments in %s\n",
 		res.Stream, res.To, res.To.Time().Format(time.RFC3339), res.Segments, time.Since(started).Round(time.Millisecond))
-	printSummary(stdout, res.Stats, res.Namespaces, skipped, af.skipUnsupported)
+	printSummary(stdout, res.Stats, res.Namespaces, skipped, tf.skipUnsupported)
 	return nil
 }
 

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -16,11 +15,8 @@ func verifyCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	fs.SetOutput(stderr)
 	storeDir := fs.String("store", "", "store directory written by tailerd (required)")
 	stream := fs.String("stream", "", "verify only this stream")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return coded(exitOK, err)
-		}
-		return coded(exitUsage, err)
+	if err := parseFlags(fs, args); err != nil {
+		return err
 	}
 	st, err := openStore(ctx, *storeDir)
 	if err != nil {
