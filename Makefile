@@ -16,6 +16,7 @@ build:
 
 # Segment pipeline vs raw lz4, and replay engine vs serial baseline (100k entries: long).
 bench: ferretdb
+	@scripts/postgres.sh
 	$(GO) test -run='^$$' -bench='SegmentPipeline|RawLZ4' -benchmem -count=3 ./bench
 	$(GO) test -run='^$$' -bench=Replay -benchtime=1x -timeout=3h ./bench
 

@@ -41,6 +41,9 @@ type Options struct {
 	CappedCleanupPercent int
 	// NoOplog skips creating local.oplog.rs (a target server needs none).
 	NoOplog bool
+	// Postgres backs the server with a private PostgreSQL cluster instead of
+	// SQLite (benchmarks: indexed updates and deletes by _id).
+	Postgres bool
 }
 
 // Server is one running FerretDB process.
@@ -49,6 +52,7 @@ type Server struct {
 	Addr string
 
 	opts  Options
+	pg    *postgres
 	debug string
 	cmd   *exec.Cmd
 	done  chan struct{}
@@ -96,6 +100,11 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{opts: opts}
+	if opts.Postgres {
+		if s.pg, err = startPostgres(ctx); err != nil {
+			return nil, err
+		}
+	}
 	// A free port can be taken between choosing and binding: retry a few times.
 	for attempt := 0; attempt < 5; attempt++ {
 		if err = s.launch(ctx, bin); err == nil {
@@ -103,6 +112,9 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 		}
 	}
 	if err != nil {
+		if s.pg != nil {
+			s.pg.stop()
+		}
 		return nil, err
 	}
 	if !opts.NoOplog {
@@ -148,20 +160,25 @@ func (s *Server) launchOn(ctx context.Context, bin, addr, debug string) error {
 	if err != nil {
 		return err
 	}
-	args := []string{
+	backend := []string{
 		"--handler=sqlite",
 		// _txlock=immediate: with SQLite's default deferred transactions a write
 		// that races a reader fails with SQLITE_BUSY_SNAPSHOT, and FerretDB then
 		// drops the oplog entry while the write itself succeeds (seen here with a
 		// concurrent tailer). Immediate transactions wait for the lock instead.
 		"--sqlite-url=file:" + dataDir + "/?_txlock=immediate",
-		"--state-dir=" + dataDir,
-		"--repl-set-name=" + ReplicaSet,
-		"--listen-addr=" + addr,
-		"--debug-addr=" + debug,
+	}
+	if s.pg != nil {
+		backend = []string{"--handler=postgresql", "--postgresql-url=" + s.pg.url()}
+	}
+	args := append(backend,
+		"--state-dir="+dataDir,
+		"--repl-set-name="+ReplicaSet,
+		"--listen-addr="+addr,
+		"--debug-addr="+debug,
 		"--telemetry=disable",
 		"--log-level=warn",
-	}
+	)
 	if s.opts.CappedCleanup > 0 {
 		args = append(args, "--test-capped-cleanup-interval="+s.opts.CappedCleanup.String())
 	}
@@ -275,6 +292,16 @@ func (s *Server) Stop() error {
 	s.log.Close()
 	s.cmd = nil
 	return nil
+}
+
+// Close stops the server and removes its private PostgreSQL cluster, if any.
+func (s *Server) Close() error {
+	err := s.Stop()
+	if s.pg != nil {
+		s.pg.stop()
+		s.pg = nil
+	}
+	return err
 }
 
 func freeAddr() (string, error) {

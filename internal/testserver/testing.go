@@ -20,6 +20,6 @@ func StartT(t testing.TB, opts Options) *Server {
 	if err != nil {
 		t.Fatalf("start FerretDB: %v", err)
 	}
-	t.Cleanup(func() { s.Stop() })
+	t.Cleanup(func() { s.Close() })
 	return s
 }
