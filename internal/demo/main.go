@@ -14,6 +14,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 
@@ -156,7 +157,7 @@ func startServer(ctx context.Context, dir string, target bool) (*testserver.Serv
 }
 
 func show(ctx context.Context, bin string, args ...string) error {
-	fmt.Printf("\n$ replayer %v\n", args)
+	fmt.Printf("\n$ replayer %s\n", strings.Join(args, " "))
 	cmd := exec.CommandContext(ctx, filepath.Join(bin, "replayer"), args...)
 	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
 	if err := cmd.Run(); err != nil {
