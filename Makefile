@@ -28,6 +28,7 @@ fuzz:
 	$(GO) test -run='^$$' -fuzz=FuzzParse -fuzztime=$(FUZZTIME) ./oplog
 	$(GO) test -run='^$$' -fuzz=FuzzApply -fuzztime=$(FUZZTIME) ./replay/diff
 	$(GO) test -run='^$$' -fuzz=FuzzBuffer -fuzztime=$(FUZZTIME) ./replay/txn
+	$(GO) test -run='^$$' -fuzz=FuzzArchive -fuzztime=$(FUZZTIME) -fuzzminimizetime=5s ./dump
 
 ferretdb:
 	@scripts/ferretdb.sh >/dev/null
