@@ -71,16 +71,16 @@ func genOplog(n int, seed uint64, withTxns bool) []bson.Raw {
 	add(bson.D{{Key: "op", Value: "c"}, {Key: "ns", Value: "bench.$cmd"}, {Key: "o", Value: bson.D{{Key: "create", Value: "orders"}}}})
 	txn, ddl := int64(0), 0
 	for len(out) < n {
-		r := rng.IntN(1000)
+		r := rng.IntN(10000)
 		switch {
-		case r < 2:
+		case r < 1:
 			// A few DDL: an index build, done after the data by the engine.
 			ddl++
 			field := fmt.Sprintf("f%d", ddl)
 			add(bson.D{{Key: "op", Value: "c"}, {Key: "ns", Value: "bench.$cmd"}, {Key: "o", Value: bson.D{
 				{Key: "createIndexes", Value: "events"}, {Key: "v", Value: int32(2)},
 				{Key: "key", Value: bson.D{{Key: field, Value: int32(1)}}}, {Key: "name", Value: field + "_1"}}}})
-		case r < 30 && withTxns:
+		case r < 300 && withTxns:
 			txn++
 			ops := bson.A{}
 			for k := 0; k < 3; k++ {
