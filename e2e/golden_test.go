@@ -2,7 +2,8 @@ package e2e
 
 import (
 	"context"
-	"encoding/binary"
+	"errors"
+	"io"
 	"os"
 	"path/filepath"
 	"sort"
@@ -12,6 +13,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
 
+	"github.com/tidelog/tidelog/dump"
 	"github.com/tidelog/tidelog/internal/testserver"
 )
 
@@ -28,21 +30,19 @@ func fixtures(t *testing.T) string {
 // readBSONFile returns the documents of a file of concatenated BSON.
 func readBSONFile(t *testing.T, path string) []bson.Raw {
 	t.Helper()
-	data, err := os.ReadFile(path)
+	f, err := os.Open(path)
 	must(t, err)
+	defer f.Close()
+	r := dump.NewBSONReader(f, path)
 	var docs []bson.Raw
-	for len(data) > 0 {
-		if len(data) < 4 {
-			t.Fatalf("%s: trailing bytes", path)
+	for {
+		doc, err := r.Next()
+		if errors.Is(err, io.EOF) {
+			return docs
 		}
-		n := int(binary.LittleEndian.Uint32(data))
-		if n < 5 || n > len(data) {
-			t.Fatalf("%s: bad document length %d", path, n)
-		}
-		docs = append(docs, bson.Raw(data[:n]))
-		data = data[n:]
+		must(t, err)
+		docs = append(docs, append(bson.Raw(nil), doc...))
 	}
-	return docs
 }
 
 // model is an independent, deliberately simple account of what a base dump
