@@ -3,6 +3,7 @@ package replay
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 
 	"github.com/rs/zerolog"
@@ -121,5 +122,45 @@ func TestApplierRefusesWhatItCannotApply(t *testing.T) {
 		if err := a.Check(ctx, e, nil); !errors.As(err, &ue) || !ue.Before {
 			t.Errorf("%s: Check gave %v, want an UnsupportedError found before writing", name, err)
 		}
+	}
+}
+
+// An update whose _id matches a target document only by numeric value (1.0
+// stored, int32 1 in the oplog) must stop the replay, not delete the
+// document or guess; a plain miss leaves the target as it was.
+func TestUpdateMissesLeaveTargetAlone(t *testing.T) {
+	srv := testserver.StartT(t, testserver.Options{NoOplog: true})
+	c, err := srv.Client()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Disconnect(context.Background())
+	ctx := context.Background()
+	if _, err := c.Database("d").Collection("m").InsertOne(ctx, bson.D{{Key: "_id", Value: 1.0}, {Key: "v", Value: "kept"}}); err != nil {
+		t.Fatal(err)
+	}
+	set := bson.D{{Key: "$v", Value: int32(1)}, {Key: "$set", Value: bson.D{{Key: "v", Value: "changed"}}}}
+
+	a := NewApplier(c, Options{}, zerolog.Nop())
+	if err := a.Apply(ctx, entry(t, 1, "u", "d.m", set, id(99))); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if a.Stats().UpdateMisses != 1 {
+		t.Errorf("misses = %d, want 1", a.Stats().UpdateMisses)
+	}
+
+	b := NewApplier(c, Options{}, zerolog.Nop())
+	if err := b.Apply(ctx, entry(t, 2, "u", "d.m", set, id(1))); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Flush(ctx); err == nil || !strings.Contains(err.Error(), "numeric equality") {
+		t.Fatalf("flush: %v, want the type-mismatch error", err)
+	}
+	var doc bson.M
+	if err := c.Database("d").Collection("m").FindOne(ctx, bson.D{{Key: "_id", Value: 1.0}}).Decode(&doc); err != nil || doc["v"] != "kept" {
+		t.Fatalf("document after the refused update: %v, %v", doc, err)
 	}
 }

@@ -77,6 +77,10 @@ type docState struct {
 	exists  bool
 	fetched bool // state came from the target (may exist there: must be overwritten or deleted)
 	first   byte // first op seen in the batch
+	// changed: an entry set the document's fate (insert, delete, applied
+	// update). A document only missed by updates is left as it is on the
+	// target: writing it would delete what the batch never saw.
+	changed bool
 }
 
 func idKey(v bson.RawValue) string { return string(rune(v.Type)) + string(v.Value) }
@@ -143,9 +147,14 @@ func (w *writer) fetch(ctx context.Context, coll *mongo.Collection, ids bson.A, 
 			return err
 		}
 		for cur.Next(ctx) {
-			st, ok := states[idKey(cur.Current.Lookup("_id"))]
+			id := cur.Current.Lookup("_id")
+			st, ok := states[idKey(id)]
 			if !ok {
-				continue
+				// $in matched by value (1 and 1.0 are equal to the server) an _id
+				// whose bytes no entry names: which entry it belongs to cannot be
+				// told, and guessing could overwrite or lose the document.
+				cur.Close(ctx)
+				return fmt.Errorf("the target's document _id %s matches an updated _id only by numeric equality, not by type; the replay cannot tell them apart", id)
 			}
 			st.doc, st.exists = append(bson.Raw(nil), cur.Current...), true
 		}
@@ -172,10 +181,10 @@ func (w *writer) simulate(st *docState, op crudOp) error {
 		if st.exists && !st.fetched {
 			w.upserted.Add(1)
 		}
-		st.doc, st.exists = o, true
+		st.doc, st.exists, st.changed = o, true, true
 		w.inserts.Add(1)
 	case 'd':
-		st.doc, st.exists = nil, false
+		st.doc, st.exists, st.changed = nil, false, true
 		w.deletes.Add(1)
 	case 'u':
 		next, err := w.update(st, op)
@@ -189,7 +198,7 @@ func (w *writer) simulate(st *docState, op crudOp) error {
 			return err
 		}
 		if next != nil {
-			st.doc, st.exists = next, true
+			st.doc, st.exists, st.changed = next, true, true
 		}
 		w.updates.Add(1)
 	}
@@ -298,6 +307,9 @@ func (w *writer) deleteInsert(ctx context.Context, coll *mongo.Collection, ns st
 	var ins []any
 	insID := map[int]*docState{}
 	for _, st := range docs {
+		if !st.changed {
+			continue
+		}
 		if st.first != 'i' || !st.exists {
 			del = append(del, st.id)
 		}
@@ -362,6 +374,9 @@ func (w *writer) bulkReplace(ctx context.Context, coll *mongo.Collection, ns str
 		return err
 	}
 	for _, st := range docs {
+		if !st.changed {
+			continue
+		}
 		filter := bson.D{{Key: "_id", Value: st.id}}
 		if st.exists {
 			models = append(models, mongo.NewReplaceOneModel().SetFilter(filter).SetReplacement(st.doc).SetUpsert(true))
