@@ -47,7 +47,11 @@ type WindowError struct {
 
 func (e *WindowError) Error() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "stream %s: %s is outside the restorable window", e.Stream, e.To)
+	to := e.To.String()
+	if e.To == oplog.Max {
+		to = "latest"
+	}
+	fmt.Fprintf(&b, "stream %s: %s is outside the restorable window", e.Stream, to)
 	if len(e.Windows) == 0 {
 		b.WriteString("; the store holds no segments for it")
 		return b.String()

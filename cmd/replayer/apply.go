@@ -24,34 +24,22 @@ func applyCmd(ctx context.Context, args []string, stdout, stderr io.Writer, log 
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	if *file == "" || tf.target == "" {
-		return coded(exitUsage, errors.New("--oplog-file and --target are required"))
+	if *file == "" {
+		return coded(exitUsage, errors.New("--oplog-file is required"))
 	}
-	pos, err := parseTo(tf.to)
+	run, err := tf.start(ctx)
 	if err != nil {
 		return err
 	}
-	opts, closeReport, err := tf.options()
-	if err != nil {
-		return coded(exitUsage, err)
-	}
-	client, err := connectTarget(ctx, tf.target, tf.timeout)
-	if err != nil {
-		return err
-	}
-	defer client.Disconnect(context.WithoutCancel(ctx))
-	started := time.Now()
 	existing := replay.Keep
 	if tf.drop {
 		existing = replay.Drop
 	}
-	stats, namespaces, err := replay.Replay(ctx, replay.OplogFile(*file, pos), client, opts, existing, log)
-	skipped, cerr := closeReport()
-	if err := replayError(err, ""); err != nil {
+	started := time.Now()
+	stats, namespaces, err := replay.Replay(ctx, replay.OplogFile(*file, run.to), run.client, run.opts, existing, log)
+	skipped, err := run.finish(ctx, err, "")
+	if err != nil {
 		return err
-	}
-	if cerr != nil {
-		return cerr
 	}
 	fmt.Fprintf(stdout, "applied %s in %s\n", *file, time.Since(started).Round(time.Millisecond))
 	printSummary(stdout, stats, namespaces, skipped, tf.skipUnsupported)

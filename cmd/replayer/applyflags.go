@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -10,6 +11,9 @@ import (
 	"sync"
 	"time"
 
+	"go.mongodb.org/mongo-driver/v2/mongo"
+
+	"github.com/tidelog/tidelog/oplog"
 	"github.com/tidelog/tidelog/replay"
 )
 
@@ -49,6 +53,54 @@ func (f *targetFlags) register(fs *flag.FlagSet, dropHelp string) {
 	fs.BoolVar(&f.drop, "drop", false, dropHelp)
 	fs.DurationVar(&f.timeout, "connect-timeout", 15*time.Second, "how long to wait for the target")
 	f.applyFlags.register(fs)
+}
+
+// validate checks the target flags without I/O, so bad usage is reported
+// before any store or server is touched.
+func (f *targetFlags) validate() (oplog.Timestamp, error) {
+	if f.target == "" {
+		return oplog.Timestamp{}, coded(exitUsage, errors.New("--target is required"))
+	}
+	return parseTo(f.to)
+}
+
+// targetRun is what restore and apply hold while they write: the position
+// to stop at, the replay options and the target connection.
+type targetRun struct {
+	to          oplog.Timestamp
+	opts        replay.Options
+	client      *mongo.Client
+	closeReport func() (int, error)
+}
+
+// start checks the flags, opens the --skip-unsupported report and connects
+// to the target. A nil error means finish must be called.
+func (f *targetFlags) start(ctx context.Context) (*targetRun, error) {
+	to, err := f.validate()
+	if err != nil {
+		return nil, err
+	}
+	opts, closeReport, err := f.options()
+	if err != nil {
+		return nil, coded(exitUsage, err)
+	}
+	client, err := connectTarget(ctx, f.target, f.timeout)
+	if err != nil {
+		closeReport()
+		return nil, err
+	}
+	return &targetRun{to: to, opts: opts, client: client, closeReport: closeReport}, nil
+}
+
+// finish closes the report and the connection and maps the replay's error
+// to its exit code; it returns how many entries were skipped as unsupported.
+func (r *targetRun) finish(ctx context.Context, replayErr error, storeDir string) (int, error) {
+	skipped, cerr := r.closeReport()
+	r.client.Disconnect(context.WithoutCancel(ctx))
+	if err := replayError(replayErr, storeDir); err != nil {
+		return skipped, err
+	}
+	return skipped, cerr
 }
 
 // applyFlags are the options restore and apply share.

@@ -28,35 +28,22 @@ func restoreCmd(ctx context.Context, args []string, stdout, stderr io.Writer, lo
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	if tf.target == "" {
-		return coded(exitUsage, errors.New("--target is required"))
-	}
-	pos, err := parseTo(tf.to)
-	if err != nil {
+	if _, err := tf.validate(); err != nil {
 		return err
-	}
-	opts, closeReport, err := tf.options()
-	if err != nil {
-		return coded(exitUsage, err)
 	}
 	st, err := openStore(ctx, *storeDir)
 	if err != nil {
 		return err
 	}
-	client, err := connectTarget(ctx, tf.target, tf.timeout)
+	run, err := tf.start(ctx)
 	if err != nil {
 		return err
 	}
-	defer client.Disconnect(context.WithoutCancel(ctx))
-
 	started := time.Now()
-	res, err := replay.Restore(ctx, st, client, replay.RestoreOptions{Stream: *stream, To: pos, Drop: tf.drop, Apply: opts}, log)
-	skipped, cerr := closeReport()
-	if err := replayError(err, *storeDir); err != nil {
+	res, err := replay.Restore(ctx, st, run.client, replay.RestoreOptions{Stream: *stream, To: run.to, Drop: tf.drop, Apply: run.opts}, log)
+	skipped, err := run.finish(ctx, err, *storeDir)
+	if err != nil {
 		return err
-	}
-	if cerr != nil {
-		return cerr
 	}
 	fmt.Fprintf(stdout, "restored stream %s to %s (%s) from %d segments in %s\n",
 		res.Stream, res.To, res.To.Time().Format(time.RFC3339), res.Segments, time.Since(started).Round(time.Millisecond))
