@@ -57,6 +57,8 @@ func TestClassify(t *testing.T) {
 		{"i", "admin", "system.version", false, Internal},
 		{"i", "shop", "system.profile", false, Internal},
 		{"i", "shop", "system.views", false, User},
+		{"u", "metrics", "system.buckets.cpu", false, User},
+		{"i", "metrics", "system.bucketsx", false, Internal},
 		{"i", "shop", "orders", true, Migration},
 	}
 	for _, c := range cases {

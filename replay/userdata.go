@@ -12,8 +12,9 @@ const (
 	NoOp
 	// Internal: server bookkeeping that a restore must not write: the local
 	// database, config.* (sharding metadata, sessions, transactions),
-	// <db>.system.* other than system.views/system.js, and admin.system.*
-	// other than users and roles.
+	// <db>.system.* other than system.views, system.js and system.buckets.*
+	// (a timeseries collection's data), and admin.system.* other than users
+	// and roles.
 	Internal
 	// UsersAndRoles: admin.system.users and admin.system.roles, replayed only
 	// on request (--include-users): credentials are often managed separately.
@@ -42,11 +43,18 @@ func Classify(op, db, coll string, fromMigrate bool) Kind {
 		return Internal
 	case db == "admin" && (coll == "system.users" || coll == "system.roles"):
 		return UsersAndRoles
-	case strings.HasPrefix(coll, "system.") && coll != "system.views" && coll != "system.js":
+	case strings.HasPrefix(coll, "system.") && !userSystemCollection(coll):
 		return Internal
 	}
 	if fromMigrate {
 		return Migration
 	}
 	return User
+}
+
+// userSystemCollection tells the system.* collections that hold user data:
+// view definitions, stored JavaScript and timeseries buckets. Skipping
+// buckets would restore every timeseries collection empty without an error.
+func userSystemCollection(coll string) bool {
+	return coll == "system.views" || coll == "system.js" || strings.HasPrefix(coll, "system.buckets.")
 }
