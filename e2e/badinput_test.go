@@ -63,6 +63,8 @@ func TestBadInputGetsClearErrors(t *testing.T) {
 		{"unknown command", []string{"frobnicate"}, 2, "unknown command"},
 		{"bad --to", []string{"restore", "--store", store, "--target", unreachable, "--to", "noon"}, 2, "want T.I"},
 		{"no target", []string{"restore", "--store", store}, 2, "--target is required"},
+		{"--after with --drop", []string{"apply", "--oplog-file", store, "--target", unreachable, "--after", "1.1", "--drop"}, 2, "use one or the other"},
+		{"bad --after", []string{"apply", "--oplog-file", store, "--target", unreachable, "--after", "soon"}, 2, "--after"},
 		{"list a non-store", []string{"list", "--store", notStore}, 5, "not a tidelog store"},
 		{"verify a missing store", []string{"verify", "--store", filepath.Join(dir, "missing")}, 5, "tidelog"},
 		{"unreachable target", []string{"restore", "--store", store, "--target", unreachable, "--connect-timeout", "1s"}, 7, "target unreachable"},

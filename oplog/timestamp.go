@@ -48,6 +48,18 @@ func (ts Timestamp) Before(o Timestamp) bool { return ts.Uint64() < o.Uint64() }
 // After reports whether ts orders strictly after o.
 func (ts Timestamp) After(o Timestamp) bool { return ts.Uint64() > o.Uint64() }
 
+// Prev is the position just before ts: resuming "after ts.Prev()" reads ts
+// again. The zero position has no predecessor and stays zero.
+func (ts Timestamp) Prev() Timestamp {
+	switch {
+	case ts.I > 0:
+		return Timestamp{T: ts.T, I: ts.I - 1}
+	case ts.T > 0:
+		return Timestamp{T: ts.T - 1, I: math.MaxUint32}
+	}
+	return ts
+}
+
 // IsZero reports whether ts is the zero position.
 func (ts Timestamp) IsZero() bool { return ts == Timestamp{} }
 

@@ -41,7 +41,13 @@ type Stats struct {
 	// Transactions committed and aborted, and those still open at the end
 	// (they commit after the replay's end: not applied).
 	TxnsCommitted, TxnsAborted, OpenTxns uint64
-	// Applied is the ts of the last entry written to the target.
+	// Resumed counts entries at or before Options.After, already applied by
+	// the replay this one resumes: read, not written.
+	Resumed uint64
+	// Applied is the resume point: every entry at or before it is fully
+	// applied to the target. It stops short of entries that wait in open
+	// transactions or deferred index builds, so a replay that stopped (an
+	// error, a cancel) can run again with After = Applied and lose nothing.
 	Applied oplog.Timestamp
 }
 
@@ -58,6 +64,9 @@ type Options struct {
 	// and the replay goes on if it returns nil (--skip-unsupported writes
 	// them to a report). When nil such an entry stops the replay.
 	OnUnsupported func(*UnsupportedError) error
+	// After resumes a replay that stopped: entries at or before it were
+	// applied by that replay (its Stats.Applied) and are skipped.
+	After oplog.Timestamp
 	// TxnMemory bounds the bytes of open transactions kept in memory before
 	// they spill to files in SpillDir (0: 64 MiB; "": the system temp dir).
 	TxnMemory int64
@@ -300,6 +309,9 @@ func (a *Applier) Finish(ctx context.Context) error {
 	}
 	n, err := a.cmds.buildIndexes(ctx)
 	a.stats.IndexesBuilt += uint64(n)
+	if err == nil {
+		a.stats.Applied = a.resumePoint(a.last)
+	}
 	for _, p := range a.txns.Pending() {
 		a.stats.OpenTxns++
 		a.log.Warn().Str("txn", p.ID.String()).Stringer("started", p.FirstTS).Int("ops", p.Ops).Bool("prepared", p.Prepared).
@@ -312,18 +324,34 @@ func (a *Applier) Finish(ctx context.Context) error {
 func (a *Applier) noteApplied(ts oplog.Timestamp) error {
 	a.last = ts
 	if a.batch.empty() {
-		a.stats.Applied = ts
+		a.stats.Applied = a.resumePoint(ts)
 	}
 	return nil
 }
 
-// Flush writes the pending batch. Afterwards every entry taken so far is applied.
+// Flush writes the pending batch. Afterwards every entry taken so far is
+// written, except what waits in open transactions and deferred index builds.
 func (a *Applier) Flush(ctx context.Context) error {
 	if err := a.batch.flush(ctx, a.w); err != nil {
 		return err
 	}
-	a.stats.Applied = a.last
+	a.stats.Applied = a.resumePoint(a.last)
 	return nil
+}
+
+// resumePoint is the newest position p <= written such that every entry at
+// or before p is fully applied: not one of an open transaction (applied at
+// its commit, later) nor an index build deferred to the end. A replay that
+// stops can be run again with After = p and lose nothing.
+func (a *Applier) resumePoint(written oplog.Timestamp) oplog.Timestamp {
+	p := written
+	if ts, ok := a.txns.OldestOpen(); ok && !ts.After(p) {
+		p = ts.Prev()
+	}
+	if ts := a.cmds.indexes.since; !ts.IsZero() && !ts.After(p) {
+		p = ts.Prev()
+	}
+	return p
 }
 
 // UnsupportedError stops a replay at an entry tidelog cannot apply yet. The
@@ -336,12 +364,19 @@ type UnsupportedError struct {
 	Before bool
 	// Entry is the entry itself, for the --skip-unsupported report.
 	Entry bson.Raw
+	// Hint, when set, says What cannot be applied and what to do instead of
+	// the default (the entry is new to this version): a transaction whose
+	// start the replay never saw is not a missing feature.
+	Hint string
 }
 
 func (e *UnsupportedError) Error() string {
-	done := fmt.Sprintf("the replay stopped at it (entries before %s were applied)", e.TS)
+	done := "the replay stopped at it"
 	if e.Before {
 		done = "nothing was written to the target"
+	}
+	if e.Hint != "" {
+		return fmt.Sprintf("oplog entry %s on %s: %s; %s; %s", e.TS, e.NS, e.What, done, e.Hint)
 	}
 	return fmt.Sprintf("oplog entry %s on %s: %s is not supported by this version of the replayer; %s; "+
 		"restore to a position before %s, or upgrade tidelog", e.TS, e.NS, e.What, done, e.TS)

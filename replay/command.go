@@ -40,6 +40,9 @@ func (c *commands) apply(ctx context.Context, ts oplog.Timestamp, db string, o b
 	arg := elems[0].Value()
 	coll, _ := arg.StringValueOK()
 	unsupported := &UnsupportedError{TS: ts, NS: db + ".$cmd", What: "command " + name}
+	if name == "createIndexes" || name == "commitIndexBuild" {
+		c.indexes.noteSince(ts)
+	}
 
 	switch name {
 	case "create":
@@ -365,7 +368,9 @@ func (c *commands) buildIndexes(ctx context.Context) (int, error) {
 		c.log.Info().Str("ns", ns).Int("indexes", len(specs)).Msg("built indexes after the data")
 		return nil
 	})
-	c.indexes = newPendingIndexes()
+	if err == nil {
+		c.indexes = newPendingIndexes()
+	}
 	return built, err
 }
 

@@ -1,6 +1,10 @@
 package replay
 
-import "go.mongodb.org/mongo-driver/v2/bson"
+import (
+	"go.mongodb.org/mongo-driver/v2/bson"
+
+	"github.com/tidelog/tidelog/oplog"
+)
 
 // pendingIndexes holds index builds seen in the oplog but not yet built.
 //
@@ -17,6 +21,18 @@ type pendingIndexes struct {
 	// specs by "db.coll" then index name, in the order first seen.
 	byNS  map[string][]bson.D
 	order []string
+	// since is the ts of the first index command seen since the last build
+	// (zero: none). Until the build, entries from there on are not fully
+	// applied: a replay resumed after them would never build these indexes.
+	since oplog.Timestamp
+}
+
+// noteSince records ts as an index command's position if it is the first
+// since the last build.
+func (p *pendingIndexes) noteSince(ts oplog.Timestamp) {
+	if p.since.IsZero() {
+		p.since = ts
+	}
 }
 
 func newPendingIndexes() *pendingIndexes { return &pendingIndexes{byNS: map[string][]bson.D{}} }

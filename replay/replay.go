@@ -10,6 +10,8 @@ import (
 	"github.com/rs/zerolog"
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
+
+	"github.com/tidelog/tidelog/oplog"
 )
 
 // Existing says what a replay does with namespaces the target already holds.
@@ -35,7 +37,13 @@ type Source func(fn func(entry bson.Raw) error) error
 // cannot apply. Only when that pass is clean, and the target holds none of
 // those namespaces (or drop replaces them), does the second pass write.
 // It returns the stats and the namespaces written.
+//
+// A resumed replay (opts.After set) writes on top of what the stopped one
+// wrote, so existing is taken as Keep.
 func Replay(ctx context.Context, src Source, target *mongo.Client, opts Options, existing Existing, log zerolog.Logger) (Stats, []string, error) {
+	if !opts.After.IsZero() {
+		existing = Keep
+	}
 	nsSet := map[string]bool{}
 	checkOpts := opts
 	checkOpts.OnUnsupported = nil
@@ -70,10 +78,25 @@ func Replay(ctx context.Context, src Source, target *mongo.Client, opts Options,
 	}
 	stats := a.Stats()
 	if err != nil {
-		return stats, nss, fmt.Errorf("%w (last applied %s)", err, stats.Applied)
+		return stats, nss, &StoppedError{Err: err, Applied: stats.Applied}
 	}
 	return stats, nss, nil
 }
+
+// StoppedError is a replay that failed after it began writing: the target
+// holds entries through Applied (its resume point) and possibly some after
+// it. Running the same replay again with Options.After = Applied, once the
+// cause is fixed, completes it exactly (replay is idempotent from there).
+type StoppedError struct {
+	Err     error
+	Applied oplog.Timestamp
+}
+
+func (e *StoppedError) Error() string {
+	return fmt.Sprintf("%v (resume point %s: every entry through it is applied)", e.Err, e.Applied)
+}
+
+func (e *StoppedError) Unwrap() error { return e.Err }
 
 // prepareTarget refuses a target that already holds any of nss, unless drop
 // is set, in which case it drops them.

@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 
+	"github.com/tidelog/tidelog/oplog"
 	"github.com/tidelog/tidelog/replay/txn"
 )
 
@@ -23,6 +25,12 @@ import (
 // kept, so callers may reuse their buffer.
 func (a *Applier) Apply(ctx context.Context, entry bson.Raw) error {
 	a.stats.Entries++
+	if done, err := a.resumed(entry); done || err != nil {
+		if done {
+			a.stats.Resumed++
+		}
+		return err
+	}
 	act, err := a.txns.Add(ctx, entry)
 	if err != nil {
 		return a.unsupported(a.txnError(err), entry)
@@ -47,6 +55,9 @@ func (a *Applier) Apply(ctx context.Context, entry bson.Raw) error {
 // can refuse an occupied target or an unsupported entry before its first
 // write. Like Apply, it sees transactions whole, at their commit.
 func (a *Applier) Check(ctx context.Context, entry bson.Raw, writes func(ns string)) error {
+	if done, err := a.resumed(entry); done || err != nil {
+		return err
+	}
 	act, err := a.txns.Add(ctx, entry)
 	if err != nil {
 		return a.txnError(err)
@@ -63,13 +74,38 @@ func (a *Applier) Check(ctx context.Context, entry bson.Raw, writes func(ns stri
 	})
 }
 
+// resumed tells an entry the replay being resumed already applied.
+// Transactions need no care here: the resume point never lies past the
+// start of a transaction that was still open.
+func (a *Applier) resumed(entry bson.Raw) (bool, error) {
+	if a.opts.After.IsZero() {
+		return false, nil
+	}
+	ts, err := oplog.EntryTS(entry)
+	if err != nil {
+		return false, err
+	}
+	if !ts.After(a.opts.After) {
+		a.last = a.opts.After
+		a.stats.Applied = a.opts.After
+		return true, nil
+	}
+	return false, nil
+}
+
 // txnError turns what the transaction buffer cannot place into errors a
 // user can act on; a commit of a transaction that began before the replay's
 // first entry cannot be applied, and says so.
 func (a *Applier) txnError(err error) error {
 	var te *txn.TxnError
 	if errors.As(err, &te) {
-		return &UnsupportedError{TS: te.TS, NS: "admin.$cmd", What: "transaction " + te.ID.String() + ": " + te.Error(), Before: false}
+		hint := "the replayed range starts inside this transaction: replay from an earlier position " +
+			"(resuming a stopped replay, use the resume point it reported), or pass --skip-unsupported to leave the transaction out and list it in the report"
+		if errors.Is(err, txn.ErrBrokenChain) {
+			hint = "the oplog is damaged or incomplete here: verify the source; --skip-unsupported leaves the transaction out and lists it in the report"
+		}
+		what := strings.TrimPrefix(te.Error(), "oplog entry "+te.TS.String()+": ")
+		return &UnsupportedError{TS: te.TS, NS: "admin.$cmd", What: what, Hint: hint}
 	}
 	var ee *txn.EntryError
 	if errors.As(err, &ee) && errors.Is(err, txn.ErrUnsupported) {

@@ -42,6 +42,7 @@ func parseFlags(fs *flag.FlagSet, args []string) error {
 type targetFlags struct {
 	target  string
 	to      string
+	after   string
 	drop    bool
 	timeout time.Duration
 	applyFlags
@@ -50,6 +51,7 @@ type targetFlags struct {
 func (f *targetFlags) register(fs *flag.FlagSet, dropHelp string) {
 	fs.StringVar(&f.target, "target", "", "MongoDB URI to write to (required)")
 	fs.StringVar(&f.to, "to", "latest", "last position to include: T.I, T, RFC 3339 or latest")
+	fs.StringVar(&f.after, "after", "", "resume a replay that stopped: skip the entries through this position (the resume point it printed) and write on top of what it wrote")
 	fs.BoolVar(&f.drop, "drop", false, dropHelp)
 	fs.DurationVar(&f.timeout, "connect-timeout", 15*time.Second, "how long to wait for the target")
 	f.applyFlags.register(fs)
@@ -61,7 +63,25 @@ func (f *targetFlags) validate() (oplog.Timestamp, error) {
 	if f.target == "" {
 		return oplog.Timestamp{}, coded(exitUsage, errors.New("--target is required"))
 	}
+	if _, err := f.resumeAfter(); err != nil {
+		return oplog.Timestamp{}, err
+	}
 	return parseTo(f.to)
+}
+
+// resumeAfter parses --after; zero when not resuming.
+func (f *targetFlags) resumeAfter() (oplog.Timestamp, error) {
+	if f.after == "" {
+		return oplog.Timestamp{}, nil
+	}
+	if f.drop {
+		return oplog.Timestamp{}, coded(exitUsage, errors.New("--after resumes on top of what a stopped replay wrote; --drop would discard it: use one or the other"))
+	}
+	ts, err := oplog.Parse(f.after)
+	if err != nil {
+		return oplog.Timestamp{}, coded(exitUsage, fmt.Errorf("--after: %w", err))
+	}
+	return ts, nil
 }
 
 // targetRun is what restore and apply hold while they write: the position
@@ -84,6 +104,7 @@ func (f *targetFlags) start(ctx context.Context) (*targetRun, error) {
 	if err != nil {
 		return nil, coded(exitUsage, err)
 	}
+	opts.After, _ = f.resumeAfter() // checked by validate
 	client, err := connectTarget(ctx, f.target, f.timeout)
 	if err != nil {
 		closeReport()

@@ -80,12 +80,20 @@ func connectTarget(ctx context.Context, uri string, timeout time.Duration) (*mon
 
 // replayError maps a replay failure to its exit code.
 func replayError(err error, storeDir string) error {
+	if err == nil {
+		return nil
+	}
+	var se *replay.StoppedError
+	switch {
+	case errors.As(err, &se) && se.Applied.IsZero():
+		err = fmt.Errorf("%w\nThe target holds a partial replay. Once the cause is fixed, run the same command again with --drop to start over", err)
+	case errors.As(err, &se):
+		err = fmt.Errorf("%w\nThe target holds a partial replay. Once the cause is fixed, run the same command again with --after %s to finish it (or start over with --drop)", err, se.Applied)
+	}
 	var we *replay.WindowError
 	var ce *replay.ConflictError
 	var ue *replay.UnsupportedError
 	switch {
-	case err == nil:
-		return nil
 	case errors.As(err, &we):
 		return coded(exitWindow, err)
 	case errors.As(err, &ce):
@@ -101,6 +109,9 @@ func replayError(err error, storeDir string) error {
 func printSummary(w io.Writer, s replay.Stats, namespaces []string, skipped int, report string) {
 	fmt.Fprintf(w, "  entries %d: inserts %d, updates %d, deletes %d, commands %d, no-ops %d, left out %d; indexes built after the data %d; last applied %s\n",
 		s.Entries, s.Inserts, s.Updates, s.Deletes, s.Commands, s.NoOps, s.Skipped, s.IndexesBuilt, s.Applied)
+	if s.Resumed > 0 {
+		fmt.Fprintf(w, "  resumed: %d entries through --after were applied by the earlier run and skipped\n", s.Resumed)
+	}
 	fmt.Fprintf(w, "  namespaces: %s\n", strings.Join(namespaces, ", "))
 	if skipped > 0 {
 		fmt.Fprintf(w, "  WARNING: %d entries could not be applied and were skipped; each is listed in %s\n", skipped, report)
