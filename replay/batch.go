@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"hash/maphash"
+	"sort"
 	"sync"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
@@ -13,8 +14,11 @@ import (
 
 // Batch limits. A batch is flushed when it holds this many entries or bytes,
 // and at every barrier (command, transaction, end of replay).
+// Large batches matter on FerretDB, which answers every _id $in query and
+// deleteMany with a scan of the collection: the scans are paid per batch
+// and namespace, so fewer, larger batches divide them.
 const (
-	maxBatchEntries = 10000
+	maxBatchEntries = 50000
 	maxBatchBytes   = 32 << 20
 )
 
@@ -66,6 +70,10 @@ func (b *batch) flush(ctx context.Context, w *writer) error {
 	}
 	partitions := uint64(w.parallelism(ctx))
 	parts := make([][]crudOp, partitions)
+	var whole map[string]int
+	if w.resolveStyle(ctx) == styleDeleteInsert {
+		whole = wholeNamespaces(b.ops, int(partitions))
+	}
 	for i := range b.ops {
 		op := &b.ops[i]
 		op.entry = bson.Raw(b.arena[op.start:op.end:op.end])
@@ -74,6 +82,10 @@ func (b *batch) flush(ctx context.Context, w *writer) error {
 			return fmt.Errorf("%c %s at %s: %w", op.op, op.ns, op.ts, err)
 		}
 		op.id = id
+		if p, ok := whole[op.ns]; ok {
+			parts[p] = append(parts[p], *op)
+			continue
+		}
 		var h maphash.Hash
 		h.SetSeed(b.seed)
 		h.WriteString(op.ns)
@@ -102,6 +114,39 @@ func (b *batch) flush(ctx context.Context, w *writer) error {
 		}
 	}
 	return nil
+}
+
+// wholeNamespaces assigns each namespace of ops to one partition, largest
+// first onto the least loaded, when there are at least as many namespaces
+// as partitions (nil otherwise: split by _id). For targets that scan a
+// collection per query, a namespace split over two partitions is scanned
+// twice as often.
+func wholeNamespaces(ops []crudOp, partitions int) map[string]int {
+	counts := map[string]int{}
+	var names []string
+	for i := range ops {
+		if counts[ops[i].ns] == 0 {
+			names = append(names, ops[i].ns)
+		}
+		counts[ops[i].ns]++
+	}
+	if len(names) < partitions {
+		return nil
+	}
+	sort.SliceStable(names, func(i, j int) bool { return counts[names[i]] > counts[names[j]] })
+	load := make([]int, partitions)
+	out := make(map[string]int, len(names))
+	for _, ns := range names {
+		p := 0
+		for q := range load {
+			if load[q] < load[p] {
+				p = q
+			}
+		}
+		out[ns] = p
+		load[p] += counts[ns]
+	}
+	return out
 }
 
 // docID finds the _id an entry acts on: o._id for inserts and deletes,

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"iter"
 	"sync"
 	"sync/atomic"
 
@@ -140,8 +141,7 @@ func (w *writer) writeNS(ctx context.Context, ns string, ops []crudOp) error {
 }
 
 func (w *writer) fetch(ctx context.Context, coll *mongo.Collection, ids bson.A, states map[string]*docState) error {
-	for start := 0; start < len(ids); start += maxRunDocs {
-		chunk := ids[start:min(start+maxRunDocs, len(ids))]
+	for chunk := range idChunks(ids) {
 		cur, err := coll.Find(ctx, bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: chunk}}}})
 		if err != nil {
 			return err
@@ -351,9 +351,39 @@ func (w *writer) deleteInsert(ctx context.Context, coll *mongo.Collection, ns st
 	return nil
 }
 
+// In-list limits: FerretDB scans the collection once per $in query, so the
+// lists are long; the byte bound keeps a query well under 16 MiB whatever
+// the _id values are.
+const (
+	maxInIDs   = 20000
+	maxInBytes = 4 << 20
+)
+
+// idChunks splits ids into $in lists within maxInIDs and maxInBytes.
+func idChunks(ids bson.A) iter.Seq[bson.A] {
+	return func(yield func(bson.A) bool) {
+		start, size := 0, 0
+		for i, id := range ids {
+			n := 64 // a guess for values that are not raw
+			if v, ok := id.(bson.RawValue); ok {
+				n = len(v.Value) + 8
+			}
+			if i > start && (i-start == maxInIDs || size+n > maxInBytes) {
+				if !yield(ids[start:i]) {
+					return
+				}
+				start, size = i, 0
+			}
+			size += n
+		}
+		if start < len(ids) {
+			yield(ids[start:])
+		}
+	}
+}
+
 func deleteIDs(ctx context.Context, coll *mongo.Collection, ids bson.A) error {
-	for start := 0; start < len(ids); start += maxRunDocs {
-		chunk := ids[start:min(start+maxRunDocs, len(ids))]
+	for chunk := range idChunks(ids) {
 		if _, err := coll.DeleteMany(ctx, bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: chunk}}}}); err != nil {
 			return err
 		}
