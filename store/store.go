@@ -49,8 +49,28 @@ type Store interface {
 	PutGap(ctx context.Context, stream string, gap Gap) error
 	// Gaps lists stream's gaps ordered by After.
 	Gaps(ctx context.Context, stream string) ([]Gap, error)
-	// Streams lists the streams that have segments or gaps, sorted.
+	// Streams lists the streams that have segments, gaps or snapshots, sorted.
 	Streams(ctx context.Context) ([]string, error)
+
+	// Snapshot files. A snapshot is a set of named files under an ID in a
+	// stream. The store knows nothing of their meaning: the snapshot package
+	// writes a manifest last and treats a snapshot without a valid one as
+	// incomplete. IDs and file names are made of [A-Za-z0-9._-] and do not
+	// begin with '.'.
+
+	// PutSnapshotFile stores r's bytes as file name of snapshot id, durably
+	// and atomically (readers see no file or all of it), and returns the
+	// number of bytes written. Putting a name again replaces the file.
+	PutSnapshotFile(ctx context.Context, stream, id, name string, r io.Reader) (int64, error)
+	// OpenSnapshotFile returns a stored snapshot file; the caller closes it.
+	// A missing file or snapshot yields an error wrapping ErrNotExist.
+	OpenSnapshotFile(ctx context.Context, stream, id, name string) (io.ReadCloser, error)
+	// SnapshotFiles lists the files of snapshot id, sorted (empty if none).
+	SnapshotFiles(ctx context.Context, stream, id string) ([]string, error)
+	// Snapshots lists stream's snapshot IDs, sorted, complete or not.
+	Snapshots(ctx context.Context, stream string) ([]string, error)
+	// DeleteSnapshot removes a snapshot and its files; a missing one is not an error.
+	DeleteSnapshot(ctx context.Context, stream, id string) error
 	// String names the store for messages (e.g. "dir:/var/lib/tidelog/store").
 	String() string
 }
