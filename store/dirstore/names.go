@@ -12,6 +12,8 @@ const (
 	segmentsDir = "segments"
 	gapsDir     = "gaps"
 
+	snapshotsDirName = "snapshots"
+
 	// tempPrefix begins every file that is being written. Such files are
 	// never listed, and no valid stream or segment name begins with it.
 	tempPrefix = ".tmp-"

@@ -10,7 +10,8 @@ import (
 	"slices"
 )
 
-// Streams lists, sorted, the streams that have at least one segment or gap.
+// Streams lists, sorted, the streams that have at least one segment, gap or
+// snapshot.
 // A stream whose segments were all deleted keeps its directory but is not
 // listed.
 func (s *Store) Streams(ctx context.Context) ([]string, error) {
@@ -37,7 +38,13 @@ func (s *Store) Streams(ctx context.Context) ([]string, error) {
 				return nil, fmt.Errorf("dirstore %s: list streams: %w", s.root, err)
 			}
 			if len(gaps) == 0 {
-				continue
+				snaps, err := s.Snapshots(ctx, name)
+				if err != nil {
+					return nil, err
+				}
+				if len(snaps) == 0 {
+					continue
+				}
 			}
 		}
 		streams = append(streams, name)

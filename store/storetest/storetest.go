@@ -21,6 +21,7 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -50,6 +51,8 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"NoPartialReads", testNoPartialReads},
 		{"LargeSegment", testLargeSegment},
 		{"ContextCancelled", testContextCancelled},
+		{"SnapshotFiles", testSnapshotFiles},
+		{"SnapshotBadNames", testSnapshotBadNames},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -408,4 +411,67 @@ func testContextCancelled(t *testing.T, s store.Store) {
 
 	wantNames(t, "Segments after cancelled calls", list(t, s, "rs0"), []string{name(1)})
 	sameGaps(t, gaps(t, s, "rs0"), nil)
+}
+
+// Snapshot files round-trip byte for byte, list sorted per snapshot, make
+// their stream listed, and go away with their snapshot.
+func testSnapshotFiles(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	big := randomBytes(t, 3<<20)
+	files := map[string][]byte{"manifest.json": []byte(`{"v":1}`), "a.b.0000.bson.lz4": big, "empty": nil}
+	for name, data := range files {
+		n, err := s.PutSnapshotFile(ctx, "rs0", "snap-1", name, bytes.NewReader(data))
+		if err != nil || n != int64(len(data)) {
+			t.Fatalf("put %s: %d bytes, %v; want %d", name, n, err, len(data))
+		}
+	}
+	if _, err := s.PutSnapshotFile(ctx, "rs0", "snap-2", "x", strings.NewReader("x")); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.SnapshotFiles(ctx, "rs0", "snap-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantNames(t, "snapshot files", got, []string{"a.b.0000.bson.lz4", "empty", "manifest.json"})
+	ids, err := s.Snapshots(ctx, "rs0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantNames(t, "snapshots", ids, []string{"snap-1", "snap-2"})
+	wantNames(t, "streams", streams(t, s), []string{"rs0"})
+	for name, data := range files {
+		r, err := s.OpenSnapshotFile(ctx, "rs0", "snap-1", name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := io.ReadAll(r)
+		r.Close()
+		if err != nil || !bytes.Equal(b, data) {
+			t.Fatalf("read %s: %d bytes (%v), want the %d put", name, len(b), err, len(data))
+		}
+	}
+	if _, err := s.OpenSnapshotFile(ctx, "rs0", "snap-1", "missing"); !errors.Is(err, store.ErrNotExist) {
+		t.Errorf("open a missing file: %v, want ErrNotExist", err)
+	}
+	if err := s.DeleteSnapshot(ctx, "rs0", "snap-1"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.DeleteSnapshot(ctx, "rs0", "snap-1"); err != nil {
+		t.Errorf("delete a missing snapshot: %v", err)
+	}
+	ids, _ = s.Snapshots(ctx, "rs0")
+	wantNames(t, "snapshots after delete", ids, []string{"snap-2"})
+	if _, err := s.OpenSnapshotFile(ctx, "rs0", "snap-1", "manifest.json"); !errors.Is(err, store.ErrNotExist) {
+		t.Errorf("open a deleted snapshot's file: %v, want ErrNotExist", err)
+	}
+}
+
+// IDs and names that could escape the snapshot or hide are refused.
+func testSnapshotBadNames(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	for _, c := range [][2]string{{"../x", "f"}, {".hidden", "f"}, {"", "f"}, {"ok", "../f"}, {"ok", ".tmp-f"}, {"ok", "a/b"}} {
+		if _, err := s.PutSnapshotFile(ctx, "rs0", c[0], c[1], strings.NewReader("x")); err == nil {
+			t.Errorf("put snapshot %q file %q accepted", c[0], c[1])
+		}
+	}
 }
