@@ -90,7 +90,7 @@ func LoadStream(ctx context.Context, st store.Store, stream string) (*Stream, er
 		}
 		s.Segments = append(s.Segments, Segment{Name: name, Header: h})
 	}
-	s.link()
+	s.Link()
 	return s, nil
 }
 
@@ -111,10 +111,11 @@ func readHeader(ctx context.Context, st store.Store, stream, name string) (segme
 	return h, nil
 }
 
-// link splits the segments into windows. Headers carry the previous
+// Link splits the segments into windows (Load does it; call it again after
+// changing Segments). Headers carry the previous
 // segment's opEnd, which is enough to find breaks; the checksum half of each
 // link is checked by Verify and by every restore, which read whole segments.
-func (s *Stream) link() {
+func (s *Stream) Link() {
 	s.Windows, s.Breaks = nil, nil
 	for i, seg := range s.Segments {
 		h := seg.Header
