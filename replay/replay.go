@@ -44,27 +44,10 @@ func Replay(ctx context.Context, src Source, target *mongo.Client, opts Options,
 	if !opts.After.IsZero() {
 		existing = Keep
 	}
-	nsSet := map[string]bool{}
-	checkOpts := opts
-	checkOpts.OnUnsupported = nil
-	checker := NewApplier(target, checkOpts, log)
-	err := src(func(entry bson.Raw) error {
-		err := checker.Check(ctx, entry, func(ns string) { nsSet[ns] = true })
-		var ue *UnsupportedError
-		if errors.As(err, &ue) && opts.OnUnsupported != nil {
-			return nil // the apply pass reports it and goes on
-		}
-		return err
-	})
-	checker.txns.Close()
+	nss, err := Check(ctx, src, opts, log)
 	if err != nil {
 		return Stats{}, nil, err
 	}
-	nss := make([]string, 0, len(nsSet))
-	for ns := range nsSet {
-		nss = append(nss, ns)
-	}
-	sort.Strings(nss)
 	if existing != Keep {
 		if err := prepareTarget(ctx, target, nss, existing == Drop, log); err != nil {
 			return Stats{}, nss, err
@@ -81,6 +64,37 @@ func Replay(ctx context.Context, src Source, target *mongo.Client, opts Options,
 		return stats, nss, &StoppedError{Err: err, Applied: stats.Applied}
 	}
 	return stats, nss, nil
+}
+
+// Check is a replay's first pass alone: it reads every entry of src (a
+// segment source verifies checksums on the way) and writes nothing. It
+// returns the target namespaces the replay would write, sorted, or the
+// first entry the replay cannot apply (unless opts.OnUnsupported lets the
+// replay skip such entries). A restore that loads a base first uses it to
+// check the target for every namespace before its first write.
+func Check(ctx context.Context, src Source, opts Options, log zerolog.Logger) ([]string, error) {
+	nsSet := map[string]bool{}
+	checkOpts := opts
+	checkOpts.OnUnsupported = nil
+	checker := NewApplier(nil, checkOpts, log)
+	defer checker.txns.Close()
+	err := src(func(entry bson.Raw) error {
+		err := checker.Check(ctx, entry, func(ns string) { nsSet[ns] = true })
+		var ue *UnsupportedError
+		if errors.As(err, &ue) && opts.OnUnsupported != nil {
+			return nil // the apply pass reports it and goes on
+		}
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	nss := make([]string, 0, len(nsSet))
+	for ns := range nsSet {
+		nss = append(nss, ns)
+	}
+	sort.Strings(nss)
+	return nss, nil
 }
 
 // StoppedError is a replay that failed after it began writing: the target
