@@ -64,6 +64,12 @@ type Options struct {
 	// and the replay goes on if it returns nil (--skip-unsupported writes
 	// them to a report). When nil such an entry stops the replay.
 	OnUnsupported func(*UnsupportedError) error
+	// Indexes are built after the data, with the indexes the oplog creates:
+	// those of a base loaded just before, whose copy may break a unique rule
+	// until the replay is done. Commands in the oplog act on them as on any
+	// pending index (a drop discards them, a rename moves them). Namespaces
+	// are target namespaces, after renames.
+	Indexes []Index
 	// After resumes a replay that stopped: entries at or before it were
 	// applied by that replay (its Stats.Applied) and are skipped.
 	After oplog.Timestamp
@@ -71,6 +77,12 @@ type Options struct {
 	// they spill to files in SpillDir (0: 64 MiB; "": the system temp dir).
 	TxnMemory int64
 	SpillDir  string
+}
+
+// Index is one index to build after the data.
+type Index struct {
+	NS   string
+	Spec bson.D
 }
 
 // maxRunDocs bounds one write command's documents, well under MongoDB's
@@ -101,6 +113,9 @@ func NewApplier(client *mongo.Client, opts Options, log zerolog.Logger) *Applier
 		w:    &writer{client: client, log: log, diff: diff.ApplyOplogUpdate}}
 	if opts.OnUnsupported != nil {
 		a.w.onUnsupported = a.unsupported
+	}
+	for _, ix := range opts.Indexes {
+		a.cmds.indexes.add(ix.NS, cleanSpec(ix.Spec))
 	}
 	return a
 }

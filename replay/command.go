@@ -166,27 +166,13 @@ func cleanSpec(spec bson.D) bson.D {
 			continue
 		}
 		if e.Key == "v" {
-			if n, ok := asInt(e.Value); ok && n == 2 {
-				continue
-			}
+			// The index version: the target builds its own current one, as
+			// mongorestore does (FerretDB rejects any v).
+			continue
 		}
 		out = append(out, e)
 	}
 	return out
-}
-
-func asInt(v any) (int64, bool) {
-	switch n := v.(type) {
-	case int32:
-		return int64(n), true
-	case int64:
-		return n, true
-	case float64:
-		return int64(n), float64(int64(n)) == n
-	case bson.RawValue:
-		return n.AsInt64OK()
-	}
-	return 0, false
 }
 
 // dropDatabase drops db on the target. With a namespace filter it drops only

@@ -12,7 +12,10 @@ import (
 
 	"github.com/tidelog/tidelog/catalog"
 	"github.com/tidelog/tidelog/oplog"
+	"github.com/tidelog/tidelog/plan"
+	"github.com/tidelog/tidelog/restore"
 	"github.com/tidelog/tidelog/segment"
+	"github.com/tidelog/tidelog/snapshot"
 )
 
 type listJSON struct {
@@ -20,17 +23,37 @@ type listJSON struct {
 }
 
 type streamJSON struct {
-	Name       string        `json:"name"`
-	Restorable *windowJSON   `json:"restorable,omitempty"`
-	Windows    []windowJSON  `json:"windows"`
-	Gaps       []gapJSON     `json:"gaps"`
-	Segments   []segmentJSON `json:"segments"`
+	Name string `json:"name"`
+	// Restorable is the window reaching furthest (what --to latest uses);
+	// RestorableWindows lists them all, each with its base.
+	Restorable          *windowJSON    `json:"restorable,omitempty"`
+	RestorableWindows   []windowJSON   `json:"restorable_windows"`
+	Snapshots           []snapshotJSON `json:"snapshots"`
+	IncompleteSnapshots []string       `json:"incomplete_snapshots"`
+	// Windows are the unbroken chains of segments (gaps break them).
+	Windows  []windowJSON  `json:"windows"`
+	Gaps     []gapJSON     `json:"gaps"`
+	Segments []segmentJSON `json:"segments"`
+}
+
+type snapshotJSON struct {
+	ID          string    `json:"id"`
+	Start       string    `json:"start"`
+	End         string    `json:"end"`
+	Taken       time.Time `json:"taken"`
+	Finished    time.Time `json:"finished"`
+	Collections int       `json:"collections"`
+	Docs        int64     `json:"docs"`
+	Bytes       int64     `json:"raw_bytes"`
+	StoredBytes int64     `json:"stored_bytes"`
 }
 
 type windowJSON struct {
 	From    string `json:"from"`
 	To      string `json:"to"`
-	Entries uint64 `json:"entries"`
+	Entries uint64 `json:"entries,omitempty"`
+	// Base is "start of capture" or "snapshot <id>" (restorable windows only).
+	Base string `json:"base,omitempty"`
 }
 
 type gapJSON struct {
@@ -67,8 +90,14 @@ func listCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return err
 	}
 	out := listJSON{Streams: []streamJSON{}}
-	for _, s := range streams {
-		out.Streams = append(out.Streams, toJSON(s))
+	views := make([]streamView, len(streams))
+	for i, s := range streams {
+		complete, incomplete, err := snapshot.List(ctx, st, s.Name)
+		if err != nil {
+			return fmt.Errorf("list snapshots of %s: %w", s.Name, err)
+		}
+		views[i] = streamView{Stream: s, snaps: complete, incomplete: incomplete, windows: plan.Windows(s, restore.Bases(complete))}
+		out.Streams = append(out.Streams, views[i].toJSON())
 	}
 	if *asJSON {
 		enc := json.NewEncoder(stdout)
@@ -78,19 +107,58 @@ func listCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if len(streams) == 0 {
 		fmt.Fprintln(stdout, "the store holds no segments yet")
 	}
-	for _, s := range streams {
-		printStream(stdout, s)
+	for _, v := range views {
+		v.print(stdout)
 	}
 	return nil
 }
 
-func toJSON(s *catalog.Stream) streamJSON {
-	j := streamJSON{Name: s.Name, Windows: []windowJSON{}, Gaps: []gapJSON{}, Segments: []segmentJSON{}}
+// streamView is one stream as list shows it: its catalog, its snapshots and
+// the windows they make restorable.
+type streamView struct {
+	*catalog.Stream
+	snaps      []*snapshot.Manifest
+	incomplete []string
+	windows    []plan.Window
+}
+
+// latest is the window reaching furthest.
+func (v streamView) latest() (plan.Window, bool) {
+	if len(v.windows) == 0 {
+		return plan.Window{}, false
+	}
+	best := v.windows[0]
+	for _, w := range v.windows[1:] {
+		if !w.To.Before(best.To) {
+			best = w
+		}
+	}
+	return best, true
+}
+
+func baseName(w plan.Window) string {
+	if w.Base == nil {
+		return "start of capture"
+	}
+	return "snapshot " + w.Base.ID
+}
+
+func (v streamView) toJSON() streamJSON {
+	s := v.Stream
+	j := streamJSON{Name: s.Name, Windows: []windowJSON{}, Gaps: []gapJSON{}, Segments: []segmentJSON{},
+		RestorableWindows: []windowJSON{}, Snapshots: []snapshotJSON{}, IncompleteSnapshots: append([]string{}, v.incomplete...)}
 	for _, w := range s.Windows {
 		j.Windows = append(j.Windows, windowJSON{From: w.From.String(), To: w.To.String(), Entries: w.Entries})
 	}
-	if w, ok := s.Restorable(); ok {
-		j.Restorable = &windowJSON{From: w.From.String(), To: w.To.String(), Entries: w.Entries}
+	for _, w := range v.windows {
+		j.RestorableWindows = append(j.RestorableWindows, windowJSON{From: w.From.String(), To: w.To.String(), Base: baseName(w)})
+	}
+	if w, ok := v.latest(); ok {
+		j.Restorable = &windowJSON{From: w.From.String(), To: w.To.String(), Base: baseName(w)}
+	}
+	for _, m := range v.snaps {
+		j.Snapshots = append(j.Snapshots, snapshotJSON{ID: m.ID, Start: m.Start.String(), End: m.End.String(), Taken: m.Taken, Finished: m.Finished,
+			Collections: len(m.Collections), Docs: m.Docs, Bytes: m.Bytes, StoredBytes: m.StoredBytes})
 	}
 	for _, g := range s.Gaps {
 		j.Gaps = append(j.Gaps, gapJSON{After: g.After.String(), Next: g.Next.String(), Detected: g.Detected})
@@ -102,13 +170,21 @@ func toJSON(s *catalog.Stream) streamJSON {
 	return j
 }
 
-func printStream(w io.Writer, s *catalog.Stream) {
-	fmt.Fprintf(w, "stream %s: %d segments\n", s.Name, len(s.Segments))
-	if r, ok := s.Restorable(); ok {
-		fmt.Fprintf(w, "  restorable: %s .. %s  (%s .. %s, %d entries)\n", r.From, r.To, wall(r.From), wall(r.To), r.Entries)
+func (v streamView) print(w io.Writer) {
+	s := v.Stream
+	fmt.Fprintf(w, "stream %s: %d segments, %d snapshots\n", s.Name, len(s.Segments), len(v.snaps))
+	if len(v.windows) == 0 {
+		fmt.Fprintln(w, "  restorable: nothing yet")
 	}
-	for _, x := range s.Windows[min(1, len(s.Windows)):] {
-		fmt.Fprintf(w, "  after a gap: %s .. %s  (needs a base snapshot to restore)\n", x.From, x.To)
+	for _, r := range v.windows {
+		fmt.Fprintf(w, "  restorable: %s .. %s  (%s .. %s) from the %s\n", r.From, r.To, wall(r.From), wall(r.To), baseName(r))
+	}
+	for _, m := range v.snaps {
+		fmt.Fprintf(w, "  snapshot %s: start %s, end %s, %d collections, %d documents, %d bytes stored\n",
+			m.ID, m.Start, m.End, len(m.Collections), m.Docs, m.StoredBytes)
+	}
+	for _, id := range v.incomplete {
+		fmt.Fprintf(w, "  INCOMPLETE snapshot %s: interrupted, never restorable (tailerd deletes it at its next start)\n", id)
 	}
 	for _, b := range s.Breaks {
 		if b.Gap != nil {

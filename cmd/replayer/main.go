@@ -2,17 +2,24 @@
 //
 //	replayer restore --store DIR --target URI [--to TS] [--stream NAME] [--drop]
 //	replayer apply   --oplog-file FILE --target URI [--to TS] [--drop]
+//	replayer restore-dump --dump DIR | --archive FILE [--gzip] --target URI [--to TS]
+//	                 [--oplog-file FILE ...] [--drop] [--workers N] [--spool-dir DIR]
+//	replayer export  --store DIR [--stream NAME] [--from TS] [--to TS] --out FILE
 //	replayer list    --store DIR [--json]
 //	replayer verify  --store DIR [--stream NAME]
 //
 // TS is T.I (an exact oplog timestamp), T (a whole second, all its entries
 // included) or RFC 3339; --to is inclusive and defaults to the latest
-// restorable position.
+// restorable position. export writes the entries after --from (exclusive)
+// through --to.
 //
 // Exit codes: 0 success, 1 failure, 2 bad usage, 3 --to outside the
-// restorable window (verify: intact, but history has recorded gaps), 4 damaged store (verify found problems, or a restore
-// met corruption), 5 not a tidelog store, 6 target already holds the data
-// (use --drop), 7 target unreachable, 8 entry not supported by the replayer.
+// restorable window (verify: intact, but history has recorded gaps; export:
+// the range is not inside one window; restore-dump: --to before the dump is
+// consistent), 4 damaged store (verify found problems, or a restore or export
+// met corruption; restore-dump: a damaged dump), 5 not a tidelog store,
+// 6 target already holds the data (use --drop), 7 target unreachable, 8 entry
+// not supported by the replayer.
 package main
 
 import (
@@ -49,9 +56,12 @@ func main() {
 const usage = `usage:
   replayer restore --store DIR --target URI [--to TS] [--stream NAME] [--drop]
   replayer apply   --oplog-file FILE --target URI [--to TS] [--drop]
+  replayer restore-dump --dump DIR | --archive FILE [--gzip] --target URI [--to TS]
+                   [--oplog-file FILE ...] [--drop] [--workers N] [--spool-dir DIR]
+  replayer export  --store DIR [--stream NAME] [--from TS] [--to TS] --out FILE
   replayer list    --store DIR [--json]
   replayer verify  --store DIR [--stream NAME]
-restore and apply also take --ns-include/--ns-exclude PATTERN, --ns-from/--ns-to PATTERN,
+restore, apply and restore-dump also take --ns-include/--ns-exclude PATTERN, --ns-from/--ns-to PATTERN,
 --include-users, --cluster-target and --skip-unsupported REPORT (see -h of each).
 TS: T.I (exact oplog timestamp), T (whole second, inclusive) or RFC 3339.`
 
@@ -67,6 +77,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = restoreCmd(ctx, args[1:], stdout, stderr, log)
 	case "apply":
 		err = applyCmd(ctx, args[1:], stdout, stderr, log)
+	case "restore-dump":
+		err = restoreDumpCmd(ctx, args[1:], stdout, stderr, log)
+	case "export":
+		err = exportCmd(ctx, args[1:], stdout, stderr)
 	case "list":
 		err = listCmd(ctx, args[1:], stdout, stderr)
 	case "verify":

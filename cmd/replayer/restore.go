@@ -14,8 +14,11 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
 	"github.com/tidelog/tidelog/oplog"
+	"github.com/tidelog/tidelog/plan"
 	"github.com/tidelog/tidelog/replay"
+	"github.com/tidelog/tidelog/restore"
 	"github.com/tidelog/tidelog/segment"
+	"github.com/tidelog/tidelog/snapshot"
 )
 
 func restoreCmd(ctx context.Context, args []string, stdout, stderr io.Writer, log zerolog.Logger) error {
@@ -23,32 +26,74 @@ func restoreCmd(ctx context.Context, args []string, stdout, stderr io.Writer, lo
 	fs.SetOutput(stderr)
 	storeDir := fs.String("store", "", "store directory written by tailerd (required)")
 	stream := fs.String("stream", "", "stream to restore (needed when the store holds several)")
+	dryRun := fs.Bool("dry-run", false, "print the plan (snapshot, segments, bytes, entries) and exit without connecting to the target")
+	workers := fs.Int("workers", 4, "collections loaded from the snapshot at once")
 	var tf targetFlags
 	tf.register(fs, "replace namespaces the target already holds")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	if _, err := tf.validate(); err != nil {
+	if *workers < 1 || *workers > 64 {
+		return coded(exitUsage, fmt.Errorf("--workers %d: want 1 to 64", *workers))
+	}
+	if *dryRun {
+		tf.target = "dry-run" // --target is not needed to plan
+	}
+	to, err := tf.validate()
+	if err != nil {
 		return err
 	}
 	st, err := openStore(ctx, *storeDir)
 	if err != nil {
 		return err
 	}
+	if *dryRun {
+		prep, err := restore.Prepare(ctx, st, restore.Options{Stream: *stream, To: to})
+		if err != nil {
+			return replayError(err, *storeDir)
+		}
+		printPlan(stdout, prep)
+		return nil
+	}
 	run, err := tf.start(ctx)
 	if err != nil {
 		return err
 	}
 	started := time.Now()
-	res, err := replay.Restore(ctx, st, run.client, replay.RestoreOptions{Stream: *stream, To: run.to, Drop: tf.drop, Apply: run.opts}, log)
+	res, err := restore.Run(ctx, st, run.client, restore.Options{Stream: *stream, To: run.to, Drop: tf.drop, Workers: *workers, Apply: run.opts}, log)
 	skipped, err := run.finish(ctx, err, *storeDir)
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "restored stream %s to %s (%s) from %d segments in %s\n",
-		res.Stream, res.To, res.To.Time().Format(time.RFC3339), res.Segments, time.Since(started).Round(time.Millisecond))
-	printSummary(stdout, res.Stats, res.Namespaces, skipped, tf.skipUnsupported)
+	to = res.Plan.To
+	base := "the start of capture"
+	if res.Snapshot != nil {
+		base = "snapshot " + res.Snapshot.ID
+	}
+	fmt.Fprintf(stdout, "restored stream %s to %s (%s) from %s and %d segments in %s\n",
+		res.Stream, to, to.Time().Format(time.RFC3339), base, len(res.Plan.Segments), time.Since(started).Round(time.Millisecond))
+	if res.Snapshot != nil {
+		fmt.Fprintf(stdout, "  snapshot: %d collections, %d views, %d documents (its indexes are built after the replay, below)\n",
+			res.Load.Collections, res.Load.Views, res.Load.Docs)
+	}
+	printSummary(stdout, res.Replay, res.Namespaces, skipped, tf.skipUnsupported)
 	return nil
+}
+
+// printPlan shows what a restore would read and write.
+func printPlan(w io.Writer, p *restore.Prepared) {
+	fmt.Fprintf(w, "plan: restore stream %s to %s (%s)\n", p.Stream, p.Plan.To, p.Plan.To.Time().Format(time.RFC3339))
+	if s := p.Snapshot; s != nil {
+		fmt.Fprintf(w, "  1. load snapshot %s (consistent from %s): %d collections, %d documents, %d bytes (%d stored in %d files)\n",
+			s.ID, s.End, len(s.Collections), s.Docs, s.Bytes, s.StoredBytes, s.Files)
+		fmt.Fprintf(w, "  2. replay entries %s..%s\n", p.Plan.From, p.Plan.To)
+	} else {
+		fmt.Fprintf(w, "  1. no snapshot: replay from the start of capture onto an empty target, through %s\n", p.Plan.To)
+	}
+	fmt.Fprintf(w, "     from %d segments: at most %d entries, %d bytes\n", len(p.Plan.Segments), p.Plan.Entries, p.Plan.Bytes)
+	for _, s := range p.Plan.Segments {
+		fmt.Fprintf(w, "     %s\n", s.Name)
+	}
 }
 
 func parseTo(s string) (oplog.Timestamp, error) {
@@ -90,7 +135,7 @@ func replayError(err error, storeDir string) error {
 	case errors.As(err, &se):
 		err = fmt.Errorf("%w\nThe target holds a partial replay. Once the cause is fixed, run the same command again with --after %s to finish it (or start over with --drop)", err, se.Applied)
 	}
-	var we *replay.WindowError
+	var we *plan.WindowError
 	var ce *replay.ConflictError
 	var ue *replay.UnsupportedError
 	switch {
@@ -100,6 +145,8 @@ func replayError(err error, storeDir string) error {
 		return coded(exitConflict, err)
 	case errors.As(err, &ue):
 		return coded(exitUnsupported, fmt.Errorf("%w (or pass --skip-unsupported FILE to skip such entries and list them in FILE)", err))
+	case errors.Is(err, snapshot.ErrCorrupt):
+		return coded(exitDamaged, fmt.Errorf("%w; run `replayer verify --store %s` for a full report", err, storeDir))
 	case errors.Is(err, segment.ErrCorrupt):
 		return coded(exitDamaged, fmt.Errorf("%w; run `replayer verify --store %s` for a full report", err, storeDir))
 	}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/tidelog/tidelog/catalog"
 	"github.com/tidelog/tidelog/segment"
+	"github.com/tidelog/tidelog/snapshot"
 )
 
 func verifyCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -30,7 +31,7 @@ func verifyCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		names = []string{*stream}
 	}
 	var problems []catalog.Problem
-	segments, entries, gaps := 0, uint64(0), 0
+	segments, entries, gaps, snaps := 0, uint64(0), 0, 0
 	for _, name := range names {
 		s, err := catalog.LoadStream(ctx, st, name)
 		if err != nil {
@@ -42,13 +43,27 @@ func verifyCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 			segments++
 			entries += info.Count
 		})...)
+		complete, incomplete, err := snapshot.List(ctx, st, name)
+		if err != nil {
+			problems = append(problems, catalog.Problem{Stream: name, Err: err})
+		}
+		for _, m := range complete {
+			if err := snapshot.Verify(ctx, st, m); err != nil {
+				problems = append(problems, catalog.Problem{Stream: name, Segment: "snapshot " + m.ID, Err: err})
+				continue
+			}
+			snaps++
+		}
+		for _, id := range incomplete {
+			fmt.Fprintf(stdout, "%s: snapshot %s is incomplete (interrupted, or its manifest is damaged): it is never used for a restore\n", name, id)
+		}
 		for _, g := range s.Gaps {
 			gaps++
 			fmt.Fprintf(stdout, "%s: recorded gap after %s (history lost at the source; next available %s)\n", name, g.After, g.Next)
 		}
 	}
 	if len(problems) == 0 && gaps == 0 {
-		fmt.Fprintf(stdout, "OK: %d streams, %d segments, %d entries verified (checksums and chain)\n", len(names), segments, entries)
+		fmt.Fprintf(stdout, "OK: %d streams, %d segments, %d entries, %d snapshots verified (checksums, chain, manifests)\n", len(names), segments, entries, snaps)
 		return nil
 	}
 	if len(problems) == 0 {

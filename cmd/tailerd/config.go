@@ -25,6 +25,13 @@ type fileConfig struct {
 	ConnectTimeout time.Duration `yaml:"connect_timeout"`
 	LogLevel       string        `yaml:"log_level"`
 	AcceptGap      bool          `yaml:"accept_gap"`
+	// Backup cycle.
+	SnapshotEvery   time.Duration `yaml:"snapshot_every"`
+	SnapshotWorkers int           `yaml:"snapshot_workers"`
+	KeepSnapshots   int           `yaml:"keep_snapshots"`
+	KeepFor         time.Duration `yaml:"keep_for"`
+	Prune           bool          `yaml:"prune"`
+	IncludeUsers    bool          `yaml:"include_users"`
 }
 
 func loadConfigFile(path string) (fileConfig, error) {

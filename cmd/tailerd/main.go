@@ -26,6 +26,9 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
 	"github.com/tidelog/tidelog/checkpoint"
+	"github.com/tidelog/tidelog/cycle"
+	"github.com/tidelog/tidelog/retention"
+	"github.com/tidelog/tidelog/snapshot"
 	"github.com/tidelog/tidelog/store"
 	"github.com/tidelog/tidelog/store/dirstore"
 	"github.com/tidelog/tidelog/tailer"
@@ -93,7 +96,32 @@ func run(ctx context.Context, args []string, stderr io.Writer) int {
 	defer client.Disconnect(context.WithoutCancel(ctx))
 
 	t := tailer.New(client, st, ckpt, cfg.tailer, log)
+	backups := cycle.New(client, st, ckpt, cfg.cycle(), log)
+	usr1 := make(chan os.Signal, 1)
+	signal.Notify(usr1, syscall.SIGUSR1)
+	defer signal.Stop(usr1)
+	cycleCtx, stopCycle := context.WithCancel(ctx)
+	cycleDone := make(chan error, 1)
+	go func() {
+		err := backups.Run(cycleCtx)
+		if err != nil {
+			log.Error().Err(err).Msg("backup cycle stopped: no more snapshots until tailerd restarts; capture goes on")
+		}
+		cycleDone <- err
+	}()
+	go func() {
+		for {
+			select {
+			case <-cycleCtx.Done():
+				return
+			case <-usr1:
+				backups.Trigger()
+			}
+		}
+	}()
 	err = t.Run(ctx)
+	stopCycle()
+	<-cycleDone
 	var gap *tailer.GapError
 	var srcErr *tailer.SourceError
 	switch {
@@ -119,6 +147,16 @@ type config struct {
 	tailer tailer.Config
 }
 
+// cycle is the backup cycle's configuration.
+func (c config) cycle() cycle.Config {
+	return cycle.Config{
+		Every:     c.SnapshotEvery,
+		Retention: retention.Policy{Keep: c.KeepSnapshots, KeepFor: c.KeepFor},
+		Prune:     c.Prune,
+		Snapshot:  snapshot.Options{Stream: c.Stream, Workers: c.SnapshotWorkers, IncludeUsers: c.IncludeUsers},
+	}
+}
+
 func parseArgs(args []string, stderr io.Writer) (config, error) {
 	fs := flag.NewFlagSet("tailerd", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -135,6 +173,12 @@ func parseArgs(args []string, stderr io.Writer) (config, error) {
 	fs.DurationVar(&c.ConnectTimeout, "connect-timeout", 15*time.Second, "how long to wait for the source at start")
 	fs.StringVar(&c.LogLevel, "log-level", "info", "debug, info, warn or error")
 	fs.BoolVar(&c.AcceptGap, "accept-gap", false, "after a recorded gap, start a new chain instead of stopping")
+	fs.DurationVar(&c.SnapshotEvery, "snapshot-every", 0, "take a base snapshot this long after the newest one (0: only on demand, with SIGUSR1)")
+	fs.IntVar(&c.SnapshotWorkers, "snapshot-workers", 4, "collections (or _id ranges) a snapshot copies at once")
+	fs.IntVar(&c.KeepSnapshots, "keep-snapshots", 0, "retention: keep the newest N snapshots (0: no count rule)")
+	fs.DurationVar(&c.KeepFor, "keep-for", 0, "retention: keep snapshots younger than this (0: no age rule); the newest is always kept")
+	fs.BoolVar(&c.Prune, "prune", false, "delete segments older than the oldest kept snapshot's start (its restore window does not need them)")
+	fs.BoolVar(&c.IncludeUsers, "include-users", false, "snapshots also copy admin.system.users and admin.system.roles")
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
@@ -161,6 +205,15 @@ func parseArgs(args []string, stderr io.Writer) (config, error) {
 	}
 	if c.CutAge < 100*time.Millisecond || c.CutAge > 24*time.Hour {
 		return c, fmt.Errorf("--cut-age %s: want 100ms to 24h", c.CutAge)
+	}
+	if c.SnapshotEvery < 0 || c.SnapshotEvery > 0 && c.SnapshotEvery < time.Second {
+		return c, fmt.Errorf("--snapshot-every %s: want 0 (on demand only) or at least 1s", c.SnapshotEvery)
+	}
+	if c.SnapshotWorkers < 1 || c.SnapshotWorkers > 64 {
+		return c, fmt.Errorf("--snapshot-workers %d: want 1 to 64", c.SnapshotWorkers)
+	}
+	if c.KeepSnapshots < 0 || c.KeepFor < 0 {
+		return c, errors.New("--keep-snapshots and --keep-for must not be negative")
 	}
 	if c.ConnectTimeout <= 0 {
 		return c, fmt.Errorf("--connect-timeout %s: want a positive duration", c.ConnectTimeout)
@@ -215,6 +268,24 @@ func merge(flags, file fileConfig, set map[string]bool) fileConfig {
 	}
 	if !set["accept-gap"] && file.AcceptGap {
 		out.AcceptGap = true
+	}
+	if !set["snapshot-every"] && file.SnapshotEvery != 0 {
+		out.SnapshotEvery = file.SnapshotEvery
+	}
+	if !set["snapshot-workers"] && file.SnapshotWorkers != 0 {
+		out.SnapshotWorkers = file.SnapshotWorkers
+	}
+	if !set["keep-snapshots"] && file.KeepSnapshots != 0 {
+		out.KeepSnapshots = file.KeepSnapshots
+	}
+	if !set["keep-for"] && file.KeepFor != 0 {
+		out.KeepFor = file.KeepFor
+	}
+	if !set["prune"] && file.Prune {
+		out.Prune = true
+	}
+	if !set["include-users"] && file.IncludeUsers {
+		out.IncludeUsers = true
 	}
 	return out
 }

@@ -1,0 +1,86 @@
+package catalog
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+
+	"github.com/tidelog/tidelog/segment"
+	"github.com/tidelog/tidelog/store/dirstore"
+)
+
+// Read hands out every entry of a chain in order, and fails with
+// ErrCorrupt on a segment that does not link to the one before it, or on a
+// damaged one, naming it.
+func TestRead(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	st, err := dirstore.Open(dir, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := segment.NewWriter("rs0")
+	var prev segment.Link
+	i := uint32(1)
+	for range 3 {
+		w.Start(prev)
+		for range 50 {
+			e, err := bson.Marshal(bson.D{{Key: "ts", Value: bson.Timestamp{T: 1700000000, I: i}}, {Key: "op", Value: "n"}, {Key: "ns", Value: ""}, {Key: "o", Value: bson.D{}}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := w.Append(e); err != nil {
+				t.Fatal(err)
+			}
+			i++
+		}
+		info, data, err := w.Finish()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := st.PutSegment(ctx, "rs0", info.Name, data); err != nil {
+			t.Fatal(err)
+		}
+		prev = info.Link()
+	}
+	s, err := LoadStream(ctx, st, "rs0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := uint32(0)
+	err = Read(ctx, st, "rs0", s.Segments, func(e bson.Raw) error {
+		n++
+		if _, inc, _ := e.Lookup("ts").TimestampOK(); inc != n {
+			t.Fatalf("entry %d has ts.i %d", n, inc)
+		}
+		return nil
+	})
+	if err != nil || n != 150 {
+		t.Fatalf("read %d entries: %v", n, err)
+	}
+
+	skip := []Segment{s.Segments[0], s.Segments[2]}
+	err = Read(ctx, st, "rs0", skip, func(bson.Raw) error { return nil })
+	var ce *segment.CorruptError
+	if !errors.Is(err, segment.ErrCorrupt) || !errors.As(err, &ce) || ce.Segment != s.Segments[2].Name {
+		t.Fatalf("a chain with a segment left out: %v", err)
+	}
+
+	path := filepath.Join(dir, "streams", "rs0", "segments", s.Segments[1].Name)
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data[len(data)-30] ^= 1
+	if err := os.WriteFile(path, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	err = Read(ctx, st, "rs0", s.Segments, func(bson.Raw) error { return nil })
+	if !errors.Is(err, segment.ErrCorrupt) || !errors.As(err, &ce) || ce.Segment != s.Segments[1].Name {
+		t.Fatalf("a damaged segment: %v", err)
+	}
+}

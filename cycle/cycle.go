@@ -1,0 +1,229 @@
+// Package cycle runs tailerd's backup cycle beside capture: a base snapshot
+// on a schedule or on demand, then retention — old snapshots deleted, and
+// the segments no kept snapshot needs pruned. Capture never waits for it.
+package cycle
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/rs/zerolog"
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
+
+	"github.com/tidelog/tidelog/catalog"
+	"github.com/tidelog/tidelog/checkpoint"
+	"github.com/tidelog/tidelog/plan"
+	"github.com/tidelog/tidelog/retention"
+	"github.com/tidelog/tidelog/snapshot"
+	"github.com/tidelog/tidelog/store"
+)
+
+// Config is what the cycle does.
+type Config struct {
+	// Every is the time between scheduled snapshots, counted from the end of
+	// the newest complete one (so a restart does not take an extra one); 0:
+	// only on demand.
+	Every time.Duration
+	// Retention decides which snapshots stay; the zero Policy keeps all.
+	Retention retention.Policy
+	// Prune deletes the segments no kept snapshot needs. Without it, segments
+	// are kept forever, and the start-of-capture window with them.
+	Prune bool
+	// Snapshot options; Stream empty: the replica set name.
+	Snapshot snapshot.Options
+}
+
+// Runner runs the cycle for one stream.
+type Runner struct {
+	client  *mongo.Client
+	st      store.Store
+	ckpt    *checkpoint.DB
+	cfg     Config
+	log     zerolog.Logger
+	now     func() time.Time
+	trigger chan struct{}
+}
+
+// New returns a Runner. ckpt may be nil (no checkpoint to keep in step).
+func New(client *mongo.Client, st store.Store, ckpt *checkpoint.DB, cfg Config, log zerolog.Logger) *Runner {
+	return &Runner{client: client, st: st, ckpt: ckpt, cfg: cfg, log: log.With().Str("part", "cycle").Logger(),
+		now: time.Now, trigger: make(chan struct{}, 1)}
+}
+
+// Trigger asks for a snapshot now (tailerd does on SIGUSR1). Triggers that
+// arrive while one is pending or running are merged into it.
+func (r *Runner) Trigger() {
+	select {
+	case r.trigger <- struct{}{}:
+	default:
+	}
+}
+
+// Run cleans up snapshots a crash interrupted, then takes snapshots when due
+// or triggered until ctx ends. A failed snapshot is logged and retried at
+// the next occasion; it never stops capture.
+func (r *Runner) Run(ctx context.Context) error {
+	stream, err := r.stream(ctx)
+	for err != nil {
+		r.log.Warn().Err(err).Msg("backup cycle waiting for the source; retrying in 10s")
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(10 * time.Second):
+		}
+		stream, err = r.stream(ctx)
+	}
+	if err := r.dropIncomplete(ctx, stream); err != nil {
+		r.log.Warn().Err(err).Msg("could not remove interrupted snapshots; will try again after the next snapshot")
+	}
+	for {
+		wait, err := r.untilDue(ctx, stream)
+		if err != nil {
+			r.log.Warn().Err(err).Msg("cannot list snapshots to schedule the next one; retrying in a minute")
+			wait = time.Minute
+		}
+		var timer *time.Timer
+		var due <-chan time.Time
+		if wait >= 0 {
+			timer = time.NewTimer(wait)
+			due = timer.C
+		}
+		select {
+		case <-ctx.Done():
+		case <-due:
+		case <-r.trigger:
+			r.log.Info().Msg("snapshot requested")
+		}
+		if timer != nil {
+			timer.Stop()
+		}
+		if ctx.Err() != nil {
+			return nil
+		}
+		if _, err := r.Cycle(ctx); err != nil && ctx.Err() == nil {
+			r.log.Error().Err(err).Msg("snapshot failed; the stream's older snapshots and segments are untouched")
+		}
+	}
+}
+
+// untilDue is how long until the next scheduled snapshot; negative: none
+// is scheduled (only on demand).
+func (r *Runner) untilDue(ctx context.Context, stream string) (time.Duration, error) {
+	if r.cfg.Every <= 0 {
+		return -1, nil
+	}
+	complete, _, err := snapshot.List(ctx, r.st, stream)
+	if err != nil {
+		return 0, err
+	}
+	if len(complete) == 0 {
+		return 0, nil
+	}
+	due := complete[len(complete)-1].Finished.Add(r.cfg.Every)
+	return max(due.Sub(r.now()), 0), nil
+}
+
+// Cycle takes one snapshot and applies retention.
+func (r *Runner) Cycle(ctx context.Context) (*snapshot.Manifest, error) {
+	stream, err := r.stream(ctx)
+	if err != nil {
+		return nil, err
+	}
+	opts := r.cfg.Snapshot
+	opts.Stream = stream
+	started := r.now()
+	m, err := snapshot.Take(ctx, r.client, r.st, opts, r.log)
+	if err != nil {
+		return nil, fmt.Errorf("snapshot of %s: %w", stream, err)
+	}
+	r.log.Info().Str("snapshot", m.ID).Stringer("start", m.Start).Stringer("end", m.End).Int64("docs", m.Docs).
+		Int64("bytes", m.Bytes).Dur("took", r.now().Sub(started)).Msg("snapshot complete: restorable from its end once segments reach it")
+	if err := r.Retain(ctx, stream); err != nil {
+		return m, fmt.Errorf("retention after snapshot %s: %w", m.ID, err)
+	}
+	return m, nil
+}
+
+// Retain deletes the snapshots the policy drops, then (with Prune) the
+// segments no kept snapshot needs: from the checkpoint first, then from the
+// store, so a crash between the two leaves only unlisted files that the
+// next pass deletes again.
+func (r *Runner) Retain(ctx context.Context, stream string) error {
+	complete, _, err := snapshot.List(ctx, r.st, stream)
+	if err != nil {
+		return err
+	}
+	snaps := make([]retention.Snapshot, len(complete))
+	for i, m := range complete {
+		snaps[i] = retention.Snapshot{Base: plan.Base{ID: m.ID, Start: m.Start, End: m.End}, Finished: m.Finished}
+	}
+	keep, drop := retention.Decide(snaps, r.cfg.Retention, r.now())
+	for _, s := range drop {
+		if err := r.st.DeleteSnapshot(ctx, stream, s.ID); err != nil {
+			return err
+		}
+		r.log.Info().Str("snapshot", s.ID).Str("policy", r.cfg.Retention.String()).Msg("snapshot deleted by retention")
+	}
+	if !r.cfg.Prune {
+		return nil
+	}
+	cat, err := catalog.LoadStream(ctx, r.st, stream)
+	if err != nil {
+		return err
+	}
+	names := retention.Prunable(cat, keep)
+	if len(names) == 0 {
+		return nil
+	}
+	if r.ckpt != nil {
+		if err := r.ckpt.DeleteSegments(stream, names); err != nil {
+			return err
+		}
+	}
+	for _, n := range names {
+		if err := r.st.DeleteSegment(ctx, stream, n); err != nil {
+			return err
+		}
+	}
+	r.log.Info().Int("segments", len(names)).Str("first", names[0]).Str("last", names[len(names)-1]).
+		Msg("pruned segments older than the oldest kept snapshot's start")
+	return nil
+}
+
+// dropIncomplete deletes snapshots without a valid manifest: only this
+// daemon writes the stream's snapshots, so at its start any such one was
+// interrupted by a crash and can never complete.
+func (r *Runner) dropIncomplete(ctx context.Context, stream string) error {
+	_, incomplete, err := snapshot.List(ctx, r.st, stream)
+	if err != nil {
+		return err
+	}
+	for _, id := range incomplete {
+		if err := r.st.DeleteSnapshot(ctx, stream, id); err != nil {
+			return err
+		}
+		r.log.Warn().Str("snapshot", id).Msg("deleted a snapshot that a crash interrupted (it was never complete, so never restorable)")
+	}
+	return nil
+}
+
+// stream is the configured stream, or the replica set's name.
+func (r *Runner) stream(ctx context.Context) (string, error) {
+	if r.cfg.Snapshot.Stream != "" {
+		return r.cfg.Snapshot.Stream, nil
+	}
+	var hello struct {
+		SetName string `bson:"setName"`
+	}
+	if err := r.client.Database("admin").RunCommand(ctx, bson.D{{Key: "hello", Value: 1}}).Decode(&hello); err != nil {
+		return "", fmt.Errorf("ask the source its replica set name: %w", err)
+	}
+	if hello.SetName == "" {
+		return "", errors.New("the source is not a replica set member: snapshots need one (and so does the oplog)")
+	}
+	r.cfg.Snapshot.Stream = hello.SetName
+	return hello.SetName, nil
+}

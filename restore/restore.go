@@ -1,0 +1,270 @@
+// Package restore brings a target to a chosen position of a stream: it plans
+// (which snapshot, which segments), verifies everything it will read and
+// checks the target before the first write, loads the snapshot, then
+// replays the segments from the snapshot's start through the position.
+package restore
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/rs/zerolog"
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
+
+	"github.com/tidelog/tidelog/catalog"
+	"github.com/tidelog/tidelog/load"
+	"github.com/tidelog/tidelog/oplog"
+	"github.com/tidelog/tidelog/plan"
+	"github.com/tidelog/tidelog/replay"
+	"github.com/tidelog/tidelog/snapshot"
+	"github.com/tidelog/tidelog/store"
+)
+
+// Options say what to restore where.
+type Options struct {
+	// Stream to restore; empty is fine when the store holds exactly one.
+	Stream string
+	// To is the last position to include; oplog.Max: the latest restorable.
+	To oplog.Timestamp
+	// Drop replaces namespaces the target already holds; without it they
+	// are refused before any write.
+	Drop bool
+	// Workers load the snapshot in parallel (0: 4).
+	Workers int
+	// Apply selects, renames and filters what is written.
+	Apply replay.Options
+}
+
+// Prepared is a restore planned and ready to run (or to print: --dry-run).
+type Prepared struct {
+	Stream   string
+	Plan     plan.Plan
+	Snapshot *snapshot.Manifest // nil: from the start of capture
+}
+
+// Result reports a finished restore.
+type Result struct {
+	Prepared
+	Load       load.Stats
+	Replay     replay.Stats
+	Namespaces []string // target namespaces written by the load or the replay
+}
+
+// Prepare plans the restore from what the store holds. It reads only the
+// catalog and the snapshot manifests; a position outside every window is a
+// *plan.WindowError listing the windows.
+func Prepare(ctx context.Context, st store.Store, opts Options) (*Prepared, error) {
+	s, err := pickStream(ctx, st, opts.Stream)
+	if err != nil {
+		return nil, err
+	}
+	manifests, _, err := snapshot.List(ctx, st, s.Name)
+	if err != nil {
+		return nil, fmt.Errorf("list snapshots of %s: %w", s.Name, err)
+	}
+	bases := Bases(manifests)
+	p, err := plan.Restore(s, bases, opts.To)
+	if err != nil {
+		return nil, err
+	}
+	out := &Prepared{Stream: s.Name, Plan: p}
+	if p.Base != nil {
+		for _, m := range manifests {
+			if m.ID == p.Base.ID {
+				out.Snapshot = m
+			}
+		}
+	}
+	return out, nil
+}
+
+// Bases turns complete snapshots into planning bases.
+func Bases(ms []*snapshot.Manifest) []plan.Base {
+	out := make([]plan.Base, len(ms))
+	for i, m := range ms {
+		out[i] = plan.Base{ID: m.ID, Start: m.Start, End: m.End}
+	}
+	return out
+}
+
+// Run restores. Before the first write it verifies the snapshot's files and
+// every segment's checksums and links, finds every namespace the restore
+// writes and checks the target for them; a damaged store or an occupied
+// target fails with nothing written.
+func Run(ctx context.Context, st store.Store, target *mongo.Client, opts Options, log zerolog.Logger) (Result, error) {
+	prep, err := Prepare(ctx, st, opts)
+	if err != nil {
+		return Result{}, err
+	}
+	res := Result{Prepared: *prep}
+	p := prep.Plan
+	log = log.With().Str("stream", prep.Stream).Stringer("to", p.To).Logger()
+	src := prep.Source(ctx, st)
+
+	started := time.Now()
+	if prep.Snapshot != nil {
+		log.Info().Str("snapshot", prep.Snapshot.ID).Int("files", prep.Snapshot.Files).Int64("bytes", prep.Snapshot.StoredBytes).
+			Msg("verifying the snapshot before writing anything")
+		if err := snapshot.Verify(ctx, st, prep.Snapshot); err != nil {
+			return res, err
+		}
+	}
+	log.Info().Int("segments", len(p.Segments)).Uint64("bytes", p.Bytes).Msg("verifying segments before writing anything")
+	replayed, err := replay.Check(ctx, src, opts.Apply, log)
+	if err != nil {
+		return res, err
+	}
+	log.Info().Dur("took", time.Since(started)).Msg("verified")
+
+	existing := replay.Refuse
+	if opts.Drop {
+		existing = replay.Drop
+	}
+	if prep.Snapshot != nil {
+		// The load checks (or drops) its own namespaces and those the replay
+		// writes, in one pass, before its first write.
+		res.Load, err = load.Load(ctx, target, Collections(ctx, st, prep.Snapshot), load.Options{
+			Workers: opts.Workers, Drop: opts.Drop, Namespaces: opts.Apply.Namespaces,
+			IncludeUsers: opts.Apply.IncludeUsers, Reserve: replayed, SkipIndexes: true,
+			Progress: progress(log, prep.Snapshot.Docs),
+		}, log)
+		if err != nil {
+			return res, err
+		}
+		existing = replay.Keep
+	}
+	apply := opts.Apply
+	if prep.Snapshot != nil {
+		apply.Indexes = snapshotIndexes(prep.Snapshot, opts.Apply.Namespaces, res.Load.Namespaces)
+	}
+	res.Replay, res.Namespaces, err = replay.Replay(ctx, src, target, apply, existing, log)
+	res.Namespaces = union(res.Namespaces, res.Load.Namespaces)
+	if err != nil {
+		return res, err
+	}
+	log.Info().Uint64("entries", res.Replay.Entries).Stringer("applied", res.Replay.Applied).Dur("took", time.Since(started)).Msg("restore complete")
+	return res, nil
+}
+
+// Source reads the plan's entries, From <= ts <= To, verifying every
+// segment in full (also the parts outside the range) and its links.
+func (p *Prepared) Source(ctx context.Context, st store.Store) replay.Source {
+	from, to := p.Plan.From, p.Plan.To
+	return func(fn func(bson.Raw) error) error {
+		return catalog.Read(ctx, st, p.Stream, p.Plan.Segments, func(entry bson.Raw) error {
+			ts, err := oplog.EntryTS(entry)
+			if err != nil {
+				return err
+			}
+			if ts.Before(from) || ts.After(to) {
+				return nil
+			}
+			return fn(entry)
+		})
+	}
+}
+
+// Collections presents a snapshot's collections to the loader, each
+// reading its verified files in order.
+func Collections(ctx context.Context, st store.Store, m *snapshot.Manifest) []load.Collection {
+	out := make([]load.Collection, 0, len(m.Collections))
+	for _, c := range m.Collections {
+		lc := load.Collection{DB: c.DB(), Name: c.Name(), Type: c.Type, Options: c.Options}
+		for _, ix := range c.Indexes {
+			var spec bson.D
+			if err := bson.Unmarshal(ix, &spec); err == nil {
+				lc.Indexes = append(lc.Indexes, spec)
+			}
+		}
+		if len(c.Files) > 0 {
+			lc.Docs = func(ctx context.Context, fn func(bson.Raw) error) error {
+				return snapshot.Docs(ctx, st, m, c, fn)
+			}
+		}
+		out = append(out, lc)
+	}
+	return out
+}
+
+// snapshotIndexes are the snapshot's index specs for the namespaces the
+// load wrote, under their target names, for the replay to build after the
+// data. The _id index is the collection's own.
+func snapshotIndexes(m *snapshot.Manifest, ns replay.Namespaces, loaded []string) []replay.Index {
+	wrote := map[string]bool{}
+	for _, n := range loaded {
+		wrote[n] = true
+	}
+	var out []replay.Index
+	for _, c := range m.Collections {
+		db, coll := ns.Rename(c.DB(), c.Name())
+		target := db + "." + coll
+		if !wrote[target] || c.Type == snapshot.TypeView {
+			continue
+		}
+		for _, raw := range c.Indexes {
+			var spec bson.D
+			if err := bson.Unmarshal(raw, &spec); err != nil || isIDIndex(spec) {
+				continue
+			}
+			out = append(out, replay.Index{NS: target, Spec: spec})
+		}
+	}
+	return out
+}
+
+func isIDIndex(spec bson.D) bool {
+	for _, e := range spec {
+		if e.Key == "name" && e.Value == "_id_" {
+			return true
+		}
+	}
+	return false
+}
+
+// progress logs the load every 10% of the snapshot's documents.
+func progress(log zerolog.Logger, total int64) func(ns string, docs int64) {
+	var done, next int64
+	last := map[string]int64{}
+	return func(ns string, docs int64) {
+		done += docs - last[ns]
+		last[ns] = docs
+		if total > 0 && done >= next {
+			log.Info().Int64("docs", done).Int64("of", total).Int64("percent", done*100/total).Msg("loading snapshot")
+			next = done + max(total/10, 1)
+		}
+	}
+}
+
+func union(a, b []string) []string {
+	set := map[string]bool{}
+	for _, s := range append(append([]string(nil), a...), b...) {
+		set[s] = true
+	}
+	out := make([]string, 0, len(set))
+	for s := range set {
+		out = append(out, s)
+	}
+	sort.Strings(out)
+	return out
+}
+
+func pickStream(ctx context.Context, st store.Store, name string) (*catalog.Stream, error) {
+	if name != "" {
+		return catalog.LoadStream(ctx, st, name)
+	}
+	names, err := st.Streams(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("list streams in %s: %w", st, err)
+	}
+	switch len(names) {
+	case 0:
+		return nil, fmt.Errorf("store %s holds no streams yet: has tailerd cut a segment?", st)
+	case 1:
+		return catalog.LoadStream(ctx, st, names[0])
+	}
+	return nil, fmt.Errorf("store %s holds streams %s: choose one with --stream", st, strings.Join(names, ", "))
+}

@@ -1,0 +1,55 @@
+package snapshot
+
+import (
+	"context"
+	"errors"
+	"sync/atomic"
+	"testing"
+)
+
+// runAll runs every task, at most n at once; after the first error it starts
+// no new task, and it returns only once every running call has returned.
+func TestRunAll(t *testing.T) {
+	ctx := context.Background()
+	tasks := make([]int, 100)
+	for i := range tasks {
+		tasks[i] = i
+	}
+	var running, peak, done atomic.Int64
+	err := runAll(ctx, 4, tasks, func(ctx context.Context, i int) error {
+		r := running.Add(1)
+		defer running.Add(-1)
+		for p := peak.Load(); r > p && !peak.CompareAndSwap(p, r); p = peak.Load() {
+		}
+		done.Add(1)
+		return nil
+	})
+	if err != nil || done.Load() != 100 || peak.Load() > 4 {
+		t.Fatalf("err %v, %d tasks done, %d at once: want nil, 100, at most 4", err, done.Load(), peak.Load())
+	}
+
+	boom := errors.New("boom")
+	done.Store(0)
+	err = runAll(ctx, 2, tasks, func(ctx context.Context, i int) error {
+		running.Add(1)
+		defer running.Add(-1)
+		if i == 3 {
+			return boom
+		}
+		if i > 3 {
+			<-ctx.Done() // a task running beside the failure sees its context end
+			return ctx.Err()
+		}
+		done.Add(1)
+		return nil
+	})
+	if !errors.Is(err, boom) || running.Load() != 0 || done.Load() > 3 {
+		t.Fatalf("err %v, %d still running, %d done: want boom, 0, at most 3", err, running.Load(), done.Load())
+	}
+
+	cctx, cancel := context.WithCancel(ctx)
+	cancel()
+	if err := runAll(cctx, 2, tasks, func(context.Context, int) error { return nil }); !errors.Is(err, context.Canceled) {
+		t.Fatalf("cancelled context: %v", err)
+	}
+}
