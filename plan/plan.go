@@ -89,6 +89,9 @@ type WindowError struct {
 	Stream  string
 	To      oplog.Timestamp
 	Windows []Window
+	// AfterGap: the stream's history is broken by a gap, and positions after
+	// it need a base snapshot taken after it.
+	AfterGap bool
 }
 
 func (e *WindowError) Error() string {
@@ -99,7 +102,11 @@ func (e *WindowError) Error() string {
 	for i, w := range e.Windows {
 		ws[i] = w.String()
 	}
-	return fmt.Sprintf("stream %s: %s is outside every restorable window; restorable: %s", e.Stream, e.To, strings.Join(ws, ", "))
+	msg := fmt.Sprintf("stream %s: %s is outside every restorable window; restorable: %s", e.Stream, e.To, strings.Join(ws, ", "))
+	if e.AfterGap {
+		msg += "; history after a gap is restorable only from a base snapshot taken after it (tailerd takes one with --snapshot-every, or now on SIGUSR1)"
+	}
+	return msg
 }
 
 // Restore plans a restore of s to position to (oplog.Max: the latest
@@ -108,7 +115,7 @@ func (e *WindowError) Error() string {
 func Restore(s *catalog.Stream, bases []Base, to oplog.Timestamp) (Plan, error) {
 	windows := Windows(s, bases)
 	if len(windows) == 0 {
-		return Plan{}, &WindowError{Stream: s.Name, To: to, Windows: windows}
+		return Plan{}, &WindowError{Stream: s.Name, To: to, Windows: windows, AfterGap: len(s.Breaks) > 0}
 	}
 	if to == oplog.Max {
 		latest := windows[0].To
@@ -130,7 +137,7 @@ func Restore(s *catalog.Stream, bases []Base, to oplog.Timestamp) (Plan, error) 
 		}
 	}
 	if best == nil {
-		return Plan{}, &WindowError{Stream: s.Name, To: to, Windows: windows}
+		return Plan{}, &WindowError{Stream: s.Name, To: to, Windows: windows, AfterGap: len(s.Breaks) > 0}
 	}
 	p := Plan{Base: best.Base, To: to}
 	if best.Base != nil {
