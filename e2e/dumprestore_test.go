@@ -88,7 +88,7 @@ func TestRestoreDumpDirectory(t *testing.T) {
 	c, err := target.Client()
 	must(t, err)
 	defer c.Disconnect(context.Background())
-	code, out, errOut := replayer(t, "restore-dump", "--dump", dir, "--target", target.URI)
+	code, out, errOut := replayer(t, "restore", "--dump", dir, "--target", target.URI)
 	if code != 0 {
 		t.Fatalf("restore-dump: exit %d\n%s%s", code, out, errOut)
 	}

@@ -160,6 +160,13 @@ func TestSnapshotCycleRestoreAndRetention(t *testing.T) {
 		t.Errorf("verify: exit %d\n%s%s", code, out, errOut)
 	}
 
+	// The plan, without a target: the latest snapshot and the segments after it.
+	code, out, errOut := replayer(t, "restore", "--store", store, "--dry-run", "--to", points[5].ts.String())
+	snap3 := s.Snapshots[1]
+	if code != 0 || !strings.Contains(out, "load snapshot "+snap3.ID) || !strings.Contains(out, "replay entries "+snap3.Start+"..") {
+		t.Errorf("restore --dry-run: exit %d, want the plan from snapshot %s\n%s%s", code, snap3.ID, out, errOut)
+	}
+
 	restorable := func(ts oplog.Timestamp) bool {
 		for _, win := range s.Windows {
 			from, _ := oplog.Parse(win.From)

@@ -28,6 +28,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 	"os/signal"
 	"syscall"
 
@@ -57,6 +58,7 @@ const usage = `usage:
   replayer restore --store DIR --target URI [--to TS] [--stream NAME] [--drop]
   replayer apply   --oplog-file FILE --target URI [--to TS] [--drop]
   replayer restore-dump --dump DIR | --archive FILE [--gzip] --target URI [--to TS]
+                        (also spelt: replayer restore --dump DIR | --archive FILE ...)
                    [--oplog-file FILE ...] [--drop] [--workers N] [--spool-dir DIR]
   replayer export  --store DIR [--stream NAME] [--from TS] [--to TS] --out FILE
   replayer list    --store DIR [--json]
@@ -74,6 +76,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	var err error
 	switch args[0] {
 	case "restore":
+		if fromDump(args[1:]) {
+			// `restore --dump DIR` / `--archive FILE`: a mongodump as the base.
+			err = restoreDumpCmd(ctx, args[1:], stdout, stderr, log)
+			break
+		}
 		err = restoreCmd(ctx, args[1:], stdout, stderr, log)
 	case "apply":
 		err = applyCmd(ctx, args[1:], stdout, stderr, log)
@@ -116,3 +123,14 @@ func (e *codedError) Error() string { return e.err.Error() }
 func (e *codedError) Unwrap() error { return e.err }
 
 func coded(code int, err error) error { return &codedError{code: code, err: err} }
+
+// fromDump tells a restore whose base is a mongodump rather than a store.
+func fromDump(args []string) bool {
+	for _, a := range args {
+		name, _, _ := strings.Cut(strings.TrimLeft(a, "-"), "=")
+		if strings.HasPrefix(a, "-") && (name == "dump" || name == "archive") {
+			return true
+		}
+	}
+	return false
+}
