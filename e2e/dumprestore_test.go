@@ -250,3 +250,45 @@ func TestRestoreDumpTimeseriesOnFerretDB(t *testing.T) {
 		t.Errorf("buckets: %d on the target, %d in the dump; summary:\n%s", len(got), len(buckets), out)
 	}
 }
+
+// A dump taken during writes can hold two documents that break a unique
+// index until its oplog is replayed (here _id 1 still has the email _id 2
+// took over). The index is built after the oplog, so the restore works and
+// the target ends with the index, unique.
+func TestRestoreDumpBuildsIndexesAfterItsOplog(t *testing.T) {
+	dir := t.TempDir()
+	must(t, os.MkdirAll(filepath.Join(dir, "test"), 0o755))
+	var data []byte
+	for _, d := range []bson.D{{{Key: "_id", Value: int32(1)}, {Key: "email", Value: "x"}}, {{Key: "_id", Value: int32(2)}, {Key: "email", Value: "x"}}} {
+		raw, err := bson.Marshal(d)
+		must(t, err)
+		data = append(data, raw...)
+	}
+	must(t, os.WriteFile(filepath.Join(dir, "test", "users.bson"), data, 0o644))
+	must(t, os.WriteFile(filepath.Join(dir, "test", "users.metadata.json"), []byte(
+		`{"options":{},"indexes":[{"v":2,"key":{"_id":1},"name":"_id_"},{"v":2,"key":{"email":1},"name":"email_1","unique":true}],"type":"collection"}`), 0o644))
+	update := bson.D{{Key: "ts", Value: bson.Timestamp{T: 1700000000, I: 1}}, {Key: "op", Value: "u"}, {Key: "ns", Value: "test.users"},
+		{Key: "o", Value: bson.D{{Key: "$v", Value: int32(1)}, {Key: "$set", Value: bson.D{{Key: "email", Value: "y"}}}}},
+		{Key: "o2", Value: bson.D{{Key: "_id", Value: int32(1)}}}}
+	raw, err := bson.Marshal(update)
+	must(t, err)
+	must(t, os.WriteFile(filepath.Join(dir, "oplog.bson"), raw, 0o644))
+
+	target := testserver.StartT(t, testserver.Options{NoOplog: true})
+	code, out, errOut := replayer(t, "restore", "--dump", dir, "--target", target.URI)
+	if code != 0 {
+		t.Fatalf("restore of a dump with a unique index broken until its oplog: exit %d\n%s%s", code, out, errOut)
+	}
+	c, err := target.Client()
+	must(t, err)
+	defer c.Disconnect(context.Background())
+	specs, err := c.Database("test").Collection("users").Indexes().ListSpecifications(context.Background())
+	must(t, err)
+	unique := false
+	for _, s := range specs {
+		unique = unique || s.Name == "email_1" && s.Unique != nil && *s.Unique
+	}
+	if !unique {
+		t.Errorf("email_1 is not on the target, unique: %+v", specs)
+	}
+}

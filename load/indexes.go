@@ -10,9 +10,9 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo"
 )
 
-// isIDIndex tells the _id index, which create builds: the one named _id_
+// IsIDIndex tells the _id index, which create builds: the one named _id_
 // or keyed {_id: 1} (a hashed _id index is a separate index).
-func isIDIndex(spec bson.D) bool {
+func IsIDIndex(spec bson.D) bool {
 	for _, e := range spec {
 		switch e.Key {
 		case "name":

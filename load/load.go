@@ -57,9 +57,10 @@ type Options struct {
 	// either (or Drop drops them), checked with the load's own, before its
 	// first write.
 	Reserve []string
-	// SkipIndexes leaves index builds to the caller: a restore that replays
-	// the oplog over a snapshot builds them after the replay, since a copy
-	// taken during writes can break a unique rule until the replay is done.
+	// SkipIndexes leaves index builds to the caller, who gets the specs in
+	// Stats.Deferred: a restore that replays an oplog over a copy taken
+	// during writes (a snapshot, a mongodump --oplog) builds them after the
+	// replay, since such a copy can break a unique rule until then.
 	SkipIndexes bool
 	// Progress, if set, is told after each batch how many documents of a
 	// target namespace are in. Calls never overlap.
@@ -74,6 +75,9 @@ type Stats struct {
 	IndexesBuilt int
 	// Namespaces are the target namespaces written, sorted.
 	Namespaces []string
+	// Deferred are the index specs not built because of SkipIndexes, by
+	// target namespace, cleaned, without the _id index.
+	Deferred []replay.Index
 	// LeftOut counts source namespaces not loaded: server-internal ones,
 	// users and roles without IncludeUsers, and those the selection leaves out.
 	LeftOut int
@@ -112,7 +116,13 @@ func Load(ctx context.Context, client *mongo.Client, colls []Collection, opts Op
 	if err != nil {
 		return stats, err
 	}
-	if !opts.SkipIndexes {
+	if opts.SkipIndexes {
+		for _, j := range p.jobs {
+			for _, spec := range j.indexes {
+				stats.Deferred = append(stats.Deferred, replay.Index{NS: j.ns(), Spec: spec})
+			}
+		}
+	} else {
 		stats.IndexesBuilt, err = buildIndexes(ctx, client, p, opts.Workers, log)
 		if err != nil {
 			return stats, err

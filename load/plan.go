@@ -159,7 +159,7 @@ func newJob(c Collection, ns replay.Namespaces) (*job, error) {
 			j.docs = append(j.docs, c.Docs)
 		}
 		for _, spec := range c.Indexes {
-			if !isIDIndex(spec) {
+			if !IsIDIndex(spec) {
 				j.indexes = append(j.indexes, cleanIndexSpec(spec))
 			}
 		}

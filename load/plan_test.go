@@ -91,7 +91,7 @@ func TestPlanKinds(t *testing.T) {
 func TestCleanIndexSpecs(t *testing.T) {
 	id := bson.D{{Key: "v", Value: int32(2)}, {Key: "key", Value: bson.D{{Key: "_id", Value: int32(1)}}}, {Key: "name", Value: "_id_"}}
 	hashedID := bson.D{{Key: "key", Value: bson.D{{Key: "_id", Value: "hashed"}}}, {Key: "name", Value: "_id_hashed"}}
-	if !isIDIndex(id) || isIDIndex(hashedID) {
+	if !IsIDIndex(id) || IsIDIndex(hashedID) {
 		t.Error("isIDIndex")
 	}
 	got := cleanIndexSpec(bson.D{{Key: "v", Value: int32(1)}, {Key: "key", Value: bson.D{{Key: "a", Value: 1}}}, {Key: "name", Value: "a_1"}, {Key: "ns", Value: "d.c"}, {Key: "unique", Value: true}})

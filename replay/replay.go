@@ -49,21 +49,29 @@ func Replay(ctx context.Context, src Source, target *mongo.Client, opts Options,
 		return Stats{}, nil, err
 	}
 	if existing != Keep {
-		if err := prepareTarget(ctx, target, nss, existing == Drop, log); err != nil {
+		if err := PrepareTarget(ctx, target, nss, existing == Drop, log); err != nil {
 			return Stats{}, nss, err
 		}
 	}
+	stats, err := Write(ctx, src, target, opts, log)
+	return stats, nss, err
+}
 
+// Write is a replay's second pass alone: it applies every entry of src to
+// target. Callers that ran Check themselves (to check the target for a base
+// they load first) use it instead of Replay, which would read src once more.
+// An error after writing began is a *StoppedError with the resume point.
+func Write(ctx context.Context, src Source, target *mongo.Client, opts Options, log zerolog.Logger) (Stats, error) {
 	a := NewApplier(target, opts, log)
-	err = src(func(entry bson.Raw) error { return a.Apply(ctx, entry) })
+	err := src(func(entry bson.Raw) error { return a.Apply(ctx, entry) })
 	if err == nil {
 		err = a.Finish(ctx)
 	}
 	stats := a.Stats()
 	if err != nil {
-		return stats, nss, &StoppedError{Err: err, Applied: stats.Applied}
+		return stats, &StoppedError{Err: err, Applied: stats.Applied}
 	}
-	return stats, nss, nil
+	return stats, nil
 }
 
 // Check is a replay's first pass alone: it reads every entry of src (a
@@ -112,9 +120,9 @@ func (e *StoppedError) Error() string {
 
 func (e *StoppedError) Unwrap() error { return e.Err }
 
-// prepareTarget refuses a target that already holds any of nss, unless drop
-// is set, in which case it drops them.
-func prepareTarget(ctx context.Context, target *mongo.Client, nss []string, drop bool, log zerolog.Logger) error {
+// PrepareTarget refuses a target that already holds any of nss (a
+// *ConflictError), unless drop is set, in which case it drops them.
+func PrepareTarget(ctx context.Context, target *mongo.Client, nss []string, drop bool, log zerolog.Logger) error {
 	byDB := map[string][]string{}
 	for _, ns := range nss {
 		db, coll, _ := strings.Cut(ns, ".")

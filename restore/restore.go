@@ -120,11 +120,12 @@ func Run(ctx context.Context, st store.Store, target *mongo.Client, opts Options
 	}
 	log.Info().Dur("took", time.Since(started)).Msg("verified")
 
-	existing := replay.Refuse
-	if opts.Drop {
-		existing = replay.Drop
-	}
-	if prep.Snapshot != nil {
+	apply := opts.Apply
+	if prep.Snapshot == nil {
+		if err := replay.PrepareTarget(ctx, target, replayed, opts.Drop, log); err != nil {
+			return res, err
+		}
+	} else {
 		// The load checks (or drops) its own namespaces and those the replay
 		// writes, in one pass, before its first write.
 		res.Load, err = load.Load(ctx, target, Collections(ctx, st, prep.Snapshot), load.Options{
@@ -135,14 +136,10 @@ func Run(ctx context.Context, st store.Store, target *mongo.Client, opts Options
 		if err != nil {
 			return res, err
 		}
-		existing = replay.Keep
+		apply.Indexes = res.Load.Deferred
 	}
-	apply := opts.Apply
-	if prep.Snapshot != nil {
-		apply.Indexes = snapshotIndexes(prep.Snapshot, opts.Apply.Namespaces, res.Load.Namespaces)
-	}
-	res.Replay, res.Namespaces, err = replay.Replay(ctx, src, target, apply, existing, log)
-	res.Namespaces = union(res.Namespaces, res.Load.Namespaces)
+	res.Replay, err = replay.Write(ctx, src, target, apply, log)
+	res.Namespaces = union(replayed, res.Load.Namespaces)
 	if err != nil {
 		return res, err
 	}
@@ -188,41 +185,6 @@ func Collections(ctx context.Context, st store.Store, m *snapshot.Manifest) []lo
 		out = append(out, lc)
 	}
 	return out
-}
-
-// snapshotIndexes are the snapshot's index specs for the namespaces the
-// load wrote, under their target names, for the replay to build after the
-// data. The _id index is the collection's own.
-func snapshotIndexes(m *snapshot.Manifest, ns replay.Namespaces, loaded []string) []replay.Index {
-	wrote := map[string]bool{}
-	for _, n := range loaded {
-		wrote[n] = true
-	}
-	var out []replay.Index
-	for _, c := range m.Collections {
-		db, coll := ns.Rename(c.DB(), c.Name())
-		target := db + "." + coll
-		if !wrote[target] || c.Type == snapshot.TypeView {
-			continue
-		}
-		for _, raw := range c.Indexes {
-			var spec bson.D
-			if err := bson.Unmarshal(raw, &spec); err != nil || isIDIndex(spec) {
-				continue
-			}
-			out = append(out, replay.Index{NS: target, Spec: spec})
-		}
-	}
-	return out
-}
-
-func isIDIndex(spec bson.D) bool {
-	for _, e := range spec {
-		if e.Key == "name" && e.Value == "_id_" {
-			return true
-		}
-	}
-	return false
 }
 
 // progress logs the load every 10% of the snapshot's documents.

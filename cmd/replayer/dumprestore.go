@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
-	"go.mongodb.org/mongo-driver/v2/bson"
 
 	"github.com/tidelog/tidelog/dump"
 	"github.com/tidelog/tidelog/load"
@@ -123,14 +122,15 @@ func restoreDump(ctx context.Context, run *targetRun, tf *targetFlags, df *dumpR
 	}
 	src, count := load.Chain(parts...)
 
+	var reserve []string
 	if run.opts.After.IsZero() {
-		reserve, err := oplogNamespaces(ctx, src, run, log)
+		reserve, err = replay.Check(ctx, src, run.opts, log)
 		if err != nil {
 			return res, err
 		}
 		res.load, err = load.Load(ctx, run.client, d.Collections, load.Options{
 			Workers: df.workers, Drop: tf.drop, Namespaces: run.opts.Namespaces, IncludeUsers: run.opts.IncludeUsers,
-			Reserve: reserve, Progress: progressLog(log),
+			Reserve: reserve, Progress: progressLog(log), SkipIndexes: d.HasOplog() || len(df.oplogFiles) > 0,
 		}, log)
 		var ce *load.ConflictError
 		var ue *load.UnsupportedError
@@ -151,7 +151,17 @@ func restoreDump(ctx context.Context, run *targetRun, tf *targetFlags, df *dumpR
 		return res, nil
 	}
 	res.replayed = true
-	res.replay, res.replayNS, err = replay.Replay(ctx, src, run.client, run.opts, replay.Keep, log)
+	if res.loaded {
+		// The oplog was checked before the load; only the writing pass is
+		// left. The dump's indexes are built after it: a dump taken during
+		// writes can break a unique rule until its oplog is replayed.
+		opts := run.opts
+		opts.Indexes = res.load.Deferred
+		res.replay, err = replay.Write(ctx, src, run.client, opts, log)
+		res.replayNS = reserve
+	} else {
+		res.replay, res.replayNS, err = replay.Replay(ctx, src, run.client, run.opts, replay.Keep, log)
+	}
 	res.overlap = count.Overlap
 	return res, err
 }
@@ -197,39 +207,6 @@ func openArchive(ctx context.Context, df *dumpRestoreFlags, log zerolog.Logger) 
 	return load.FromArchive(ctx, br, df.spoolDir, log)
 }
 
-// oplogNamespaces reads the whole oplog once without writing, as Replay's
-// first pass does: the target namespaces it writes join the load's
-// occupied-target check, and an entry the replayer cannot apply stops the
-// restore before the base is loaded rather than after.
-func oplogNamespaces(ctx context.Context, src replay.Source, run *targetRun, log zerolog.Logger) ([]string, error) {
-	spill, err := os.MkdirTemp("", "tidelog-check-")
-	if err != nil {
-		return nil, fmt.Errorf("check the oplog: %w", err)
-	}
-	defer os.RemoveAll(spill)
-	opts := run.opts
-	opts.OnUnsupported, opts.SpillDir = nil, spill
-	checker := replay.NewApplier(run.client, opts, log)
-	set := map[string]bool{}
-	err = src(func(entry bson.Raw) error {
-		err := checker.Check(ctx, entry, func(ns string) { set[ns] = true })
-		var ue *replay.UnsupportedError
-		if errors.As(err, &ue) && run.opts.OnUnsupported != nil {
-			return nil // the replay reports and skips it
-		}
-		return err
-	})
-	if err != nil {
-		return nil, err
-	}
-	out := make([]string, 0, len(set))
-	for ns := range set {
-		out = append(out, ns)
-	}
-	sort.Strings(out)
-	return out, nil
-}
-
 // progressLog logs a namespace's document count every 100,000 documents.
 func progressLog(log zerolog.Logger) func(string, int64) {
 	logged := map[string]int64{}
@@ -244,8 +221,8 @@ func progressLog(log zerolog.Logger) func(string, int64) {
 func printDumpRestore(w io.Writer, r *dumpResult, df *dumpRestoreFlags, took time.Duration) {
 	if r.loaded {
 		l := r.load
-		fmt.Fprintf(w, "restored dump %s in %s: %d collections, %d views, %d documents (%d bytes), %d indexes built after the data; %d namespaces left out\n",
-			r.source, took.Round(time.Millisecond), l.Collections, l.Views, l.Docs, l.Bytes, l.IndexesBuilt, l.LeftOut)
+		fmt.Fprintf(w, "restored dump %s in %s: %d collections, %d views, %d documents (%d bytes), %d indexes built after the data (%d more after the oplog); %d namespaces left out\n",
+			r.source, took.Round(time.Millisecond), l.Collections, l.Views, l.Docs, l.Bytes, l.IndexesBuilt, len(l.Deferred), l.LeftOut)
 	} else {
 		fmt.Fprintf(w, "resumed the replay over dump %s in %s (the base was loaded before)\n", r.source, took.Round(time.Millisecond))
 	}
