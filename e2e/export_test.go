@@ -217,4 +217,22 @@ func TestExportRefusesGapsAndDamage(t *testing.T) {
 		t.Fatalf("export before the damage: exit %d\n%s%s", code, stdout, errOut)
 	}
 	sameEntries(t, "(start, …200]", readBSONFile(t, out), entries[:200])
+
+	// Pruned: the first segment left continues a deleted one, so there is no
+	// start of capture to export from; an explicit --from still works.
+	dir, files, entries = writeWindows(t, false)
+	must(t, os.Remove(files[0]))
+	must(t, os.Remove(out))
+	code, _, errOut = replayer(t, "export", "--store", dir, "--out", out)
+	if code != 3 {
+		t.Errorf("export from the start of capture of a pruned store: exit %d, want 3\n%s", code, errOut)
+	}
+	if _, err := os.Stat(out); err == nil {
+		t.Error("the refused export left a file")
+	}
+	code, stdout, errOut = replayer(t, "export", "--store", dir, "--from", "1700000000.300", "--out", out)
+	if code != 0 {
+		t.Fatalf("export from a position of the pruned store: exit %d\n%s%s", code, stdout, errOut)
+	}
+	sameEntries(t, "(…300, latest]", readBSONFile(t, out), entries[300:])
 }

@@ -170,6 +170,12 @@ func exportRange(s *catalog.Stream, from *oplog.Timestamp, to oplog.Timestamp) (
 	if !found {
 		return nil, to, fail
 	}
+	if from == nil && !s.Segments[w.First].Header.Prev.IsZero() {
+		// The first segment left continues one that was pruned: the start of
+		// capture is gone, and a file "from the start" would silently lack
+		// everything before it.
+		return nil, to, fail
+	}
 	if to == oplog.Max {
 		to = w.To
 	}
