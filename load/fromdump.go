@@ -121,6 +121,13 @@ func FromDir(ctx context.Context, path string, log zerolog.Logger) (*Dump, error
 		if err != nil {
 			return nil, err
 		}
+		if c.DataFile == "" && holdsData(c) {
+			// mongodump always writes a .bson, empty for an empty collection:
+			// a collection without one lost its data file, and loading it
+			// empty would pass for a successful restore.
+			return nil, &dump.ReadError{Source: c.MetadataFile, What: "collection " + c.Namespace.String() +
+				" has metadata but no .bson data file: the dump is incomplete"}
+		}
 		if c.DataFile != "" {
 			coll.Docs = func(ctx context.Context, fn func(bson.Raw) error) error {
 				r, closer, err := c.OpenData()
@@ -140,6 +147,28 @@ func FromDir(ctx context.Context, path string, log zerolog.Logger) (*Dump, error
 		}
 	}
 	return d, nil
+}
+
+// holdsData tells a namespace whose documents a dump stores: everything
+// but views and timeseries collections (whose data is in system.buckets.*).
+func holdsData(c dump.Collection) bool {
+	if c.Metadata == nil {
+		return true
+	}
+	if t, _ := lookupString(c.Metadata.Options, "viewOn"); t != "" {
+		return false
+	}
+	if _, err := c.Metadata.Options.LookupErr("timeseries"); err == nil {
+		return false
+	}
+	return c.Metadata.Type == "" || c.Metadata.Type == "collection"
+}
+
+func lookupString(doc bson.Raw, key string) (string, bool) {
+	if len(doc) == 0 {
+		return "", false
+	}
+	return doc.Lookup(key).StringValueOK()
 }
 
 // readDocs feeds every document of r to fn.

@@ -181,3 +181,27 @@ func TestFromDirTimeseriesOnFerretDB(t *testing.T) {
 		t.Errorf("wrote %v", names)
 	}
 }
+
+// A collection whose .bson file is missing is a damaged dump, not an empty
+// collection; a view needs none.
+func TestFromDirMissingDataFile(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(dir, "test"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	write := func(name, body string) {
+		if err := os.WriteFile(filepath.Join(dir, "test", name), []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("v.metadata.json", `{"options":{"viewOn":"data","pipeline":[]},"indexes":[],"type":"view"}`)
+	if _, err := FromDir(context.Background(), dir, testLog(t)); err != nil {
+		t.Fatalf("a view without data: %v", err)
+	}
+	write("data.metadata.json", `{"options":{},"indexes":[{"v":2,"key":{"_id":1},"name":"_id_"}],"type":"collection"}`)
+	_, err := FromDir(context.Background(), dir, testLog(t))
+	var re *dump.ReadError
+	if !errors.As(err, &re) || !strings.Contains(err.Error(), "test.data") {
+		t.Fatalf("a collection without its .bson: %v, want a ReadError naming test.data", err)
+	}
+}
