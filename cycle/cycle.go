@@ -202,6 +202,12 @@ func (r *Runner) dropIncomplete(ctx context.Context, stream string) error {
 		return err
 	}
 	for _, id := range incomplete {
+		// Only a snapshot with no manifest at all was interrupted. A damaged
+		// manifest may sit beside intact data files: keep it for a person.
+		if _, err := snapshot.ReadManifest(ctx, r.st, stream, id); !errors.Is(err, snapshot.ErrIncomplete) || errors.Is(err, snapshot.ErrCorrupt) {
+			r.log.Error().Err(err).Str("snapshot", id).Msg("snapshot has a damaged manifest: it is not used for restores and is kept for inspection; delete it by hand when done")
+			continue
+		}
 		if err := r.st.DeleteSnapshot(ctx, stream, id); err != nil {
 			return err
 		}

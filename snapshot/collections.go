@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
 	"github.com/tidelog/tidelog/replay"
 )
@@ -23,7 +24,11 @@ import (
 // copied as documents: its documents are the view definitions, which are
 // recorded as collections of type view from listCollections instead.
 func (s *source) listCollections(ctx context.Context, includeUsers bool) ([]Collection, error) {
-	dbs, err := s.client.ListDatabaseNames(ctx, bson.D{})
+	// authorizedDatabases false: a user without the listDatabases privilege
+	// gets an error, not a silently shorter list (MongoDB 4.0.6+ would
+	// otherwise return only the databases it can read, and the snapshot
+	// would lack the others without a word).
+	dbs, err := s.client.ListDatabaseNames(ctx, bson.D{}, options.ListDatabases().SetAuthorizedDatabases(false))
 	if err != nil {
 		return nil, fmt.Errorf("list databases: %w", err)
 	}

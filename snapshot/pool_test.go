@@ -30,7 +30,9 @@ func TestRunAll(t *testing.T) {
 
 	boom := errors.New("boom")
 	done.Store(0)
+	var started atomic.Int64
 	err = runAll(ctx, 2, tasks, func(ctx context.Context, i int) error {
+		started.Add(1)
 		running.Add(1)
 		defer running.Add(-1)
 		if i == 3 {
@@ -43,8 +45,10 @@ func TestRunAll(t *testing.T) {
 		done.Add(1)
 		return nil
 	})
-	if !errors.Is(err, boom) || running.Load() != 0 || done.Load() > 3 {
-		t.Fatalf("err %v, %d still running, %d done: want boom, 0, at most 3", err, running.Load(), done.Load())
+	// Two workers: tasks 0-3, and at most one more beside the failing one,
+	// start; none after the failure is seen.
+	if !errors.Is(err, boom) || running.Load() != 0 || done.Load() != 3 || started.Load() > 6 {
+		t.Fatalf("err %v, %d still running, %d done, %d started: want boom, 0, 3, at most 6", err, running.Load(), done.Load(), started.Load())
 	}
 
 	cctx, cancel := context.WithCancel(ctx)
