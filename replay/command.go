@@ -156,9 +156,8 @@ func (c *commands) addSpecs(ns string, specs bson.RawArray) error {
 }
 
 // cleanSpec drops fields a createIndexes command need not carry: ns (≤4.2
-// specs; servers reject it) and v when it is 2, the default of every server
-// since 3.4 (some targets, FerretDB among them, reject the field). A v:1
-// index stays v:1.
+// specs; servers reject it) and v, the index version: the target builds its
+// own current version, as mongorestore does (FerretDB rejects any v).
 func cleanSpec(spec bson.D) bson.D {
 	out := spec[:0:0]
 	for _, e := range spec {
@@ -166,8 +165,6 @@ func cleanSpec(spec bson.D) bson.D {
 			continue
 		}
 		if e.Key == "v" {
-			// The index version: the target builds its own current one, as
-			// mongorestore does (FerretDB rejects any v).
 			continue
 		}
 		out = append(out, e)

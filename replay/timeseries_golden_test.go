@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -128,7 +129,7 @@ func TestTimeseriesFixtureInMemory(t *testing.T) {
 	first := snapshot(state[ns])
 
 	memReplay(t, a, state, entries)
-	if again := snapshot(state[ns]); !maps2Equal(first, again) {
+	if again := snapshot(state[ns]); !maps.Equal(first, again) {
 		t.Fatal("replaying the oplog a second time changed the buckets")
 	}
 }
@@ -192,18 +193,6 @@ func snapshot(docs map[string]bson.Raw) map[string]string {
 		out[k] = string(d)
 	}
 	return out
-}
-
-func maps2Equal(a, b map[string]string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for k, v := range a {
-		if b[k] != v {
-			return false
-		}
-	}
-	return true
 }
 
 func checkBuckets(t *testing.T, buckets map[string]bson.Raw, highest int32, total int64) {
