@@ -134,8 +134,9 @@ func (r *Runner) Cycle(ctx context.Context) (*snapshot.Manifest, error) {
 	}
 	opts := r.cfg.Snapshot
 	opts.Stream = stream
+	opts.Now = r.now // the schedule counts from Finished: one clock for both
 	started := r.now()
-	m, err := snapshot.Take(ctx, r.client, r.st, opts, r.log)
+	m, err := r.take(ctx, opts)
 	if err != nil {
 		return nil, fmt.Errorf("snapshot of %s: %w", stream, err)
 	}
@@ -145,6 +146,34 @@ func (r *Runner) Cycle(ctx context.Context) (*snapshot.Manifest, error) {
 		return m, fmt.Errorf("retention after snapshot %s: %w", m.ID, err)
 	}
 	return m, nil
+}
+
+// renameAttempts bounds the retries of a snapshot that a rename spoiled:
+// renames are rare and quick, so the next attempt almost always succeeds,
+// but a workload that renames all the time ($out on a timer) must not keep
+// the cycle busy forever.
+const renameAttempts = 3
+
+// take takes a snapshot, again at once if a rename spoiled it, and removes
+// what a failed attempt stored: no other writer of this stream's snapshots
+// runs beside the cycle, so the files are of no use to anyone.
+func (r *Runner) take(ctx context.Context, opts snapshot.Options) (*snapshot.Manifest, error) {
+	for attempt := 1; ; attempt++ {
+		m, err := snapshot.Take(ctx, r.client, r.st, opts, r.log)
+		if err == nil {
+			return m, nil
+		}
+		if ctx.Err() != nil {
+			return nil, err // the next start removes the files
+		}
+		if cerr := r.dropIncomplete(ctx, opts.Stream); cerr != nil {
+			r.log.Warn().Err(cerr).Msg("could not remove the failed snapshot's files; the next start tries again")
+		}
+		if !errors.Is(err, snapshot.ErrRenamed) || attempt == renameAttempts {
+			return nil, err
+		}
+		r.log.Warn().Err(err).Int("attempt", attempt).Msg("snapshot spoiled by a rename; taking it again")
+	}
 }
 
 // Retain deletes the snapshots the policy drops, then (with Prune) the
@@ -193,9 +222,10 @@ func (r *Runner) Retain(ctx context.Context, stream string) error {
 	return nil
 }
 
-// dropIncomplete deletes snapshots without a valid manifest: only this
-// daemon writes the stream's snapshots, so at its start any such one was
-// interrupted by a crash and can never complete.
+// dropIncomplete deletes snapshots without a manifest: only this daemon
+// writes the stream's snapshots, one at a time, so when none is being taken
+// any such one was interrupted (by a crash or an error) and can never
+// complete.
 func (r *Runner) dropIncomplete(ctx context.Context, stream string) error {
 	_, incomplete, err := snapshot.List(ctx, r.st, stream)
 	if err != nil {

@@ -62,6 +62,9 @@ func Take(ctx context.Context, client *mongo.Client, st store.Store, opts Option
 		// copy cannot be placed in the stream's history.
 		return nil, fmt.Errorf("snapshot %s of %s is incomplete: the newest oplog entry went back from %s to %s during the copy", m.ID, m.Stream, m.Start, m.End)
 	}
+	if err := src.checkRenames(ctx, m.Start, m.End, m.Collections); err != nil {
+		return nil, fmt.Errorf("snapshot %s of %s is incomplete: %w", m.ID, m.Stream, err)
+	}
 	m.sumTotals()
 	data, sum, err := encodeManifest(m)
 	if err != nil {

@@ -1,0 +1,186 @@
+package cycle
+
+import (
+	"context"
+	"errors"
+	"io"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
+
+	"github.com/tidelog/tidelog/internal/testserver"
+	"github.com/tidelog/tidelog/retention"
+	"github.com/tidelog/tidelog/snapshot"
+	"github.com/tidelog/tidelog/store"
+	"github.com/tidelog/tidelog/store/dirstore"
+)
+
+// clock is a settable time source for the schedule.
+type clock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
+func (c *clock) Add(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
+}
+
+type env struct {
+	client *mongo.Client
+	st     *dirstore.Store
+	clock  *clock
+}
+
+func newEnv(t *testing.T) *env {
+	t.Helper()
+	srv := testserver.StartT(t, testserver.Options{})
+	c, err := srv.Client()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Disconnect(context.Background()) })
+	if _, err := c.Database("app").Collection("c").InsertOne(t.Context(), bson.D{{Key: "_id", Value: 1}}); err != nil {
+		t.Fatal(err)
+	}
+	st, err := dirstore.Open(t.TempDir(), true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &env{client: c, st: st, clock: &clock{now: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}}
+}
+
+func (e *env) runner(t *testing.T, st store.Store, cfg Config) *Runner {
+	r := New(e.client, st, nil, cfg, zerolog.New(zerolog.NewTestWriter(t)))
+	r.now = e.clock.Now
+	return r
+}
+
+func ids(t *testing.T, st store.Store) (complete []string, incomplete []string) {
+	t.Helper()
+	ms, inc, err := snapshot.List(t.Context(), st, "rs0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range ms {
+		complete = append(complete, m.ID)
+	}
+	return complete, inc
+}
+
+func TestScheduleCountsFromTheNewestSnapshot(t *testing.T) {
+	e := newEnv(t)
+	r := e.runner(t, e.st, Config{Every: time.Hour})
+	wait, err := r.untilDue(t.Context(), "rs0")
+	if err != nil || wait != 0 {
+		t.Fatalf("no snapshot yet: untilDue = %v, %v; want 0 (take one now)", wait, err)
+	}
+	if _, err := r.Cycle(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	e.clock.Add(20 * time.Minute)
+	if wait, err := r.untilDue(t.Context(), "rs0"); err != nil || wait != 40*time.Minute {
+		t.Fatalf("20 min after a snapshot: untilDue = %v, %v; want 40m", wait, err)
+	}
+	e.clock.Add(3 * time.Hour)
+	if wait, err := r.untilDue(t.Context(), "rs0"); err != nil || wait != 0 {
+		t.Fatalf("overdue: untilDue = %v, %v; want 0", wait, err)
+	}
+	onDemand := e.runner(t, e.st, Config{})
+	if wait, err := onDemand.untilDue(t.Context(), "rs0"); err != nil || wait >= 0 {
+		t.Fatalf("on demand only: untilDue = %v, %v; want negative (never due)", wait, err)
+	}
+}
+
+func TestRetentionKeepsTheNewest(t *testing.T) {
+	e := newEnv(t)
+	r := e.runner(t, e.st, Config{Retention: retention.Policy{Keep: 2}})
+	var taken []string
+	for i := 0; i < 4; i++ {
+		m, err := r.Cycle(t.Context())
+		if err != nil {
+			t.Fatal(err)
+		}
+		taken = append(taken, m.ID)
+		e.clock.Add(time.Hour)
+	}
+	complete, incomplete := ids(t, e.st)
+	if strings.Join(complete, ",") != strings.Join(taken[2:], ",") || len(incomplete) != 0 {
+		t.Fatalf("after 4 cycles keeping 2: complete %v incomplete %v; want %v", complete, incomplete, taken[2:])
+	}
+}
+
+// failManifest is a store that refuses to store manifests, so every Take
+// fails after its data files are stored.
+type failManifest struct{ *dirstore.Store }
+
+func (f failManifest) PutSnapshotFile(ctx context.Context, stream, id, name string, r io.Reader) (int64, error) {
+	if name == snapshot.ManifestName {
+		return 0, errors.New("injected: disk full")
+	}
+	return f.Store.PutSnapshotFile(ctx, stream, id, name, r)
+}
+
+func TestFailedSnapshotLeavesNothing(t *testing.T) {
+	e := newEnv(t)
+	r := e.runner(t, failManifest{e.st}, Config{})
+	_, err := r.Cycle(t.Context())
+	if err == nil || !strings.Contains(err.Error(), "disk full") {
+		t.Fatalf("Cycle = %v, want the store's error", err)
+	}
+	complete, incomplete := ids(t, e.st)
+	if len(complete)+len(incomplete) != 0 {
+		t.Fatalf("after a failed snapshot: complete %v incomplete %v; want none", complete, incomplete)
+	}
+}
+
+func TestStartRemovesInterruptedKeepsDamaged(t *testing.T) {
+	e := newEnv(t)
+	ctx := t.Context()
+	put := func(id, name, data string) {
+		if _, err := e.st.PutSnapshotFile(ctx, "rs0", id, name, strings.NewReader(data)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	put("interrupted", "app.c.0.bson.lz4", "partial")
+	put("damaged", "app.c.0.bson.lz4", "data")
+	put("damaged", snapshot.ManifestName, `{"version":1,"broken`)
+
+	r := e.runner(t, e.st, Config{Snapshot: snapshot.Options{Stream: "rs0"}})
+	runCtx, cancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- r.Run(runCtx) }()
+	r.Trigger()
+	deadline := time.Now().Add(time.Minute)
+	for {
+		complete, incomplete := ids(t, e.st)
+		if len(complete) == 1 && strings.Join(incomplete, ",") == "damaged" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after start and a trigger: complete %v incomplete %v; want one new snapshot and only the damaged one left", complete, incomplete)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("Run = %v, want nil after cancel", err)
+	}
+}
+
+func TestTriggersMerge(t *testing.T) {
+	r := New(nil, nil, nil, Config{}, zerolog.Nop())
+	for i := 0; i < 5; i++ {
+		r.Trigger() // must not block
+	}
+	if n := len(r.trigger); n != 1 {
+		t.Fatalf("%d pending triggers, want 1", n)
+	}
+}
