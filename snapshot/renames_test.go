@@ -82,7 +82,7 @@ func TestCheckRenamesReadsTheWindow(t *testing.T) {
 	oplogColl := e.client.Database("local").Collection("oplog.rs")
 	const base = 2_000_000_000 // after any entry the server writes itself
 	for _, doc := range []bson.D{
-		renameEntry(t, base+1, "db.a", "db.early"),  // at start: not in the window
+		renameEntry(t, base+1, "db.a", "db.early"), // at start: not in the window
 		renameEntry(t, base+2, "db.fresh", "db.x"), // not listed
 		renameEntry(t, base+3, "db.a", "db.late"),  // the one
 		renameEntry(t, base+5, "db.a", "db.after"), // after end
