@@ -130,6 +130,29 @@ func TestRestoreDumpDirectory(t *testing.T) {
 	fc, err := fresh.Client()
 	must(t, err)
 	defer fc.Disconnect(context.Background())
+
+	// A file that starts after the dump's oplog ends cannot be shown to
+	// continue it, and one given twice adds nothing: both are refused (3)
+	// before anything is written.
+	gapped := filepath.Join(t.TempDir(), "gapped.bson")
+	var rest bytes.Buffer
+	for _, e := range readBSONFile(t, extra)[1:] {
+		rest.Write(e)
+	}
+	must(t, os.WriteFile(gapped, rest.Bytes(), 0o644))
+	for _, args := range [][]string{
+		{"--oplog-file", gapped},
+		{"--oplog-file", extra, "--oplog-file", extra},
+	} {
+		code, _, errOut = replayer(t, append([]string{"restore-dump", "--dump", dir, "--target", fresh.URI}, args...)...)
+		if code != 3 || !strings.Contains(errOut, "--oplog-file") {
+			t.Errorf("restore-dump %v: exit %d, want 3 naming the file\n%s", args, code, errOut)
+		}
+		if names, err := fc.ListDatabaseNames(context.Background(), bson.D{{Key: "name", Value: "test"}}); err != nil || len(names) > 0 {
+			t.Errorf("restore-dump %v wrote before refusing: %v %v", args, names, err)
+		}
+	}
+
 	code, out, errOut = replayer(t, "restore-dump", "--dump", dir, "--oplog-file", extra, "--to", "1500000002.1",
 		"--target", fresh.URI, "--ns-from", "test.*", "--ns-to", "staging.*", "--workers", "2")
 	if code != 0 {

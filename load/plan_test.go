@@ -2,6 +2,7 @@ package load
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"testing"
 
@@ -104,33 +105,76 @@ func entry(t *testing.T, ts uint32, id int) bson.Raw {
 	return raw(t, bson.D{{Key: "ts", Value: bson.Timestamp{T: ts, I: 1}}, {Key: "op", Value: "i"}, {Key: "ns", Value: "d.c"}, {Key: "o", Value: bson.D{{Key: "_id", Value: id}}}})
 }
 
+func part(name string, entries ...bson.Raw) Part {
+	return Part{Name: name, Source: func(fn func(bson.Raw) error) error {
+		for _, e := range entries {
+			if err := fn(e); err != nil {
+				return err
+			}
+		}
+		return nil
+	}}
+}
+
+func chainTS(src replay.Source) ([]string, error) {
+	var got []string
+	err := src(func(e bson.Raw) error {
+		ts, err := oplog.EntryTS(e)
+		got = append(got, ts.String())
+		return err
+	})
+	return got, err
+}
+
 // Chained parts skip what an earlier part already covered, every pass.
 func TestChain(t *testing.T) {
-	part := func(entries ...bson.Raw) replay.Source {
-		return func(fn func(bson.Raw) error) error {
-			for _, e := range entries {
-				if err := fn(e); err != nil {
-					return err
-				}
-			}
-			return nil
-		}
-	}
-	src, count := Chain(
-		part(entry(t, 10, 1), entry(t, 12, 2)),
-		part(entry(t, 11, 3), entry(t, 12, 4), entry(t, 13, 5)), // overlaps through 12
-		part(),
-		part(entry(t, 13, 6), entry(t, 14, 7)),
+	src, count := Chain(false,
+		part("dump", entry(t, 10, 1), entry(t, 12, 2)),
+		part("a", entry(t, 11, 3), entry(t, 12, 4), entry(t, 13, 5)), // overlaps through 12
+		part("empty"),
+		part("b", entry(t, 13, 6), entry(t, 14, 7)),
 	)
 	for pass := 0; pass < 2; pass++ {
-		var got []string
-		must(t, src(func(e bson.Raw) error {
-			ts, err := oplog.EntryTS(e)
-			got = append(got, ts.String())
-			return err
-		}))
+		got, err := chainTS(src)
+		must(t, err)
 		if strings.Join(got, " ") != "10.1 12.1 13.1 14.1" || count.Overlap != 3 {
 			t.Errorf("pass %d: %v, overlap %d", pass, got, count.Overlap)
 		}
+	}
+}
+
+// A part that cannot be shown to continue the ones before it stops the
+// chain before any of its entries pass.
+func TestChainRefusesGapsAndDisorder(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		allowGap bool
+		parts    []Part
+		want     string // the entries passed, then the error's part ("" for none)
+		errPart  string
+		nothing  bool
+	}{
+		{"gap after the dump", false, []Part{part("dump", entry(t, 10, 1)), part("late", entry(t, 12, 2))}, "10.1", "late", false},
+		{"gap allowed", true, []Part{part("dump", entry(t, 10, 1)), part("late", entry(t, 12, 2))}, "10.1 12.1", "", false},
+		{"files out of order", false, []Part{part("dump", entry(t, 10, 1)), part("second", entry(t, 10, 1), entry(t, 20, 2), entry(t, 30, 3)), part("first", entry(t, 10, 1), entry(t, 15, 4))}, "10.1 20.1 30.1", "first", true},
+		{"file given twice", false, []Part{part("dump", entry(t, 10, 1)), part("f", entry(t, 10, 1), entry(t, 11, 2)), part("f again", entry(t, 10, 1), entry(t, 11, 2))}, "10.1 11.1", "f again", true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			src, _ := Chain(tc.allowGap, tc.parts...)
+			got, err := chainTS(src)
+			if strings.Join(got, " ") != tc.want {
+				t.Errorf("passed %v, want %s", got, tc.want)
+			}
+			var ce *ChainError
+			if tc.errPart == "" {
+				if err != nil {
+					t.Fatalf("err = %v, want nil", err)
+				}
+				return
+			}
+			if !errors.As(err, &ce) || ce.Part != tc.errPart || ce.NothingNewLeft != tc.nothing {
+				t.Fatalf("err = %v, want a ChainError for %q (nothing new: %v)", err, tc.errPart, tc.nothing)
+			}
+		})
 	}
 }

@@ -25,6 +25,7 @@ type dumpRestoreFlags struct {
 	dir, archive string
 	gzip         bool
 	oplogFiles   stringList
+	allowGap     bool
 	workers      int
 	spoolDir     string
 }
@@ -41,6 +42,7 @@ func restoreDumpCmd(ctx context.Context, args []string, stdout, stderr io.Writer
 	fs.StringVar(&df.archive, "archive", "", "mongodump --archive file, - for stdin (this or --dump)")
 	fs.BoolVar(&df.gzip, "gzip", false, "the archive is gzip-compressed (detected anyway; given, an archive that is not is refused); a directory's .gz files are read by their names")
 	fs.Var(&df.oplogFiles, "oplog-file", "oplog file (concatenated BSON entries) to replay after the dump's own oplog, in the order given (repeatable)")
+	fs.BoolVar(&df.allowGap, "allow-oplog-gap", false, "accept an --oplog-file that starts after the end of the oplog before it (by default refused: entries between could be missing)")
 	fs.IntVar(&df.workers, "workers", 4, "insert and index-build commands that run at once while loading the dump")
 	fs.StringVar(&df.spoolDir, "spool-dir", "", "where an archive is unpacked before loading (needs its uncompressed size; default: the system temp directory)")
 	var tf targetFlags
@@ -116,11 +118,23 @@ func restoreDump(ctx context.Context, run *targetRun, tf *targetFlags, df *dumpR
 		return res, coded(exitWindow, fmt.Errorf("--to %s is before the end of the dump's oplog, %s: the dump is consistent only once its oplog is replayed through there; choose --to %s or later",
 			run.to, d.OplogEnd, d.OplogEnd))
 	}
-	parts := []replay.Source{d.Oplog(ctx, run.to)}
+	parts := []load.Part{{Name: "the dump's oplog", Source: d.Oplog(ctx, run.to)}}
 	for _, f := range df.oplogFiles {
-		parts = append(parts, replay.OplogFile(f, run.to))
+		parts = append(parts, load.Part{Name: "--oplog-file " + f, Source: replay.OplogFile(f, run.to)})
 	}
-	src, count := load.Chain(parts...)
+	src, count := load.Chain(df.allowGap, parts...)
+	res, err = restoreChain(ctx, run, tf, df, d, src, res, log)
+	res.overlap = count.Overlap
+	if errors.Is(err, load.ErrChain) {
+		return res, coded(exitWindow, err)
+	}
+	return res, err
+}
+
+// restoreChain checks the oplog and the target, loads the dump and replays
+// src over it.
+func restoreChain(ctx context.Context, run *targetRun, tf *targetFlags, df *dumpRestoreFlags, d *load.Dump, src replay.Source, res *dumpResult, log zerolog.Logger) (*dumpResult, error) {
+	var err error
 
 	var reserve []string
 	if run.opts.After.IsZero() {
@@ -162,7 +176,6 @@ func restoreDump(ctx context.Context, run *targetRun, tf *targetFlags, df *dumpR
 	} else {
 		res.replay, res.replayNS, err = replay.Replay(ctx, src, run.client, run.opts, replay.Keep, log)
 	}
-	res.overlap = count.Overlap
 	return res, err
 }
 
