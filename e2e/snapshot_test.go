@@ -167,6 +167,13 @@ func TestSnapshotCycleRestoreAndRetention(t *testing.T) {
 		t.Errorf("restore --dry-run: exit %d, want the plan from snapshot %s\n%s%s", code, snap3.ID, out, errOut)
 	}
 
+	// The snapshots hold no users: --include-users would restore only the
+	// users changed since, so it is refused, even in a dry run.
+	code, _, errOut = replayer(t, "restore", "--store", store, "--dry-run", "--include-users", "--to", points[5].ts.String())
+	if code == 0 || !strings.Contains(errOut, "without users and roles") {
+		t.Errorf("restore --include-users from a snapshot without users: exit %d, want a refusal\n%s", code, errOut)
+	}
+
 	restorable := func(ts oplog.Timestamp) bool {
 		for _, win := range s.Windows {
 			from, _ := oplog.Parse(win.From)

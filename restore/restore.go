@@ -19,6 +19,7 @@ import (
 	"github.com/tidelog/tidelog/load"
 	"github.com/tidelog/tidelog/oplog"
 	"github.com/tidelog/tidelog/plan"
+	"github.com/tidelog/tidelog/progress"
 	"github.com/tidelog/tidelog/replay"
 	"github.com/tidelog/tidelog/snapshot"
 	"github.com/tidelog/tidelog/store"
@@ -37,6 +38,9 @@ type Options struct {
 	Workers int
 	// Apply selects, renames and filters what is written.
 	Apply replay.Options
+	// Progress shows the verification, load and replay as they go; nil:
+	// log lines.
+	Progress *progress.Display
 }
 
 // Prepared is a restore planned and ready to run (or to print: --dry-run).
@@ -79,6 +83,12 @@ func Prepare(ctx context.Context, st store.Store, opts Options) (*Prepared, erro
 			}
 		}
 	}
+	if out.Snapshot != nil && opts.Apply.IncludeUsers && !out.Snapshot.IncludeUsers {
+		// The oplog holds only the changes since the snapshot's start: the
+		// users and roles restored would be those changed since, not all.
+		return nil, fmt.Errorf("snapshot %s was taken without users and roles (tailerd's include_users was off), so --include-users would restore only those changed since %s: "+
+			"restore without --include-users and create users apart, or turn include_users on and restore from a snapshot taken after that", out.Snapshot.ID, out.Snapshot.Start)
+	}
 	return out, nil
 }
 
@@ -113,8 +123,12 @@ func Run(ctx context.Context, st store.Store, target *mongo.Client, opts Options
 			return res, err
 		}
 	}
+	show := opts.Progress
+	if show == nil {
+		show = progress.Logs(log)
+	}
 	log.Info().Int("segments", len(p.Segments)).Uint64("bytes", p.Bytes).Msg("verifying segments before writing anything")
-	replayed, err := replay.Check(ctx, src, opts.Apply, log)
+	replayed, err := replay.Check(ctx, counted(src, show.Phase("verifying segments", int64(p.Entries), "entries")), opts.Apply, log)
 	if err != nil {
 		return res, err
 	}
@@ -128,17 +142,19 @@ func Run(ctx context.Context, st store.Store, target *mongo.Client, opts Options
 	} else {
 		// The load checks (or drops) its own namespaces and those the replay
 		// writes, in one pass, before its first write.
+		loading := show.Phase("loading snapshot", prep.Snapshot.Docs, "docs")
 		res.Load, err = load.Load(ctx, target, Collections(ctx, st, prep.Snapshot), load.Options{
 			Workers: opts.Workers, Drop: opts.Drop, Namespaces: opts.Apply.Namespaces,
 			IncludeUsers: opts.Apply.IncludeUsers, Reserve: replayed, SkipIndexes: true,
-			Progress: progress(log, prep.Snapshot.Docs),
+			Progress: loading.Totals(),
 		}, log)
 		if err != nil {
 			return res, err
 		}
+		loading.Finish()
 		apply.Indexes = res.Load.Deferred
 	}
-	res.Replay, err = replay.Write(ctx, src, target, apply, log)
+	res.Replay, err = replay.Write(ctx, counted(src, show.Phase("replaying", int64(p.Entries), "entries")), target, apply, log)
 	res.Namespaces = union(replayed, res.Load.Namespaces)
 	if err != nil {
 		return res, err
@@ -187,17 +203,19 @@ func Collections(ctx context.Context, st store.Store, m *snapshot.Manifest) []lo
 	return out
 }
 
-// progress logs the load every 10% of the snapshot's documents.
-func progress(log zerolog.Logger, total int64) func(ns string, docs int64) {
-	var done, next int64
-	last := map[string]int64{}
-	return func(ns string, docs int64) {
-		done += docs - last[ns]
-		last[ns] = docs
-		if total > 0 && done >= next {
-			log.Info().Int64("docs", done).Int64("of", total).Int64("percent", done*100/total).Msg("loading snapshot")
-			next = done + max(total/10, 1)
+// counted reports every entry src yields to m, and finishes m when src
+// has yielded them all. Reading runs at most one batch ahead of writing,
+// so for a replay this is the apply's pace too.
+func counted(src replay.Source, m *progress.Meter) replay.Source {
+	return func(fn func(bson.Raw) error) error {
+		err := src(func(entry bson.Raw) error {
+			m.Add(1)
+			return fn(entry)
+		})
+		if err == nil {
+			m.Finish()
 		}
+		return err
 	}
 }
 

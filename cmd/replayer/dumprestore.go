@@ -16,6 +16,7 @@ import (
 	"github.com/tidelog/tidelog/dump"
 	"github.com/tidelog/tidelog/load"
 	"github.com/tidelog/tidelog/oplog"
+	"github.com/tidelog/tidelog/progress"
 	"github.com/tidelog/tidelog/replay"
 )
 
@@ -64,7 +65,7 @@ func restoreDumpCmd(ctx context.Context, args []string, stdout, stderr io.Writer
 		return err
 	}
 	started := time.Now()
-	res, err := restoreDump(ctx, run, &tf, &df, log)
+	res, err := restoreDump(ctx, run, &tf, &df, display(stderr, log), log)
 	skipped, err := run.finish(ctx, err, "")
 	if err != nil {
 		return err
@@ -104,7 +105,7 @@ func (r *dumpResult) namespaces() []string {
 // write (the dump's checksums and oplog, --to against the dump's consistent
 // point, every oplog entry, the target's namespaces), loads the base and
 // replays the oplog over it.
-func restoreDump(ctx context.Context, run *targetRun, tf *targetFlags, df *dumpRestoreFlags, log zerolog.Logger) (*dumpResult, error) {
+func restoreDump(ctx context.Context, run *targetRun, tf *targetFlags, df *dumpRestoreFlags, show *progress.Display, log zerolog.Logger) (*dumpResult, error) {
 	d, source, err := openDump(ctx, df, log)
 	if err != nil {
 		return nil, err
@@ -123,7 +124,7 @@ func restoreDump(ctx context.Context, run *targetRun, tf *targetFlags, df *dumpR
 		parts = append(parts, load.Part{Name: "--oplog-file " + f, Source: replay.OplogFile(f, run.to)})
 	}
 	src, count := load.Chain(df.allowGap, parts...)
-	res, err = restoreChain(ctx, run, tf, df, d, src, res, log)
+	res, err = restoreChain(ctx, run, tf, df, d, src, res, show, log)
 	res.overlap = count.Overlap
 	if errors.Is(err, load.ErrChain) {
 		return res, coded(exitWindow, err)
@@ -133,7 +134,7 @@ func restoreDump(ctx context.Context, run *targetRun, tf *targetFlags, df *dumpR
 
 // restoreChain checks the oplog and the target, loads the dump and replays
 // src over it.
-func restoreChain(ctx context.Context, run *targetRun, tf *targetFlags, df *dumpRestoreFlags, d *load.Dump, src replay.Source, res *dumpResult, log zerolog.Logger) (*dumpResult, error) {
+func restoreChain(ctx context.Context, run *targetRun, tf *targetFlags, df *dumpRestoreFlags, d *load.Dump, src replay.Source, res *dumpResult, show *progress.Display, log zerolog.Logger) (*dumpResult, error) {
 	var err error
 
 	var reserve []string
@@ -142,9 +143,10 @@ func restoreChain(ctx context.Context, run *targetRun, tf *targetFlags, df *dump
 		if err != nil {
 			return res, err
 		}
+		loading := show.Phase("loading dump", 0, "docs")
 		res.load, err = load.Load(ctx, run.client, d.Collections, load.Options{
 			Workers: df.workers, Drop: tf.drop, Namespaces: run.opts.Namespaces, IncludeUsers: run.opts.IncludeUsers,
-			Reserve: reserve, Progress: progressLog(log), SkipIndexes: d.HasOplog() || len(df.oplogFiles) > 0,
+			Reserve: reserve, Progress: loading.Totals(), SkipIndexes: d.HasOplog() || len(df.oplogFiles) > 0,
 		}, log)
 		var ce *load.ConflictError
 		var ue *load.UnsupportedError
@@ -157,6 +159,7 @@ func restoreChain(ctx context.Context, run *targetRun, tf *targetFlags, df *dump
 		case err != nil:
 			return res, fmt.Errorf("%w\nThe target may hold a partial load. Once the cause is fixed, run the same command again with --drop", err)
 		}
+		loading.Finish()
 		res.loaded = true
 	} else {
 		log.Info().Stringer("after", run.opts.After).Msg("resuming: the base was loaded by the run that stopped; replaying the oplog only")
@@ -221,16 +224,6 @@ func openArchive(ctx context.Context, df *dumpRestoreFlags, log zerolog.Logger) 
 }
 
 // progressLog logs a namespace's document count every 100,000 documents.
-func progressLog(log zerolog.Logger) func(string, int64) {
-	logged := map[string]int64{}
-	return func(ns string, n int64) {
-		if n-logged[ns] >= 100_000 {
-			logged[ns] = n
-			log.Info().Str("ns", ns).Int64("docs", n).Msg("loading")
-		}
-	}
-}
-
 func printDumpRestore(w io.Writer, r *dumpResult, df *dumpRestoreFlags, took time.Duration) {
 	if r.loaded {
 		l := r.load

@@ -48,7 +48,7 @@ func restoreCmd(ctx context.Context, args []string, stdout, stderr io.Writer, lo
 		return err
 	}
 	if *dryRun {
-		prep, err := restore.Prepare(ctx, st, restore.Options{Stream: *stream, To: to})
+		prep, err := restore.Prepare(ctx, st, restore.Options{Stream: *stream, To: to, Apply: replay.Options{IncludeUsers: tf.includeUsers}})
 		if err != nil {
 			return replayError(err, *storeDir)
 		}
@@ -60,7 +60,8 @@ func restoreCmd(ctx context.Context, args []string, stdout, stderr io.Writer, lo
 		return err
 	}
 	started := time.Now()
-	res, err := restore.Run(ctx, st, run.client, restore.Options{Stream: *stream, To: run.to, Drop: tf.drop, Workers: *workers, Apply: run.opts}, log)
+	res, err := restore.Run(ctx, st, run.client, restore.Options{Stream: *stream, To: run.to, Drop: tf.drop, Workers: *workers, Apply: run.opts,
+		Progress: display(stderr, log)}, log)
 	skipped, err := run.finish(ctx, err, *storeDir)
 	if err != nil {
 		return err
