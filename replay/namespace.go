@@ -28,6 +28,21 @@ func (p nsPattern) match(db, coll string) bool {
 	return (p.db == "*" || p.db == db) && (p.coll == "*" || p.coll == coll)
 }
 
+// bucketsPrefix begins the name of the collection that holds a timeseries
+// collection's data: people name "db.weather", the documents live in
+// "db.system.buckets.weather", and a selection or rename must move both.
+const bucketsPrefix = "system.buckets."
+
+// matchData is match for a namespace that holds data: a timeseries
+// collection's buckets also match the patterns naming the collection.
+func (p nsPattern) matchData(db, coll string) bool {
+	if p.match(db, coll) {
+		return true
+	}
+	ts, ok := strings.CutPrefix(coll, bucketsPrefix)
+	return ok && p.coll != "*" && p.match(db, ts)
+}
+
 // Namespaces selects and renames what a replay writes. The zero value
 // selects everything and renames nothing.
 type Namespaces struct {
@@ -71,7 +86,7 @@ func (n Namespaces) Selected(db, coll string) bool {
 	if len(n.include) > 0 {
 		in := false
 		for _, p := range n.include {
-			if p.match(db, coll) {
+			if p.matchData(db, coll) {
 				in = true
 				break
 			}
@@ -81,7 +96,7 @@ func (n Namespaces) Selected(db, coll string) bool {
 		}
 	}
 	for _, p := range n.exclude {
-		if p.match(db, coll) {
+		if p.matchData(db, coll) {
 			return false
 		}
 	}
@@ -113,13 +128,17 @@ func (n Namespaces) SelectedDB(db string) bool {
 // Rename maps a source namespace to the target's; the first matching rename wins.
 func (n Namespaces) Rename(db, coll string) (string, string) {
 	for i, f := range n.from {
-		if f.match(db, coll) {
-			t := n.to[i]
-			if t.coll == "*" {
-				return t.db, coll
-			}
-			return t.db, t.coll
+		if !f.matchData(db, coll) {
+			continue
 		}
+		t := n.to[i]
+		if t.coll == "*" {
+			return t.db, coll
+		}
+		if !f.match(db, coll) { // the buckets of the timeseries collection f names
+			return t.db, bucketsPrefix + t.coll
+		}
+		return t.db, t.coll
 	}
 	return db, coll
 }

@@ -43,6 +43,37 @@ func TestNamespaces(t *testing.T) {
 	}
 }
 
+// A timeseries collection's documents live in its system.buckets.*
+// collection: naming the collection selects, excludes and renames them.
+func TestNamespacesCarryTimeseriesBuckets(t *testing.T) {
+	n, err := NewNamespaces([]string{"iot.weather", "iot.system.buckets.raw"}, nil, []string{"iot.weather"}, []string{"lab.w2"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for ns, want := range map[[2]string]bool{
+		{"iot", "weather"}: true, {"iot", "system.buckets.weather"}: true,
+		{"iot", "system.buckets.raw"}: true, {"iot", "raw"}: false,
+		{"iot", "system.buckets.other"}: false, {"other", "system.buckets.weather"}: false,
+	} {
+		if got := n.Selected(ns[0], ns[1]); got != want {
+			t.Errorf("Selected(%s.%s) = %v, want %v", ns[0], ns[1], got, want)
+		}
+	}
+	if db, c := n.Rename("iot", "system.buckets.weather"); db != "lab" || c != "system.buckets.w2" {
+		t.Errorf("the buckets of iot.weather renamed to %s.%s, want lab.system.buckets.w2", db, c)
+	}
+	if db, c := n.Rename("iot", "weather"); db != "lab" || c != "w2" {
+		t.Errorf("iot.weather renamed to %s.%s, want lab.w2", db, c)
+	}
+	ex, err := NewNamespaces(nil, []string{"iot.weather"}, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ex.Selected("iot", "system.buckets.weather") || !ex.Selected("iot", "system.buckets.other") {
+		t.Error("excluding iot.weather must exclude its buckets, and only its")
+	}
+}
+
 func TestClassify(t *testing.T) {
 	cases := []struct {
 		op, db, coll string
