@@ -255,14 +255,14 @@ func TestRestoreDumpTimeseriesOnFerretDB(t *testing.T) {
 	defer c.Disconnect(context.Background())
 
 	code, out, errOut := replayer(t, "restore-dump", "--dump", dir, "--target", target.URI)
-	if code != 1 || !strings.Contains(errOut, "timeseries_test.foo_ts") || !strings.Contains(errOut, "timeseries") || !strings.Contains(errOut, "--ns-exclude") {
+	if code != 1 || !strings.Contains(errOut, "timeseries_test.foo_ts") || !strings.Contains(errOut, "timeseries") || !strings.Contains(errOut, "--ns-exclude") || !strings.Contains(errOut, "--ns-include timeseries_test.system.buckets.foo_ts") {
 		t.Fatalf("timeseries onto FerretDB: exit %d, want 1 naming timeseries_test.foo_ts\n%s%s", code, out, errOut)
 	}
 	if dbs, _ := c.ListDatabaseNames(context.Background(), bson.D{}); len(dbs) > 0 {
 		t.Errorf("a restore refused at create wrote: %v", dbs)
 	}
 
-	code, out, errOut = replayer(t, "restore-dump", "--dump", dir, "--target", target.URI, "--ns-exclude", "timeseries_test.foo_ts")
+	code, out, errOut = replayer(t, "restore-dump", "--dump", dir, "--target", target.URI, "--ns-include", "timeseries_test.system.buckets.foo_ts")
 	if code != 0 {
 		t.Fatalf("restore-dump without the timeseries view: exit %d\n%s%s", code, out, errOut)
 	}

@@ -27,6 +27,7 @@ type UnsupportedError struct {
 	NS     string // the target namespace
 	Source string // the source's namespace (before renames)
 	What   string // what the target refused, for a person
+	Type   string // TypeCollection, TypeView or TypeTimeseries
 	Err    error  // the target's answer
 }
 
@@ -81,7 +82,7 @@ func create(ctx context.Context, client *mongo.Client, j *job) error {
 	}
 	var se mongo.ServerError
 	if errors.As(err, &se) && (se.HasErrorCode(codeNotImplemented) || se.HasErrorCode(codeCommandNotSupported)) {
-		return &UnsupportedError{NS: j.ns(), Source: j.srcNS, What: describe(j), Err: err}
+		return &UnsupportedError{NS: j.ns(), Source: j.srcNS, What: describe(j), Type: j.kind, Err: err}
 	}
 	return nsError(j.ns(), "create "+describe(j), err)
 }

@@ -162,13 +162,21 @@ func TestFromDirTimeseriesOnFerretDB(t *testing.T) {
 	if ts == nil || ts.kind != TypeTimeseries || ts.dataName != "system.buckets.foo_ts" || len(ts.docs) != 1 || len(ts.indexes) != 2 {
 		t.Fatalf("timeseries job %+v", ts)
 	}
-	// Without the timeseries collection, its buckets are a plain collection.
+	// Excluding the timeseries collection excludes its data.
 	ns, err := replay.NewNamespaces(nil, []string{"timeseries_test.foo_ts"}, nil, nil)
 	must(t, err)
 	p, err = newPlan(ctx, d.Collections, Options{Namespaces: ns}, testLog(t))
 	must(t, err)
+	if len(p.jobs) != 0 {
+		t.Fatalf("plan excluding the timeseries collection: %v", p.namespaces())
+	}
+	// Selecting only its buckets loads them as a plain collection.
+	ns, err = replay.NewNamespaces([]string{"timeseries_test.system.buckets.foo_ts"}, nil, nil, nil)
+	must(t, err)
+	p, err = newPlan(ctx, d.Collections, Options{Namespaces: ns}, testLog(t))
+	must(t, err)
 	if len(p.jobs) != 1 || p.jobs[0].ns() != "timeseries_test.system.buckets.foo_ts" || p.jobs[0].kind != TypeCollection || len(p.jobs[0].docs) != 1 {
-		t.Fatalf("plan without the timeseries collection: %v", p.namespaces())
+		t.Fatalf("plan of the buckets alone: %v", p.namespaces())
 	}
 
 	c := target(t)

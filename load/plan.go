@@ -64,10 +64,11 @@ func newPlan(ctx context.Context, colls []Collection, opts Options, log zerolog.
 			buckets = append(buckets, c)
 			continue
 		}
-		// Buckets without their timeseries collection (not in colls, or left
-		// out) are judged by their own name and loaded as an ordinary
+		// Buckets without their timeseries collection (not in colls, or not
+		// selected) are judged by their own name and loaded as an ordinary
 		// collection, as replay treats them: on a target without timeseries
-		// (FerretDB), --ns-exclude db.name keeps the data as a plain copy.
+		// (FerretDB), --ns-include db.system.buckets.name keeps the data as
+		// a plain copy (--ns-exclude db.name leaves out both).
 		if !wanted(c.DB, c.Name, opts) {
 			p.leftOut = append(p.leftOut, c.DB+"."+c.Name)
 			continue

@@ -154,8 +154,13 @@ func restoreChain(ctx context.Context, run *targetRun, tf *targetFlags, df *dump
 		case errors.As(err, &ce):
 			return res, err
 		case errors.As(err, &ue):
-			return res, fmt.Errorf("%w\nNo document was written (namespaces created before the refusal are empty). Leave %s out with --ns-exclude, "+
-				"or restore onto a target that supports it, with --drop to replace what this run created", err, ue.Source)
+			also := ""
+			if ue.Type == load.TypeTimeseries {
+				db, coll := replay.SplitNS(ue.Source)
+				also = fmt.Sprintf(" (or keep its raw buckets as a plain collection: --ns-include %s.system.buckets.%s)", db, coll)
+			}
+			return res, fmt.Errorf("%w\nNo document was written (namespaces created before the refusal are empty). Leave %s out with --ns-exclude%s, "+
+				"or restore onto a target that supports it, with --drop to replace what this run created", err, ue.Source, also)
 		case err != nil:
 			return res, fmt.Errorf("%w\nThe target may hold a partial load. Once the cause is fixed, run the same command again with --drop", err)
 		}
