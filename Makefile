@@ -1,14 +1,14 @@
 # The two commands a fresh machine needs: `make demo` and `make test`.
-# Both build FerretDB (the test server) once into ~/.cache/tidelog.
+# Both build FerretDB (the test server) once into ~/.cache/tidelog; test also builds MinIO (S3).
 
 GO ?= go
 
-.PHONY: demo test build bench fuzz ferretdb clean
+.PHONY: demo test build bench fuzz ferretdb minio clean
 
 demo: ferretdb
 	$(GO) run ./internal/demo
 
-test: ferretdb
+test: ferretdb minio
 	scripts/test.sh
 
 build:
@@ -32,6 +32,9 @@ fuzz:
 
 ferretdb:
 	@scripts/ferretdb.sh >/dev/null
+
+minio:
+	@scripts/minio.sh >/dev/null
 
 clean:
 	rm -rf bin demo-data

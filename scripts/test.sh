@@ -5,6 +5,7 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 
 scripts/ferretdb.sh >/dev/null || { echo "tests: 0 passed, 1 failed (could not build FerretDB)"; exit 1; }
+scripts/minio.sh >/dev/null || { echo "tests: 0 passed, 1 failed (could not build MinIO)"; exit 1; }
 scripts/postgres.sh || { echo "tests: 0 passed, 1 failed (could not install PostgreSQL)"; exit 1; }
 
 log=$(mktemp)

@@ -1,0 +1,38 @@
+package kafkastore
+
+import (
+	"context"
+	"slices"
+)
+
+// Streams lists, sorted, the streams whose topic (<prefix>.<stream>) holds a
+// listed segment, gap or snapshot. A topic whose records are all deleted is
+// not a stream. A topic under the prefix that is not the store's (records
+// that are not tidelog frames, several partitions) is an error wrapping
+// store.ErrNotStore, never skipped.
+func (s *Store) Streams(ctx context.Context) ([]string, error) {
+	const op = "list streams"
+	if err := s.check(ctx, op); err != nil {
+		return nil, err
+	}
+	topics, err := s.adm.ListTopics(ctx)
+	if err != nil {
+		return nil, s.errorf(op, err)
+	}
+	var streams []string
+	for _, topic := range topics.Names() {
+		stream, ok := s.streamOf(topic)
+		if !ok {
+			continue
+		}
+		var empty bool
+		if err := s.refreshed(ctx, stream, func(ix *topicIndex) { empty = ix.empty() }); err != nil {
+			return nil, s.errorf(op, err)
+		}
+		if !empty {
+			streams = append(streams, stream)
+		}
+	}
+	slices.Sort(streams)
+	return streams, nil
+}
