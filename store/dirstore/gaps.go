@@ -1,13 +1,11 @@
 package dirstore
 
 import (
-	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
-	"slices"
 
 	"github.com/tidelog/tidelog/store"
 )
@@ -68,8 +66,6 @@ func (s *Store) Gaps(ctx context.Context, stream string) ([]store.Gap, error) {
 		}
 		gaps = append(gaps, g)
 	}
-	slices.SortFunc(gaps, func(a, b store.Gap) int {
-		return cmp.Or(a.After.Compare(b.After), a.Next.Compare(b.Next))
-	})
+	store.SortGaps(gaps)
 	return gaps, nil
 }

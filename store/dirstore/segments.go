@@ -108,7 +108,7 @@ func (s *Store) checkStream(ctx context.Context, op, stream string) error {
 	if err := s.checkCtx(ctx, op); err != nil {
 		return err
 	}
-	if err := validStream(stream); err != nil {
+	if err := store.ValidStream(stream); err != nil {
 		return fmt.Errorf("dirstore %s: %s: %w", s.root, op, err)
 	}
 	return nil
@@ -119,7 +119,7 @@ func (s *Store) checkName(ctx context.Context, op, stream, name string) error {
 	if err := s.checkStream(ctx, op, stream); err != nil {
 		return err
 	}
-	if err := validSegment(name); err != nil {
+	if err := store.ValidSegment(name); err != nil {
 		return fmt.Errorf("dirstore %s: %s %s/%s: %w", s.root, op, stream, name, err)
 	}
 	return nil

@@ -9,7 +9,6 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"strings"
 
 	"github.com/tidelog/tidelog/store"
 )
@@ -19,30 +18,15 @@ func (s *Store) snapshotsDir(stream string) string {
 	return filepath.Join(s.root, streamsDir, stream, snapshotsDirName)
 }
 
-// validSnapshotPart checks a snapshot ID or file name: one directory entry
-// name of [A-Za-z0-9._-] that does not begin with '.' (hidden and
-// temporary files are never listed).
-func validSnapshotPart(what, v string) error {
-	if v == "" || strings.HasPrefix(v, ".") {
-		return fmt.Errorf("invalid snapshot %s %q: empty or begins with '.'", what, v)
-	}
-	for i := 0; i < len(v); i++ {
-		if !streamByte(v[i]) {
-			return fmt.Errorf("invalid snapshot %s %q: only letters, digits, '.', '_' and '-' are allowed", what, v)
-		}
-	}
-	return nil
-}
-
 func (s *Store) checkSnapshot(ctx context.Context, op, stream, id string, name *string) error {
 	if err := s.checkStream(ctx, op, stream); err != nil {
 		return err
 	}
-	if err := validSnapshotPart("id", id); err != nil {
+	if err := store.ValidSnapshotPart("id", id); err != nil {
 		return fmt.Errorf("dirstore %s: %s %s: %w", s.root, op, stream, err)
 	}
 	if name != nil {
-		if err := validSnapshotPart("file name", *name); err != nil {
+		if err := store.ValidSnapshotPart("file name", *name); err != nil {
 			return fmt.Errorf("dirstore %s: %s %s/%s: %w", s.root, op, stream, id, err)
 		}
 	}
@@ -147,7 +131,7 @@ func (s *Store) Snapshots(ctx context.Context, stream string) ([]string, error) 
 	}
 	var ids []string
 	for _, e := range entries {
-		if e.IsDir() && validSnapshotPart("id", e.Name()) == nil {
+		if e.IsDir() && store.ValidSnapshotPart("id", e.Name()) == nil {
 			ids = append(ids, e.Name())
 		}
 	}

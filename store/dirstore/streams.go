@@ -8,6 +8,8 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+
+	"github.com/tidelog/tidelog/store"
 )
 
 // Streams lists, sorted, the streams that have at least one segment, gap or
@@ -25,7 +27,7 @@ func (s *Store) Streams(ctx context.Context) ([]string, error) {
 	var streams []string
 	for _, e := range entries {
 		name := e.Name()
-		if !e.IsDir() || validStream(name) != nil {
+		if !e.IsDir() || store.ValidStream(name) != nil {
 			continue
 		}
 		segs, err := listDir(s.segmentsDir(name), segmentSuffix)

@@ -1,11 +1,9 @@
 package kafkastore
 
 import (
-	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
-	"slices"
 
 	"github.com/tidelog/tidelog/store"
 )
@@ -64,8 +62,6 @@ func (s *Store) Gaps(ctx context.Context, stream string) ([]store.Gap, error) {
 		}
 		gaps = append(gaps, g)
 	}
-	slices.SortFunc(gaps, func(a, b store.Gap) int {
-		return cmp.Or(a.After.Compare(b.After), a.Next.Compare(b.Next))
-	})
+	store.SortGaps(gaps)
 	return gaps, nil
 }

@@ -13,7 +13,7 @@ import (
 // another copy, which is listed once; the copy completed last is read.
 func (s *Store) PutSegment(ctx context.Context, stream, name string, data []byte) error {
 	op := "put segment " + stream + "/" + name
-	if err := s.check(ctx, op, s.validStream(stream), validSegment(name)); err != nil {
+	if err := s.check(ctx, op, s.validStream(stream), store.ValidSegment(name)); err != nil {
 		return err
 	}
 	if err := s.ensureTopic(ctx, stream); err != nil {
@@ -32,7 +32,7 @@ func (s *Store) PutSegment(ctx context.Context, stream, name string, data []byte
 // store.ErrNotExist.
 func (s *Store) OpenSegment(ctx context.Context, stream, name string) (io.ReadCloser, error) {
 	op := "open segment " + stream + "/" + name
-	if err := s.check(ctx, op, s.validStream(stream), validSegment(name)); err != nil {
+	if err := s.check(ctx, op, s.validStream(stream), store.ValidSegment(name)); err != nil {
 		return nil, err
 	}
 	var obj *object
@@ -64,7 +64,7 @@ func (s *Store) Segments(ctx context.Context, stream string) ([]string, error) {
 // segment writes nothing and is not an error.
 func (s *Store) DeleteSegment(ctx context.Context, stream, name string) error {
 	op := "delete segment " + stream + "/" + name
-	if err := s.check(ctx, op, s.validStream(stream), validSegment(name)); err != nil {
+	if err := s.check(ctx, op, s.validStream(stream), store.ValidSegment(name)); err != nil {
 		return err
 	}
 	listed := func(ix *topicIndex) bool { return ix.segments[name] != nil }

@@ -15,9 +15,9 @@ import (
 // together.
 
 func (s *Store) checkSnapshot(ctx context.Context, op, stream, id string, file *string) error {
-	errs := []error{s.validStream(stream), validSnapshotPart("id", id)}
+	errs := []error{s.validStream(stream), store.ValidSnapshotPart("id", id)}
 	if file != nil {
-		errs = append(errs, validSnapshotPart("file name", *file))
+		errs = append(errs, store.ValidSnapshotPart("file name", *file))
 	}
 	return s.check(ctx, op, errs...)
 }

@@ -1,11 +1,9 @@
 package s3store
 
 import (
-	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
-	"slices"
 
 	"github.com/tidelog/tidelog/store"
 )
@@ -66,8 +64,6 @@ func (s *Store) Gaps(ctx context.Context, stream string) ([]store.Gap, error) {
 		}
 		gaps = append(gaps, g)
 	}
-	slices.SortFunc(gaps, func(a, b store.Gap) int {
-		return cmp.Or(a.After.Compare(b.After), a.Next.Compare(b.Next))
-	})
+	store.SortGaps(gaps)
 	return gaps, nil
 }

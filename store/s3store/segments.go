@@ -76,7 +76,7 @@ func (s *Store) checkStream(ctx context.Context, op, stream string) error {
 	if err := s.checkCtx(ctx, op); err != nil {
 		return err
 	}
-	if err := validStream(stream); err != nil {
+	if err := store.ValidStream(stream); err != nil {
 		return s.fail(op, err)
 	}
 	return nil
@@ -87,7 +87,7 @@ func (s *Store) checkSegment(ctx context.Context, op, stream, name string) error
 	if err := s.checkStream(ctx, op, stream); err != nil {
 		return err
 	}
-	if err := validSegment(name); err != nil {
+	if err := store.ValidSegment(name); err != nil {
 		return s.fail(op, err)
 	}
 	return nil

@@ -16,11 +16,11 @@ func (s *Store) checkSnapshot(ctx context.Context, op, stream, id string, name *
 	if err := s.checkStream(ctx, op, stream); err != nil {
 		return err
 	}
-	if err := validSnapshotPart("id", id); err != nil {
+	if err := store.ValidSnapshotPart("id", id); err != nil {
 		return s.fail(op, err)
 	}
 	if name != nil {
-		if err := validSnapshotPart("file name", *name); err != nil {
+		if err := store.ValidSnapshotPart("file name", *name); err != nil {
 			return s.fail(op, err)
 		}
 	}
@@ -65,7 +65,7 @@ func (s *Store) SnapshotFiles(ctx context.Context, stream, id string) ([]string,
 	if err := s.checkSnapshot(ctx, op, stream, id, nil); err != nil {
 		return nil, err
 	}
-	names, err := s.list(ctx, op, s.snapshotKey(stream, id), false, func(n string) bool { return validSnapshotPart("file name", n) == nil }, 0)
+	names, err := s.list(ctx, op, s.snapshotKey(stream, id), false, func(n string) bool { return store.ValidSnapshotPart("file name", n) == nil }, 0)
 	if err != nil {
 		return nil, s.fail(op, err)
 	}
@@ -81,7 +81,7 @@ func (s *Store) Snapshots(ctx context.Context, stream string) ([]string, error) 
 		return nil, err
 	}
 	return s.subdirs(ctx, op, s.snapshotsKey(stream), func(id string) bool {
-		return validSnapshotPart("id", id) == nil
+		return store.ValidSnapshotPart("id", id) == nil
 	})
 }
 

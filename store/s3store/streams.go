@@ -3,6 +3,8 @@ package s3store
 import (
 	"context"
 	"strings"
+
+	"github.com/tidelog/tidelog/store"
 )
 
 // Streams lists, sorted, the streams that have at least one segment, gap or
@@ -14,7 +16,7 @@ func (s *Store) Streams(ctx context.Context) ([]string, error) {
 	if err := s.checkCtx(ctx, op); err != nil {
 		return nil, err
 	}
-	candidates, err := s.subdirs(ctx, op, s.streamsKey(), func(n string) bool { return validStream(n) == nil })
+	candidates, err := s.subdirs(ctx, op, s.streamsKey(), func(n string) bool { return store.ValidStream(n) == nil })
 	if err != nil {
 		return nil, err
 	}
@@ -42,7 +44,7 @@ func streamObject(name string) bool {
 	}
 	if n, ok := strings.CutPrefix(name, snapshotsDir); ok {
 		id, file, ok := strings.Cut(n, "/")
-		return ok && validSnapshotPart("id", id) == nil && validSnapshotPart("file name", file) == nil
+		return ok && store.ValidSnapshotPart("id", id) == nil && store.ValidSnapshotPart("file name", file) == nil
 	}
 	return false
 }
