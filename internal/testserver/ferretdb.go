@@ -5,6 +5,7 @@ package testserver
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -24,7 +25,8 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 )
 
-// ReplicaSet is the replica set name every server reports.
+// ReplicaSet is the replica set name a server reports unless
+// Options.ReplSetName says otherwise.
 const ReplicaSet = "rs0"
 
 // Options shape one server.
@@ -44,6 +46,9 @@ type Options struct {
 	// Postgres backs the server with a private PostgreSQL cluster instead of
 	// SQLite (benchmarks: indexed updates and deletes by _id).
 	Postgres bool
+	// ReplSetName is the replica set name the server reports (empty:
+	// ReplicaSet): several servers stand in for the shards of a cluster.
+	ReplSetName string
 }
 
 // Server is one running FerretDB process.
@@ -173,7 +178,7 @@ func (s *Server) launchOn(ctx context.Context, bin, addr, debug string) error {
 	}
 	args := append(backend,
 		"--state-dir="+dataDir,
-		"--repl-set-name="+ReplicaSet,
+		"--repl-set-name="+cmp.Or(s.opts.ReplSetName, ReplicaSet),
 		"--listen-addr="+addr,
 		"--debug-addr="+debug,
 		"--telemetry=disable",

@@ -47,3 +47,21 @@ func TestStartKeepsOplog(t *testing.T) {
 		t.Fatalf("after restart the newest oplog entry is %v, want %v", after, before)
 	}
 }
+
+func TestReplSetName(t *testing.T) {
+	s := StartT(t, Options{ReplSetName: "shard2", NoOplog: true})
+	c, err := s.Client()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Disconnect(t.Context())
+	var hello struct {
+		SetName string `bson:"setName"`
+	}
+	if err := c.Database("admin").RunCommand(t.Context(), bson.D{{Key: "hello", Value: 1}}).Decode(&hello); err != nil {
+		t.Fatal(err)
+	}
+	if hello.SetName != "shard2" {
+		t.Errorf("setName %q, want shard2", hello.SetName)
+	}
+}
