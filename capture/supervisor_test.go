@@ -62,7 +62,7 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 }
 
 func rs(name, uri string) topology.ReplicaSet {
-	return topology.ReplicaSet{Name: name, Role: topology.Role("shard"), URI: uri}
+	return topology.ReplicaSet{Name: name, Role: topology.RoleShard, URI: uri}
 }
 
 func TestStartsStopsAndReconnects(t *testing.T) {
