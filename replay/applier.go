@@ -41,6 +41,18 @@ type Stats struct {
 	// Transactions committed and aborted, and those still open at the end
 	// (they commit after the replay's end: not applied).
 	TxnsCommitted, TxnsAborted, OpenTxns uint64
+	// With Options.Lookahead: LookaheadEntries counts the entries after the
+	// cut read to decide prepared transactions open there (none applied for
+	// itself). TxnsLateCommits counts prepared transactions committed at or
+	// before the cut (commitTimestamp <= To) whose commit entry lies after it:
+	// applied, and counted in TxnsCommitted too. TxnsCommittedAfter counts
+	// those committed with a commitTimestamp after the cut: not applied.
+	LookaheadEntries, TxnsLateCommits, TxnsCommittedAfter uint64
+	// Unresolved lists the prepared transactions whose commit or abort the
+	// lookahead did not find (they are among OpenTxns): not applied, though
+	// the cluster may have committed them at or before the cut. A cluster
+	// restore with any is not known to be consistent; see Lookahead.
+	Unresolved []txn.PendingTxn
 	// Resumed counts entries at or before Options.After, already applied by
 	// the replay this one resumes: read, not written.
 	Resumed uint64
@@ -77,6 +89,10 @@ type Options struct {
 	// they spill to files in SpillDir (0: 64 MiB; "": the system temp dir).
 	TxnMemory int64
 	SpillDir  string
+	// Lookahead, set when the source is cut at a position, decides prepared
+	// transactions open there by their commitTimestamp (a cluster restore
+	// needs every shard to agree); see Lookahead.
+	Lookahead Lookahead
 }
 
 // Index is one index to build after the data.
@@ -103,6 +119,9 @@ type Applier struct {
 	batch  *batch
 	w      *writer
 	last   oplog.Timestamp // ts of the newest entry taken, written or pending
+	// applying is the first ts of the entry or transaction whose operations
+	// are going into the batch (zero between them); see applyAction.
+	applying oplog.Timestamp
 }
 
 // NewApplier returns an Applier writing through client.
@@ -314,11 +333,17 @@ func (a *Applier) unsupported(err error, entry bson.Raw) error {
 	return nil
 }
 
-// Finish flushes pending writes, builds the indexes deferred until after
-// the data and reports transactions still open (they committed after the
-// replay's end, or never). Call it once, at the end of a replay.
+// Finish decides the prepared transactions open at the cut from the data
+// after it (Options.Lookahead), flushes pending writes, builds the indexes
+// deferred until after the data and reports transactions still open (they
+// committed after the replay's end, or never, or, prepared ones with a
+// lookahead, nobody knows: Stats.Unresolved). Call it once, at the end of
+// a replay.
 func (a *Applier) Finish(ctx context.Context) error {
 	defer a.txns.Close()
+	if err := a.resolve(ctx, a.applyDecided); err != nil {
+		return err
+	}
 	if err := a.Flush(ctx); err != nil {
 		return err
 	}
@@ -327,11 +352,7 @@ func (a *Applier) Finish(ctx context.Context) error {
 	if err == nil {
 		a.stats.Applied = a.resumePoint(a.last)
 	}
-	for _, p := range a.txns.Pending() {
-		a.stats.OpenTxns++
-		a.log.Warn().Str("txn", p.ID.String()).Stringer("started", p.FirstTS).Int("ops", p.Ops).Bool("prepared", p.Prepared).
-			Msg("transaction not committed by the end of the replay: not applied (it commits after --to, or never did)")
-	}
+	a.reportOpen()
 	return err
 }
 
@@ -356,11 +377,20 @@ func (a *Applier) Flush(ctx context.Context) error {
 
 // resumePoint is the newest position p <= written such that every entry at
 // or before p is fully applied: not one of an open transaction (applied at
-// its commit, later) nor an index build deferred to the end. A replay that
-// stops can be run again with After = p and lose nothing.
+// its commit, later), nor of the entry or transaction whose operations are
+// being batched, nor an index build deferred to the end. A replay that
+// stops can be run again with After = p and lose nothing. With a lookahead
+// p never passes its To: a transaction the lookahead applies carries its
+// commit entry's ts, after To, but belongs to the entries through To.
 func (a *Applier) resumePoint(written oplog.Timestamp) oplog.Timestamp {
 	p := written
+	if la := a.opts.Lookahead; la.enabled() && p.After(la.To) {
+		p = la.To
+	}
 	if ts, ok := a.txns.OldestOpen(); ok && !ts.After(p) {
+		p = ts.Prev()
+	}
+	if ts := a.applying; !ts.IsZero() && !ts.After(p) {
 		p = ts.Prev()
 	}
 	if ts := a.cmds.indexes.since; !ts.IsZero() && !ts.After(p) {

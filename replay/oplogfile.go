@@ -21,6 +21,31 @@ const maxEntryBytes = 48 << 20
 // as mongodump's oplog.bson, yielding the entries with ts <= to. It reads one
 // entry at a time, so memory stays bounded by the largest entry.
 func OplogFile(path string, to oplog.Timestamp) Source {
+	return oplogFile(path, func(ts oplog.Timestamp) bool { return !ts.After(to) })
+}
+
+// OplogFileAfter is the rest of the same file: the entries with ts > after.
+// It is the Lookahead.Source of a replay of OplogFile(path, after); the
+// replay stops reading it once it has what it looks for.
+func OplogFileAfter(path string, after oplog.Timestamp) Source {
+	return oplogFile(path, func(ts oplog.Timestamp) bool { return ts.After(after) })
+}
+
+// Concat yields the entries of each source in turn, stopping at the first
+// error. It joins the lookahead parts of several oplog files given in order.
+func Concat(srcs ...Source) Source {
+	return func(fn func(bson.Raw) error) error {
+		for _, src := range srcs {
+			if err := src(fn); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+}
+
+// oplogFile reads path, yielding the entries whose ts keep accepts.
+func oplogFile(path string, keep func(oplog.Timestamp) bool) Source {
 	return func(fn func(bson.Raw) error) error {
 		f, err := os.Open(path)
 		if err != nil {
@@ -59,7 +84,7 @@ func OplogFile(path string, to oplog.Timestamp) Source {
 				return fmt.Errorf("oplog file %s: entry at byte %d: %w", path, offset, err)
 			}
 			offset += n
-			if ts.After(to) {
+			if !keep(ts) {
 				continue
 			}
 			if err := fn(entry); err != nil {

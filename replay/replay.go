@@ -86,14 +86,24 @@ func Check(ctx context.Context, src Source, opts Options, log zerolog.Logger) ([
 	checkOpts.OnUnsupported = nil
 	checker := NewApplier(nil, checkOpts, log)
 	defer checker.txns.Close()
-	err := src(func(entry bson.Raw) error {
-		err := checker.Check(ctx, entry, func(ns string) { nsSet[ns] = true })
+	writes := func(ns string) { nsSet[ns] = true }
+	tolerate := func(err error) error {
 		var ue *UnsupportedError
 		if errors.As(err, &ue) && opts.OnUnsupported != nil {
 			return nil // the apply pass reports it and goes on
 		}
 		return err
+	}
+	err := src(func(entry bson.Raw) error {
+		return tolerate(checker.Check(ctx, entry, writes))
 	})
+	if err == nil {
+		// Prepared transactions open at the cut that committed at or before
+		// it are applied too (Lookahead): check their operations as well.
+		err = checker.resolve(ctx, func(ctx context.Context, entry bson.Raw) error {
+			return tolerate(checker.checkDecided(ctx, entry, writes))
+		})
+	}
 	if err != nil {
 		return nil, err
 	}

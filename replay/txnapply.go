@@ -37,10 +37,10 @@ func (a *Applier) Apply(ctx context.Context, entry bson.Raw) error {
 	}
 	switch act.Kind {
 	case txn.Apply:
-		return act.Ops(ctx, func(op bson.Raw) error { return a.applyOne(ctx, op) })
+		return a.applyAction(ctx, &act)
 	case txn.Commit:
 		a.stats.TxnsCommitted++
-		if err := act.Ops(ctx, func(op bson.Raw) error { return a.applyOne(ctx, op) }); err != nil {
+		if err := a.applyAction(ctx, &act); err != nil {
 			return fmt.Errorf("transaction %s committed at %s: %w", act.Txn, act.TS, err)
 		}
 		return nil
@@ -65,6 +65,25 @@ func (a *Applier) Check(ctx context.Context, entry bson.Raw, writes func(ns stri
 	if act.Kind != txn.Apply && act.Kind != txn.Commit {
 		return nil
 	}
+	return a.checkOps(ctx, &act, writes)
+}
+
+// applyAction batches the operations of an Apply or Commit. While they go
+// in, a flush (a full batch, a command among them) must not move the resume
+// point past the entry's or transaction's start: the rest of its operations
+// are not written yet, and a replay resumed past its commit entry would
+// never apply them.
+func (a *Applier) applyAction(ctx context.Context, act *txn.Action) error {
+	if act.Kind == txn.Commit || act.Count > 1 {
+		a.applying = act.StartTS
+		defer func() { a.applying = oplog.Timestamp{} }()
+	}
+	return act.Ops(ctx, func(op bson.Raw) error { return a.applyOne(ctx, op) })
+}
+
+// checkOps checks, without writing, every operation of an Apply or Commit,
+// telling writes the target namespaces.
+func (a *Applier) checkOps(ctx context.Context, act *txn.Action, writes func(ns string)) error {
 	return act.Ops(ctx, func(op bson.Raw) error {
 		ns, err := a.checkOne(op)
 		if ns != "" && writes != nil {

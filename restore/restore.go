@@ -48,6 +48,10 @@ type Prepared struct {
 	Stream   string
 	Plan     plan.Plan
 	Snapshot *snapshot.Manifest // nil: from the start of capture
+	// Beyond is the plan's last segment and the segments that follow it in
+	// its window: read past Plan.To only for the outcome of prepared
+	// transactions open there (Lookahead).
+	Beyond []catalog.Segment
 }
 
 // Result reports a finished restore.
@@ -75,7 +79,7 @@ func Prepare(ctx context.Context, st store.Store, opts Options) (*Prepared, erro
 	if err != nil {
 		return nil, err
 	}
-	out := &Prepared{Stream: s.Name, Plan: p}
+	out := &Prepared{Stream: s.Name, Plan: p, Beyond: beyond(s, p)}
 	if p.Base != nil {
 		for _, m := range manifests {
 			if m.ID == p.Base.ID {
@@ -114,6 +118,7 @@ func Run(ctx context.Context, st store.Store, target *mongo.Client, opts Options
 	p := prep.Plan
 	log = log.With().Str("stream", prep.Stream).Stringer("to", p.To).Logger()
 	src := prep.Source(ctx, st)
+	opts.Apply.Lookahead = replay.Lookahead{To: p.To, Source: prep.Lookahead(ctx, st)}
 
 	started := time.Now()
 	if prep.Snapshot != nil {
@@ -179,6 +184,43 @@ func (p *Prepared) Source(ctx context.Context, st store.Store) replay.Source {
 			return fn(entry)
 		})
 	}
+}
+
+// Lookahead reads the entries after the plan's To from Beyond, verifying
+// each segment and its links like Source. A replay reads it only while
+// prepared transactions open at To wait for their commit or abort, and
+// stops once they are decided (see replay.Lookahead).
+func (p *Prepared) Lookahead(ctx context.Context, st store.Store) replay.Source {
+	to := p.Plan.To
+	return func(fn func(bson.Raw) error) error {
+		return catalog.Read(ctx, st, p.Stream, p.Beyond, func(entry bson.Raw) error {
+			ts, err := oplog.EntryTS(entry)
+			if err != nil {
+				return err
+			}
+			if !ts.After(to) {
+				return nil
+			}
+			return fn(entry)
+		})
+	}
+}
+
+// beyond returns the plan's last segment and those after it in the same
+// window of s: the unbroken history that follows the plan's To.
+func beyond(s *catalog.Stream, p plan.Plan) []catalog.Segment {
+	if len(p.Segments) == 0 {
+		return nil
+	}
+	last := p.Segments[len(p.Segments)-1].Name
+	for _, w := range s.Windows {
+		for i := w.First; i <= w.Last; i++ {
+			if s.Segments[i].Name == last {
+				return s.Segments[i : w.Last+1]
+			}
+		}
+	}
+	return nil
 }
 
 // Collections presents a snapshot's collections to the loader, each

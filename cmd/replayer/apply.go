@@ -10,6 +10,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/tidelog/tidelog/oplog"
 	"github.com/tidelog/tidelog/replay"
 )
 
@@ -36,7 +37,9 @@ func applyCmd(ctx context.Context, args []string, stdout, stderr io.Writer, log 
 		existing = replay.Drop
 	}
 	started := time.Now()
-	stats, namespaces, err := replay.Replay(ctx, replay.OplogFile(*file, run.to), run.client, run.opts, existing, log)
+	opts := run.opts
+	opts.Lookahead = lookahead(run.to, *file)
+	stats, namespaces, err := replay.Replay(ctx, replay.OplogFile(*file, run.to), run.client, opts, existing, log)
 	skipped, err := run.finish(ctx, err, "")
 	if err != nil {
 		return err
@@ -44,4 +47,19 @@ func applyCmd(ctx context.Context, args []string, stdout, stderr io.Writer, log 
 	fmt.Fprintf(stdout, "applied %s in %s\n", *file, time.Since(started).Round(time.Millisecond))
 	printSummary(stdout, stats, namespaces, skipped, tf.skipUnsupported)
 	return nil
+}
+
+// lookahead lets a replay cut at --to read on in the oplog files, given in
+// order, for the commit or abort of prepared transactions open at --to, so
+// that they are applied iff their commitTimestamp is at or before it (see
+// replay.Lookahead). Without --to nothing follows the cut.
+func lookahead(to oplog.Timestamp, files ...string) replay.Lookahead {
+	if to == oplog.Max {
+		return replay.Lookahead{}
+	}
+	after := make([]replay.Source, len(files))
+	for i, f := range files {
+		after[i] = replay.OplogFileAfter(f, to)
+	}
+	return replay.Lookahead{To: to, Source: replay.Concat(after...)}
 }

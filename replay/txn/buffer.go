@@ -475,6 +475,29 @@ func (b *Buffer) Pending() []PendingTxn {
 	return out
 }
 
+// Resolves tells, changing nothing, whether entry is the commitTransaction
+// or abortTransaction of an open prepared transaction. A replay cut at a
+// position T reads on past T for these entries alone: a prepared
+// transaction's outcome and commitTimestamp are written after its prepare,
+// often after T, while whether it belongs in the state at T depends on that
+// commitTimestamp only. Every other entry, an applyOps included, is not
+// looked into (false, nil), so data after T cannot fail the replay; a
+// commit or abort that cannot be read is an *EntryError.
+func (b *Buffer) Resolves(entry bson.Raw) (bool, error) {
+	if b.closed {
+		return false, ErrClosed
+	}
+	if !endsTransaction(entry) {
+		return false, nil
+	}
+	e, err := parseEntry(entry)
+	if err != nil {
+		return false, err
+	}
+	st := b.txns[e.id.key()]
+	return st != nil && st.prepared, nil
+}
+
 // OldestOpen returns the first ts of the oldest open transaction, and false
 // when none is open. Every entry before it is settled (applied, or part of a
 // transaction that ended); a resumable replay must restart its reading there,

@@ -114,6 +114,23 @@ func parseEntry(raw bson.Raw) (entry, error) {
 	return e, nil
 }
 
+// endsTransaction tells, cheaply, whether raw is a commitTransaction or
+// abortTransaction command entry: the only entries Resolves parses.
+func endsTransaction(raw bson.Raw) bool {
+	if op, err := oplog.EntryOp(raw); err != nil || op != "c" {
+		return false
+	}
+	o, ok := raw.Lookup("o").DocumentOK()
+	if !ok {
+		return false
+	}
+	first, err := o.IndexErr(0)
+	if err != nil {
+		return false
+	}
+	return first.Key() == "commitTransaction" || first.Key() == "abortTransaction"
+}
+
 // readSession reads lsid, txnNumber and prevOpTime. An entry with only one of
 // lsid and txnNumber is not part of a transaction (mongo-tools agrees), but
 // either one of the wrong type is malformed.
