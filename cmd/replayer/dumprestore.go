@@ -124,6 +124,8 @@ func restoreDump(ctx context.Context, run *targetRun, tf *targetFlags, df *dumpR
 		parts = append(parts, load.Part{Name: "--oplog-file " + f, Source: replay.OplogFile(f, run.to)})
 	}
 	src, count := load.Chain(df.allowGap, parts...)
+	// The dump's own oplog ends at or before --to: only the files go on past it.
+	run.opts.Lookahead = lookahead(run.to, df.oplogFiles...)
 	res, err = restoreChain(ctx, run, tf, df, d, src, res, show, log)
 	res.overlap = count.Overlap
 	if errors.Is(err, load.ErrChain) {

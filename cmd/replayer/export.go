@@ -33,7 +33,7 @@ import (
 func exportCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("export", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	storeDir := fs.String("store", "", "store directory written by tailerd (required)")
+	storeDir := fs.String("store", "", storeHelp)
 	stream := fs.String("stream", "", "stream to export (needed when the store holds several)")
 	fromFlag := fs.String("from", "", "export the entries after this position (exclusive; default: from the start of capture)")
 	toFlag := fs.String("to", "latest", "export through this position (inclusive): T.I, T, RFC 3339 or latest (the end of --from's window)")
@@ -63,6 +63,7 @@ func exportCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err != nil {
 		return err
 	}
+	defer closeStore(st)
 	s, err := exportStream(ctx, st, *stream)
 	if err != nil {
 		return err

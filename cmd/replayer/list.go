@@ -73,7 +73,7 @@ type segmentJSON struct {
 func listCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("list", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	storeDir := fs.String("store", "", "store directory written by tailerd (required)")
+	storeDir := fs.String("store", "", storeHelp)
 	asJSON := fs.Bool("json", false, "print JSON for scripts")
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -82,6 +82,7 @@ func listCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err != nil {
 		return err
 	}
+	defer closeStore(st)
 	streams, err := catalog.Load(ctx, st)
 	if errors.Is(err, segment.ErrCorrupt) {
 		return coded(exitDamaged, err)

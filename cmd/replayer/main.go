@@ -1,12 +1,16 @@
 // Command replayer restores and inspects what tailerd stored.
 //
-//	replayer restore --store DIR --target URI [--to TS] [--stream NAME] [--drop]
+//	replayer restore --store STORE --target URI [--to TS] [--stream NAME] [--drop]
 //	replayer apply   --oplog-file FILE --target URI [--to TS] [--drop]
 //	replayer restore-dump --dump DIR | --archive FILE [--gzip] --target URI [--to TS]
 //	                 [--oplog-file FILE ...] [--drop] [--workers N] [--spool-dir DIR]
-//	replayer export  --store DIR [--stream NAME] [--from TS] [--to TS] --out FILE
-//	replayer list    --store DIR [--json]
-//	replayer verify  --store DIR [--stream NAME]
+//	replayer export  --store STORE [--stream NAME] [--from TS] [--to TS] --out FILE
+//	replayer list    --store STORE [--json]
+//	replayer verify  --store STORE [--stream NAME]
+//
+// STORE is a directory, s3://BUCKET/PREFIX?endpoint=HOST:PORT or
+// kafka://HOST:PORT,.../TOPICPREFIX (package storeurl); S3 credentials come
+// from the environment or ~/.aws/credentials, never the command line.
 //
 // TS is T.I (an exact oplog timestamp), T (a whole second, all its entries
 // included) or RFC 3339; --to is inclusive and defaults to the latest
@@ -55,16 +59,19 @@ func main() {
 }
 
 const usage = `usage:
-  replayer restore --store DIR --target URI [--to TS] [--stream NAME] [--drop]
+  replayer restore --store STORE --target URI [--to TS] [--stream NAME] [--drop]
   replayer apply   --oplog-file FILE --target URI [--to TS] [--drop]
   replayer restore-dump --dump DIR | --archive FILE [--gzip] --target URI [--to TS]
                         (also spelt: replayer restore --dump DIR | --archive FILE ...)
                    [--oplog-file FILE ...] [--drop] [--workers N] [--spool-dir DIR]
-  replayer export  --store DIR [--stream NAME] [--from TS] [--to TS] --out FILE
-  replayer list    --store DIR [--json]
-  replayer verify  --store DIR [--stream NAME]
+  replayer export  --store STORE [--stream NAME] [--from TS] [--to TS] --out FILE
+  replayer list    --store STORE [--json]
+  replayer verify  --store STORE [--stream NAME]
 restore, apply and restore-dump also take --ns-include/--ns-exclude PATTERN, --ns-from/--ns-to PATTERN,
 --include-users, --cluster-target and --skip-unsupported REPORT (see -h of each).
+STORE: a directory, s3://BUCKET[/PREFIX]?endpoint=HOST:PORT[&tls=false&region=R&path_style=true&ca_file=FILE]
+       or kafka://HOST:PORT[,HOST:PORT...][/TOPICPREFIX]; S3 credentials from AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY
+       (or MINIO_ROOT_USER/MINIO_ROOT_PASSWORD, ~/.aws/credentials), never the URL.
 TS: T.I (exact oplog timestamp), T (whole second, inclusive) or RFC 3339.`
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {

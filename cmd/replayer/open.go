@@ -6,20 +6,36 @@ import (
 	"fmt"
 
 	"github.com/tidelog/tidelog/store"
-	"github.com/tidelog/tidelog/store/dirstore"
+	"github.com/tidelog/tidelog/store/storeurl"
 )
 
-// openStore opens an existing store for reading: the replayer never creates one.
-func openStore(ctx context.Context, dir string) (store.Store, error) {
-	if dir == "" {
+// storeHelp is --store's help in every subcommand that reads a store.
+const storeHelp = "the store tailerd writes to (required): a directory or file:///DIR, " +
+	"s3://BUCKET[/PREFIX]?endpoint=HOST:PORT[&region=R&path_style=true&tls=false&ca_file=FILE] " +
+	"(credentials from AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, MINIO_ROOT_USER/MINIO_ROOT_PASSWORD or ~/.aws/credentials, never the URL), " +
+	"or kafka://HOST:PORT[,HOST:PORT...][/TOPICPREFIX]; see docs/store-layout.md"
+
+// openStore opens an existing store for reading: the replayer never creates
+// one, so a mistyped location fails rather than reads as empty. Everything
+// a restore needs comes from the store alone (no checkpoint), so this works
+// on a machine that never ran tailerd. The caller closes the store with
+// closeStore.
+func openStore(ctx context.Context, loc string) (store.Store, error) {
+	if loc == "" {
 		return nil, coded(exitUsage, errors.New("--store is required"))
 	}
-	st, err := dirstore.Open(dir, false)
-	if errors.Is(err, store.ErrNotStore) || errors.Is(err, store.ErrNotExist) {
-		return nil, coded(exitNotStore, fmt.Errorf("%w (is --store the directory tailerd writes to?)", err))
-	}
-	if err != nil {
+	st, err := storeurl.Open(ctx, loc, storeurl.Options{})
+	switch {
+	case errors.Is(err, storeurl.ErrInvalid):
+		return nil, coded(exitUsage, fmt.Errorf("--store: %w", err))
+	case errors.Is(err, store.ErrNotStore) || errors.Is(err, store.ErrNotExist):
+		return nil, coded(exitNotStore, fmt.Errorf("%w (is --store where tailerd writes?)", err))
+	case err != nil:
 		return nil, coded(exitNotStore, err)
 	}
 	return st, nil
 }
+
+// closeStore releases a store's connections (Kafka). Nothing was written
+// through it, so a failure to close loses nothing and is not reported.
+func closeStore(st store.Store) { _ = storeurl.Close(st) }

@@ -24,7 +24,7 @@ import (
 func restoreCmd(ctx context.Context, args []string, stdout, stderr io.Writer, log zerolog.Logger) error {
 	fs := flag.NewFlagSet("restore", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	storeDir := fs.String("store", "", "store directory written by tailerd (required)")
+	storeDir := fs.String("store", "", storeHelp)
 	stream := fs.String("stream", "", "stream to restore (needed when the store holds several)")
 	dryRun := fs.Bool("dry-run", false, "print the plan (snapshot, segments, bytes, entries) and exit without connecting to the target")
 	workers := fs.Int("workers", 4, "collections loaded from the snapshot at once")
@@ -47,6 +47,7 @@ func restoreCmd(ctx context.Context, args []string, stdout, stderr io.Writer, lo
 	if err != nil {
 		return err
 	}
+	defer closeStore(st)
 	if *dryRun {
 		prep, err := restore.Prepare(ctx, st, restore.Options{Stream: *stream, To: to, Apply: replay.Options{IncludeUsers: tf.includeUsers}})
 		if err != nil {
@@ -163,6 +164,9 @@ func printSummary(w io.Writer, s replay.Stats, namespaces []string, skipped int,
 	fmt.Fprintf(w, "  namespaces: %s\n", strings.Join(namespaces, ", "))
 	if skipped > 0 {
 		fmt.Fprintf(w, "  WARNING: %d entries could not be applied and were skipped; each is listed in %s\n", skipped, report)
+	}
+	if n := len(s.Unresolved); n > 0 {
+		fmt.Fprintf(w, "  WARNING: %d prepared transactions open at --to were not applied: their commit or abort is not in the data after it, so whether they committed by then is unknown (each is named in the log)\n", n)
 	}
 	if s.UpdateMisses > 0 {
 		fmt.Fprintf(w, "  WARNING: %d updates found no document: those documents existed before capture began, so the restore is not exact for them\n", s.UpdateMisses)

@@ -14,7 +14,7 @@ import (
 func verifyCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("verify", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	storeDir := fs.String("store", "", "store directory written by tailerd (required)")
+	storeDir := fs.String("store", "", storeHelp)
 	stream := fs.String("stream", "", "verify only this stream")
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -23,6 +23,7 @@ func verifyCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err != nil {
 		return err
 	}
+	defer closeStore(st)
 	names, err := st.Streams(ctx)
 	if err != nil {
 		return err

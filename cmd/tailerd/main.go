@@ -1,7 +1,11 @@
 // Command tailerd follows a MongoDB replica set's oplog and stores it as
 // checksummed segments, so that the data can be restored to any position.
 //
-//	tailerd --source URI --store DIR [--config FILE] [flags]
+//	tailerd --source URI --store STORE [--checkpoint DIR] [--config FILE] [flags]
+//
+// STORE is a directory, s3://BUCKET/PREFIX?endpoint=HOST:PORT or
+// kafka://HOST:PORT,.../TOPICPREFIX (package storeurl); with S3 or Kafka the
+// local --checkpoint DIR is required.
 //
 // Exit codes: 0 clean shutdown (SIGINT/SIGTERM: the open segment is cut and
 // committed first), 1 runtime failure, 2 bad flags or config, 3 gap in the
@@ -17,7 +21,6 @@ import (
 	"io"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"syscall"
 	"time"
 
@@ -30,7 +33,7 @@ import (
 	"github.com/tidelog/tidelog/retention"
 	"github.com/tidelog/tidelog/snapshot"
 	"github.com/tidelog/tidelog/store"
-	"github.com/tidelog/tidelog/store/dirstore"
+	"github.com/tidelog/tidelog/store/storeurl"
 	"github.com/tidelog/tidelog/tailer"
 )
 
@@ -72,16 +75,18 @@ func run(ctx context.Context, args []string, stderr io.Writer) int {
 		log.Error().Err(err).Msg("--source is not a valid MongoDB URI (e.g. mongodb://host:27017/?replicaSet=rs0)")
 		return exitUsage
 	}
-	st, err := dirstore.Open(cfg.Store, true)
+	st, err := openStore(ctx, cfg.Store, log)
 	if err != nil {
 		log.Error().Err(err).Msg("cannot use the store")
 		return exitStore
 	}
-	ckptDir := cfg.Checkpoint
-	if ckptDir == "" {
-		ckptDir = filepath.Join(cfg.Store, "checkpoint")
-	}
-	ckpt, err := checkpoint.Open(ckptDir)
+	defer func() {
+		if err := storeurl.Close(st); err != nil {
+			log.Warn().Err(err).Msg("closing the store")
+		}
+	}()
+	log.Info().Stringer("store", st).Str("checkpoint", cfg.Checkpoint).Msg("store open")
+	ckpt, err := checkpoint.Open(cfg.Checkpoint)
 	if err != nil {
 		log.Error().Err(err).Msg("cannot open the checkpoint")
 		return exitCheckpoint
@@ -163,8 +168,8 @@ func parseArgs(args []string, stderr io.Writer) (config, error) {
 	var c config
 	configPath := fs.String("config", "", "YAML config file (keys as the flags, with _ for -)")
 	fs.StringVar(&c.Source, "source", "", "MongoDB URI of a replica set member (required)")
-	fs.StringVar(&c.Store, "store", "", "directory to keep segments in (required; created if missing)")
-	fs.StringVar(&c.Checkpoint, "checkpoint", "", "checkpoint directory (default STORE/checkpoint)")
+	fs.StringVar(&c.Store, "store", "", storeHelp)
+	fs.StringVar(&c.Checkpoint, "checkpoint", "", "checkpoint directory, local (default STORE/checkpoint for a directory store; required for S3 and Kafka)")
 	fs.StringVar(&c.Stream, "stream", "", "stream name in the store (default: the replica set name)")
 	fs.StringVar(&c.Start, "start", "oldest", "where a stream with no checkpoint begins: oldest, latest, or a timestamp")
 	fs.StringVar(&c.Cursor, "cursor", "auto", "oplog read mode: auto, tailable or poll")
@@ -198,8 +203,13 @@ func parseArgs(args []string, stderr io.Writer) (config, error) {
 		return c, errors.New("--source is required (e.g. mongodb://127.0.0.1:27017/?replicaSet=rs0)")
 	}
 	if c.Store == "" {
-		return c, errors.New("--store is required (a directory)")
+		return c, errors.New("--store is required (a directory, s3://BUCKET/PREFIX?endpoint=HOST:PORT or kafka://HOST:PORT/TOPICPREFIX)")
 	}
+	ckptDir, err := checkpointDir(c.Store, c.Checkpoint)
+	if err != nil {
+		return c, err
+	}
+	c.Checkpoint = ckptDir
 	if c.CutBytes <= 0 || c.CutBytes > 1<<30 {
 		return c, fmt.Errorf("--cut-bytes %d: want 1 byte to 1 GiB", c.CutBytes)
 	}
