@@ -342,13 +342,7 @@ func (m *MinIO) Stop() error {
 	if m.cmd == nil || m.cmd.Process == nil {
 		return nil
 	}
-	_ = m.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-m.done:
-	case <-time.After(10 * time.Second):
-		_ = syscall.Kill(-m.cmd.Process.Pid, syscall.SIGKILL)
-		<-m.done
-	}
+	stopProcess(m.cmd, m.done)
 	m.log.Close()
 	m.cmd = nil
 	return nil
