@@ -113,7 +113,7 @@ func TestClusterRestoreUnresolvedIsReported(t *testing.T) {
 	meta := pbmReadMeta(t, dir)
 	rs2 := pbmReadShard(t, dir, "rs2", meta)
 	to := rs2.txn.commit.Prev()
-	truncated := &pbmShard{name: rs2.name, txn: rs2.txn, entries: entriesThrough(rs2.entries, to)}
+	truncated := &pbmShard{name: rs2.name, txn: rs2.txn, entries: entriesThrough(t, rs2.entries, to)}
 	res := restoreShardTo(t, dir, truncated, to, true)
 	if res.applied || len(res.stats.Unresolved) != 1 {
 		t.Fatalf("rs2 cut at %s with no data after: applied %v, unresolved %+v; want not applied and 1 unresolved", to, res.applied, res.stats.Unresolved)
@@ -144,7 +144,7 @@ func TestClusterApplyCommandLooksAhead(t *testing.T) {
 		says    string
 	}{
 		{"the whole oplog", rs2.entries, true, "last applied " + to.String()},
-		{"the oplog cut at T", entriesThrough(rs2.entries, to), false, "1 prepared transactions open at --to were not applied"},
+		{"the oplog cut at T", entriesThrough(t, rs2.entries, to), false, "1 prepared transactions open at --to were not applied"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -184,7 +184,7 @@ func TestClusterRestoreCommandLooksAhead(t *testing.T) {
 	dir := pbmFixture(t)
 	rs2 := pbmReadShard(t, dir, "rs2", pbmReadMeta(t, dir))
 	to := rs2.txn.prepare
-	before, after := entriesThrough(rs2.entries, to), rs2.entries[len(entriesThrough(rs2.entries, to)):]
+	before, after := entriesThrough(t, rs2.entries, to), rs2.entries[len(entriesThrough(t, rs2.entries, to)):]
 	cases := []struct {
 		name     string
 		segments [][]bson.Raw
@@ -230,10 +230,13 @@ func writeSegments(t *testing.T, dir, stream string, groups [][]bson.Raw) {
 	}
 }
 
-func entriesThrough(entries []bson.Raw, to oplog.Timestamp) []bson.Raw {
+func entriesThrough(t *testing.T, entries []bson.Raw, to oplog.Timestamp) []bson.Raw {
+	t.Helper()
 	var out []bson.Raw
 	for _, e := range entries {
-		if ts, err := oplog.EntryTS(e); err == nil && !ts.After(to) {
+		ts, err := oplog.EntryTS(e)
+		must(t, err)
+		if !ts.After(to) {
 			out = append(out, e)
 		}
 	}
@@ -447,14 +450,16 @@ func checkRealTxnFacts(t *testing.T, shards []*pbmShard) {
 	if b.prepare.After(newest) {
 		newest = b.prepare
 	}
-	switch {
-	case a.key != b.key:
+	if a.key != b.key {
 		t.Fatalf("the shards' prepared transactions differ: %s and %s", a.key, b.key)
-	case a.commitTS != b.commitTS:
+	}
+	if a.commitTS != b.commitTS {
 		t.Fatalf("the shards' commitTimestamps differ: %s and %s", a.commitTS, b.commitTS)
-	case a.commitTS != newest:
+	}
+	if a.commitTS != newest {
 		t.Errorf("commitTimestamp %s is not the newest prepare %s", a.commitTS, newest)
-	case !a.commit.Before(b.commit):
+	}
+	if !a.commit.Before(b.commit) {
 		t.Fatalf("rs1's commit entry %s is not before rs2's %s: the cases assume it", a.commit, b.commit)
 	}
 }

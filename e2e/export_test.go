@@ -209,7 +209,7 @@ func TestExportRefusesGapsAndDamage(t *testing.T) {
 	if code != 4 || !strings.Contains(errOut, filepath.Base(files[1])) {
 		t.Errorf("export over a damaged segment: exit %d, want 4 naming it\n%s", code, errOut)
 	}
-	if left, _ := os.ReadDir(outDir); len(left) != 0 {
+	if left, err := os.ReadDir(outDir); err != nil || len(left) != 0 {
 		t.Errorf("a failed export left %v", left)
 	}
 	code, stdout, errOut = replayer(t, "export", "--store", dir, "--to", "1700000000.200", "--out", out)

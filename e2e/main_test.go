@@ -42,10 +42,45 @@ func TestMain(m *testing.M) {
 
 // daemon is a running tailerd.
 type daemon struct {
-	cmd  *exec.Cmd
-	log  *os.File
-	done chan struct{}
-	code int
+	cmd     *exec.Cmd
+	log     *os.File
+	logPath string
+	logFrom int64 // size of the shared log file when this run started
+	done    chan struct{}
+	code    int
+}
+
+// output is what this run of the daemon logged (runs of one test share a
+// log file, and an earlier run's lines must not satisfy a check of this one).
+func (d *daemon) output() string {
+	data, _ := os.ReadFile(d.logPath)
+	if int64(len(data)) < d.logFrom {
+		return ""
+	}
+	return string(data[d.logFrom:])
+}
+
+// loggedLine reports whether one line of this run's output holds every part.
+func (d *daemon) loggedLine(parts ...string) bool {
+	for _, line := range strings.Split(d.output(), "\n") {
+		all := true
+		for _, p := range parts {
+			all = all && strings.Contains(line, p)
+		}
+		if all {
+			return true
+		}
+	}
+	return false
+}
+
+// snapshotNow asks for a snapshot (SIGUSR1) once the daemon handles the
+// signal: it is caught from before "tailing the oplog" is logged, and
+// before that it would kill the process.
+func (d *daemon) snapshotNow(t *testing.T) {
+	t.Helper()
+	waitForLog(t, 60*time.Second, d.logPath, func() bool { return d.loggedLine("tailing the oplog") })
+	must(t, d.cmd.Process.Signal(syscall.SIGUSR1))
 }
 
 func startTailerd(t *testing.T, logPath string, args ...string) *daemon {
@@ -54,12 +89,16 @@ func startTailerd(t *testing.T, logPath string, args ...string) *daemon {
 	if err != nil {
 		t.Fatal(err)
 	}
+	info, err := logf.Stat()
+	if err != nil {
+		t.Fatal(err)
+	}
 	cmd := exec.Command(filepath.Join(binDir, "tailerd"), args...)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	d := &daemon{cmd: cmd, log: logf, done: make(chan struct{})}
+	d := &daemon{cmd: cmd, log: logf, logPath: logPath, logFrom: info.Size(), done: make(chan struct{})}
 	go func() {
 		cmd.Wait()
 		d.code = cmd.ProcessState.ExitCode()

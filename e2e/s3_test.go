@@ -10,7 +10,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -176,7 +175,7 @@ func captureWithSnapshot(t *testing.T, src *testserver.Server, client *mongo.Cli
 	must(t, w.Step(ctx, 150))
 	record()
 
-	must(t, d.cmd.Process.Signal(syscall.SIGUSR1))
+	d.snapshotNow(t)
 	for i := 0; countSnapshotsTaken(logPath) < 1; i++ {
 		if i == 600 { // bounded: 6,000 writes at most
 			t.Fatalf("no snapshot completed after %d writes\n%s", i*10, logTail(logPath))

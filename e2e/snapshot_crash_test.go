@@ -6,7 +6,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -48,7 +47,7 @@ func TestSnapshotKilledMidCopy(t *testing.T) {
 		return err == nil && storedThrough(t, store) > 0
 	})
 
-	must(t, d.cmd.Process.Signal(syscall.SIGUSR1))
+	d.snapshotNow(t)
 	var partial string
 	waitForLog(t, 120*time.Second, logPath, func() bool {
 		dirs, _ := filepath.Glob(filepath.Join(store, "streams", "*", "snapshots", "*"))
@@ -62,6 +61,9 @@ func TestSnapshotKilledMidCopy(t *testing.T) {
 		return false
 	})
 	d.kill()
+	if files, err := os.ReadDir(filepath.Join(store, "streams", "rs0", "snapshots", partial)); err != nil || hasFile(files, "manifest.json") {
+		t.Fatalf("the kill landed after snapshot %s completed (%v): the copy must take longer for this test to mean anything", partial, err)
+	}
 
 	l := listSnapshots(t, store)
 	if len(l.Streams) != 1 {
@@ -83,14 +85,12 @@ func TestSnapshotKilledMidCopy(t *testing.T) {
 
 	d = startTailerd(t, logPath, args...)
 	waitForLog(t, 60*time.Second, logPath, func() bool { return len(listSnapshots(t, store).Streams[0].Incomplete) == 0 })
-	must(t, d.cmd.Process.Signal(syscall.SIGUSR1))
+	d.snapshotNow(t)
 	waitForLog(t, 120*time.Second, logPath, func() bool { return len(listSnapshots(t, store).Streams[0].Snapshots) == 1 })
 	if code := d.stop(t); code != 0 {
 		t.Errorf("tailerd exit %d after SIGTERM\n%s", code, logTail(logPath))
 	}
-	logData, err := os.ReadFile(logPath)
-	must(t, err)
-	if !strings.Contains(string(logData), "deleted a snapshot that a crash interrupted") || !strings.Contains(string(logData), partial) {
+	if !d.loggedLine("deleted a snapshot that a crash interrupted", partial) {
 		t.Errorf("the restarted daemon did not say it deleted %s:\n%s", partial, logTail(logPath))
 	}
 	if l := listSnapshots(t, store); len(l.Streams[0].Incomplete) != 0 || l.Streams[0].Snapshots[0].ID == partial {

@@ -3,11 +3,12 @@ package e2e
 import (
 	"context"
 	"encoding/json"
+	"errors"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -77,7 +78,7 @@ func TestSnapshotCycleRestoreAndRetention(t *testing.T) {
 	// snapshot is listed as complete, so the copy runs beside writes.
 	snapshotDuringWrites := func(n int) {
 		t.Helper()
-		must(t, d.cmd.Process.Signal(syscall.SIGUSR1))
+		d.snapshotNow(t)
 		var wg sync.WaitGroup
 		done := make(chan struct{})
 		errs := make(chan error, 1)
@@ -255,16 +256,27 @@ func countSnapshotsTaken(logPath string) int {
 	return strings.Count(string(data), "snapshot complete")
 }
 
+// copyDir copies a store that a live tailerd is writing: its temporary
+// files (renamed or removed under our feet) and its checkpoint (a live
+// Pebble database; restores do not read it) are left out.
 func copyDir(t *testing.T, from, to string) {
 	t.Helper()
 	must(t, filepath.Walk(from, func(path string, info os.FileInfo, err error) error {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil // a temporary file renamed away since it was listed
+		}
 		if err != nil {
 			return err
 		}
 		rel, _ := filepath.Rel(from, path)
 		dst := filepath.Join(to, rel)
-		if info.IsDir() {
+		switch {
+		case info.IsDir() && rel == "checkpoint":
+			return filepath.SkipDir
+		case info.IsDir():
 			return os.MkdirAll(dst, 0o755)
+		case strings.HasPrefix(info.Name(), ".tmp-"):
+			return nil
 		}
 		data, err := os.ReadFile(path)
 		if err != nil {
