@@ -119,6 +119,9 @@ func (r *reader) once(ctx context.Context, out chan<- *batch) (progressed bool, 
 		}
 		ts, err := oplog.EntryTS(cur.Current)
 		if err != nil {
+			// r.last already covers the batch: pass it on before returning,
+			// or a retry reopening at r.last would skip it.
+			send()
 			return progressed, err
 		}
 		if needProof {
@@ -130,6 +133,7 @@ func (r *reader) once(ctx context.Context, out chan<- *batch) (progressed bool, 
 				continue
 			}
 		} else if !ts.After(r.last) {
+			send()
 			return progressed, &OrderError{Stream: r.stream, Prev: r.last, Got: ts}
 		}
 		r.inclusive = false
