@@ -119,6 +119,7 @@ type Applier struct {
 	batch  *batch
 	w      *writer
 	last   oplog.Timestamp // ts of the newest entry taken, written or pending
+	taken  oplog.Timestamp // ts of the newest entry given to Apply or Check
 	// applying is the first ts of the entry or transaction whose operations
 	// are going into the batch (zero between them); see applyAction.
 	applying oplog.Timestamp

@@ -8,6 +8,7 @@ import (
 	"github.com/rs/zerolog"
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
 	"github.com/tidelog/tidelog/oplog"
 )
@@ -277,7 +278,7 @@ func (c *commands) copyRename(ctx context.Context, sdb, scoll, ddb, dcoll string
 		if len(batch) == 0 {
 			return nil
 		}
-		_, err := dst.InsertMany(ctx, batch)
+		_, err := dst.InsertMany(ctx, batch, options.InsertMany().SetBypassDocumentValidation(true))
 		batch = batch[:0]
 		return err
 	}

@@ -63,6 +63,7 @@ func Replay(ctx context.Context, src Source, target *mongo.Client, opts Options,
 // An error after writing began is a *StoppedError with the resume point.
 func Write(ctx context.Context, src Source, target *mongo.Client, opts Options, log zerolog.Logger) (Stats, error) {
 	a := NewApplier(target, opts, log)
+	defer a.txns.Close() // Finish closes it too; a stopped replay must not leave spill files
 	err := src(func(entry bson.Raw) error { return a.Apply(ctx, entry) })
 	if err == nil {
 		err = a.Finish(ctx)

@@ -93,16 +93,24 @@ func (a *Applier) checkOps(ctx context.Context, act *txn.Action, writes func(ns 
 	})
 }
 
-// resumed tells an entry the replay being resumed already applied.
+// resumed checks that positions rise, and tells an entry the replay
+// being resumed already applied.
 // Transactions need no care here: the resume point never lies past the
 // start of a transaction that was still open.
 func (a *Applier) resumed(entry bson.Raw) (bool, error) {
-	if a.opts.After.IsZero() {
-		return false, nil
-	}
 	ts, err := oplog.EntryTS(entry)
 	if err != nil {
 		return false, err
+	}
+	// Positions must rise: an entry at or before one already taken means a
+	// damaged source or files given out of order, and applying it would
+	// undo later writes (a delete then a re-insert) without a word.
+	if !a.taken.IsZero() && !ts.After(a.taken) {
+		return false, fmt.Errorf("oplog entry at %s comes after %s: entries out of order (a damaged source, or oplog files given out of order); nothing after %s is applied", ts, a.taken, a.taken)
+	}
+	a.taken = ts
+	if a.opts.After.IsZero() {
+		return false, nil
 	}
 	if !ts.After(a.opts.After) {
 		a.last = a.opts.After

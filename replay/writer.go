@@ -16,7 +16,10 @@ import (
 	"github.com/tidelog/tidelog/replay/modifier"
 )
 
-// writeStyle is how a partition's final documents reach the target.
+// writeStyle is how a partition's final documents reach the target. Either
+// way document validation is bypassed, as a secondary applying the oplog
+// does: the source already validated these writes, and a validator on the
+// target (from the base or a collMod) must not stop their replay.
 type writeStyle int
 
 const (
@@ -263,7 +266,11 @@ const (
 // updateForm tells the three shapes of a "u" entry's o apart.
 func updateForm(o bson.Raw) (updateFormKind, error) {
 	if v, err := o.LookupErr("$v"); err == nil {
+		// Exact: AsInt64 would truncate a double ($v:2.5 read as 2).
 		n, ok := v.AsInt64OK()
+		if f, isDouble := v.DoubleOK(); isDouble && f != float64(n) {
+			ok = false
+		}
 		switch {
 		case ok && n == 2:
 			return formDiff, nil
@@ -272,9 +279,8 @@ func updateForm(o bson.Raw) (updateFormKind, error) {
 		}
 		return 0, fmt.Errorf("update format $v:%s", v)
 	}
-	if _, err := o.LookupErr("diff"); err == nil {
-		return formDiff, nil
-	}
+	// Without $v, a field named "diff" is a replacement document's field:
+	// servers write every delta update with $v:2.
 	mod, err := modifier.IsModifier(o)
 	if err != nil {
 		return 0, err
@@ -324,7 +330,7 @@ func (w *writer) deleteInsert(ctx context.Context, coll *mongo.Collection, ns st
 	if len(ins) == 0 {
 		return nil
 	}
-	_, err := coll.InsertMany(ctx, ins, options.InsertMany().SetOrdered(false))
+	_, err := coll.InsertMany(ctx, ins, options.InsertMany().SetOrdered(false).SetBypassDocumentValidation(true))
 	var bwe mongo.BulkWriteException
 	if err == nil || !errors.As(err, &bwe) || bwe.WriteConcernError != nil {
 		if err != nil {
@@ -345,7 +351,7 @@ func (w *writer) deleteInsert(ctx context.Context, coll *mongo.Collection, ns st
 	if err := deleteIDs(ctx, coll, redo); err != nil {
 		return fmt.Errorf("write %s: %w", ns, err)
 	}
-	if _, err := coll.InsertMany(ctx, again, options.InsertMany().SetOrdered(false)); err != nil {
+	if _, err := coll.InsertMany(ctx, again, options.InsertMany().SetOrdered(false).SetBypassDocumentValidation(true)); err != nil {
 		return fmt.Errorf("write %s: %w", ns, err)
 	}
 	return nil
@@ -399,7 +405,7 @@ func (w *writer) bulkReplace(ctx context.Context, coll *mongo.Collection, ns str
 		if len(models) == 0 {
 			return nil
 		}
-		_, err := coll.BulkWrite(ctx, models, options.BulkWrite().SetOrdered(false))
+		_, err := coll.BulkWrite(ctx, models, options.BulkWrite().SetOrdered(false).SetBypassDocumentValidation(true))
 		models = models[:0]
 		return err
 	}
