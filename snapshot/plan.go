@@ -21,6 +21,13 @@ func planCollection(ctx context.Context, src *source, cs []Collection, i, splitD
 	if est <= int64(splitDocs) {
 		return []copyTask{whole}, nil
 	}
+	if capped, _ := c.Options.Lookup("capped").BooleanOK(); capped {
+		// Copied in natural (insertion) order, one file: loaded in _id
+		// ranges, later inserts would evict other documents than the
+		// source's did.
+		log.Info().Str("ns", c.NS).Int64("estimated_docs", est).Msg("copying a capped collection whole, in insertion order")
+		return []copyTask{whole}, nil
+	}
 	points, why, err := src.splitPoints(ctx, whole.db, whole.name, splitDocs)
 	if err != nil {
 		return nil, err

@@ -14,13 +14,23 @@ import (
 
 // newest returns the ts of the newest oplog entry.
 func (s *source) newest(ctx context.Context) (oplog.Timestamp, error) {
-	sortKey := "$natural" // MongoDB serves the oplog's end from natural order without a sort
+	return s.edge(ctx, -1)
+}
+
+// oldest returns the ts of the oldest oplog entry the server still keeps.
+func (s *source) oldest(ctx context.Context) (oplog.Timestamp, error) {
+	return s.edge(ctx, 1)
+}
+
+// edge reads the ts at one end of the oplog: dir 1 the oldest, -1 the newest.
+func (s *source) edge(ctx context.Context, dir int) (oplog.Timestamp, error) {
+	sortKey := "$natural" // MongoDB serves the oplog's ends from natural order without a sort
 	if s.ferret {
 		sortKey = "ts"
 	}
 	var doc bson.Raw
 	err := s.coll("local", "oplog.rs").FindOne(ctx, bson.D{}, options.FindOne().
-		SetSort(bson.D{{Key: sortKey, Value: -1}}).
+		SetSort(bson.D{{Key: sortKey, Value: dir}}).
 		SetProjection(bson.D{{Key: "ts", Value: 1}})).Decode(&doc)
 	if errors.Is(err, mongo.ErrNoDocuments) {
 		// A snapshot needs a position to be replayed from; an empty oplog
@@ -28,7 +38,7 @@ func (s *source) newest(ctx context.Context) (oplog.Timestamp, error) {
 		return oplog.Timestamp{}, errors.New("the source's oplog (local.oplog.rs) is empty: no position to start replay from")
 	}
 	if err != nil {
-		return oplog.Timestamp{}, fmt.Errorf("read the newest oplog entry: %w", err)
+		return oplog.Timestamp{}, fmt.Errorf("read the oplog's end: %w", err)
 	}
 	return oplog.EntryTS(doc)
 }

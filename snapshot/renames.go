@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
@@ -32,10 +33,20 @@ func (e *RenamedError) Error() string {
 // Is makes errors.Is(err, ErrRenamed) true.
 func (e *RenamedError) Is(target error) bool { return target == ErrRenamed }
 
-// checkRenames reads the command entries in (start, end] and fails if one
-// renames a collection the snapshot listed. Renames of collections created
-// after the listing are harmless: their documents are in the oplog, which
-// replay applies from Start.
+// checkRenames reads the command entries in (start, end] and fails if a
+// rename there may have moved documents the copy did not see where replay
+// expects them:
+//   - a rename from a listed collection: the copy may hold its documents
+//     under neither name, or under both;
+//   - a rename onto a listed collection from one that existed before start
+//     (not created in the window): the copy holds the renamed documents
+//     under the new name, and replay, creating the old name from the
+//     window's writes and renaming it with dropTarget, would replace them
+//     with those writes alone.
+//
+// Renames of collections created in the window ($out's temporary
+// collections) are harmless: their documents are in the oplog. The check
+// needs the server to still hold every entry after start.
 func (s *source) checkRenames(ctx context.Context, start, end oplog.Timestamp, copied []Collection) error {
 	if !start.Before(end) {
 		return nil
@@ -45,65 +56,97 @@ func (s *source) checkRenames(ctx context.Context, start, end oplog.Timestamp, c
 		{Key: "op", Value: "c"},
 	}
 	cur, err := s.coll("local", "oplog.rs").Find(ctx, filter,
-		options.Find().SetProjection(bson.D{{Key: "ts", Value: 1}, {Key: "o", Value: 1}}))
+		options.Find().SetProjection(bson.D{{Key: "ts", Value: 1}, {Key: "ns", Value: 1}, {Key: "o", Value: 1}}))
 	if err != nil {
 		return fmt.Errorf("read the oplog's commands between %s and %s: %w", start, end, err)
 	}
 	defer cur.Close(ctx)
-	names := make(map[string]bool, len(copied))
-	for _, c := range copied {
-		names[c.NS] = true
-	}
+	var w window
 	for cur.Next(ctx) {
-		if err := renameOf(cur.Current, names); err != nil {
-			return err
-		}
+		w.add(cur.Current)
 	}
 	if err := cur.Err(); err != nil {
 		return fmt.Errorf("read the oplog's commands between %s and %s: %w", start, end, err)
 	}
-	return nil
-}
-
-// renameOf returns a *RenamedError if the command entry (or an operation
-// nested in its applyOps) renames one of the namespaces in copied.
-func renameOf(entry bson.Raw, copied map[string]bool) error {
-	ts, _ := oplog.EntryTS(entry)
-	o, ok := entry.Lookup("o").DocumentOK()
-	if !ok {
-		return nil
+	oldest, err := s.oldest(ctx)
+	if err != nil {
+		return err
 	}
-	return renameIn(o, ts, copied)
+	if oldest.After(start) {
+		return fmt.Errorf("the source's oplog no longer reaches back to the snapshot's start %s (its oldest entry is %s): renames during the copy cannot be ruled out; enlarge the oplog (replSetResizeOplog) so it outlasts a snapshot", start, oldest)
+	}
+	names := make(map[string]bool, len(copied))
+	for _, c := range copied {
+		names[c.NS] = true
+	}
+	return w.spoiled(names)
 }
 
-// renameIn looks at one command's o document; at is the ts of the oplog
-// entry it came in (nested applyOps operations carry none of their own).
-func renameIn(o bson.Raw, at oplog.Timestamp, copied map[string]bool) error {
-	if from, ok := o.Lookup("renameCollection").StringValueOK(); ok && copied[from] {
+// window is what the commands of a snapshot's window create and rename.
+type window struct {
+	created map[string][]oplog.Timestamp // namespace: when a create made it
+	renames []RenamedError
+}
+
+// add notes the creates and renames of one command entry, also those
+// nested in its applyOps (which carry no ts of their own: the entry's).
+func (w *window) add(entry bson.Raw) {
+	ts, _ := oplog.EntryTS(entry)
+	w.addOp(entry, ts)
+}
+
+func (w *window) addOp(op bson.Raw, at oplog.Timestamp) {
+	o, ok := op.Lookup("o").DocumentOK()
+	if !ok {
+		return
+	}
+	if from, ok := o.Lookup("renameCollection").StringValueOK(); ok {
 		to, _ := o.Lookup("to").StringValueOK()
-		return &RenamedError{From: from, To: to, At: at}
+		w.renames = append(w.renames, RenamedError{From: from, To: to, At: at})
+	}
+	if coll, ok := o.Lookup("create").StringValueOK(); ok {
+		ns, _ := op.Lookup("ns").StringValueOK()
+		db, _, _ := strings.Cut(ns, ".")
+		if w.created == nil {
+			w.created = map[string][]oplog.Timestamp{}
+		}
+		w.created[db+"."+coll] = append(w.created[db+"."+coll], at)
 	}
 	ops, ok := o.Lookup("applyOps").ArrayOK()
 	if !ok {
-		return nil
+		return
 	}
 	vals, err := ops.Values()
 	if err != nil {
-		return nil // a malformed applyOps is for replay to report, not a rename
+		return // a malformed applyOps is for replay to report, not a rename
 	}
 	for _, v := range vals {
-		inner, ok := v.DocumentOK()
-		if !ok {
-			continue
-		}
-		if op, _ := inner.Lookup("op").StringValueOK(); op != "c" {
-			continue
-		}
-		if io, ok := inner.Lookup("o").DocumentOK(); ok {
-			if err := renameIn(io, at, copied); err != nil {
-				return err
+		if inner, ok := v.DocumentOK(); ok {
+			if kind, _ := inner.Lookup("op").StringValueOK(); kind == "c" {
+				w.addOp(inner, at)
 			}
 		}
 	}
+}
+
+// spoiled returns the first rename that makes the copy unusable, or nil.
+func (w *window) spoiled(copied map[string]bool) error {
+	for _, r := range w.renames {
+		if copied[r.From] || copied[r.To] && !w.createdBefore(r.From, r.At) {
+			e := r
+			return &e
+		}
+	}
 	return nil
+}
+
+// createdBefore reports whether ns was created in the window before at
+// (at the same position too: an applyOps may create and rename at once).
+func (w *window) createdBefore(ns string, at oplog.Timestamp) bool {
+	for _, ts := range w.created[ns] {
+		if !ts.After(at) {
+			return true
+		}
+	}
+	return false
 }

@@ -2,6 +2,7 @@ package snapshot
 
 import (
 	"errors"
+	"strings"
 	"testing"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
@@ -28,7 +29,17 @@ func mustRaw(t *testing.T, v any) bson.Raw {
 	return b
 }
 
-func TestRenameOf(t *testing.T) {
+func createEntry(t *testing.T, ts uint32, db, coll string) bson.D {
+	t.Helper()
+	return bson.D{
+		{Key: "ts", Value: bson.Timestamp{T: ts, I: 1}},
+		{Key: "op", Value: "c"},
+		{Key: "ns", Value: db + ".$cmd"},
+		{Key: "o", Value: bson.D{{Key: "create", Value: coll}}},
+	}
+}
+
+func TestRenamesThatSpoilASnapshot(t *testing.T) {
 	copied := map[string]bool{"db.a": true, "db.b": true}
 	inApplyOps := bson.D{
 		{Key: "ts", Value: bson.Timestamp{T: 30, I: 2}},
@@ -41,29 +52,39 @@ func TestRenameOf(t *testing.T) {
 	}
 	for _, tc := range []struct {
 		name     string
-		entry    bson.D
+		entries  []bson.D
 		from, to string
 		at       oplog.Timestamp
 	}{
-		{"rename of a copied collection", renameEntry(t, 10, "db.a", "db.z"), "db.a", "db.z", oplog.Timestamp{T: 10, I: 1}},
-		{"rename of a collection created after the listing", renameEntry(t, 11, "db.tmp.agg_out.1", "db.a"), "", "", oplog.Timestamp{}},
-		{"rename nested in applyOps", inApplyOps, "db.b", "other.b", oplog.Timestamp{T: 30, I: 2}},
-		{"another command", bson.D{{Key: "ts", Value: bson.Timestamp{T: 12, I: 1}}, {Key: "op", Value: "c"}, {Key: "o", Value: bson.D{{Key: "drop", Value: "a"}}}}, "", "", oplog.Timestamp{}},
+		{"rename of a copied collection", []bson.D{renameEntry(t, 10, "db.a", "db.z")}, "db.a", "db.z", oplog.Timestamp{T: 10, I: 1}},
+		{"rename onto a copied collection of one created in the window ($out)",
+			[]bson.D{createEntry(t, 9, "db", "tmp.agg_out.1"), renameEntry(t, 11, "db.tmp.agg_out.1", "db.a")}, "", "", oplog.Timestamp{}},
+		{"rename onto a copied collection of one that existed before the start",
+			[]bson.D{renameEntry(t, 11, "db.old", "db.a")}, "db.old", "db.a", oplog.Timestamp{T: 11, I: 1}},
+		{"create after the rename does not count",
+			[]bson.D{renameEntry(t, 11, "db.old", "db.a"), createEntry(t, 12, "db", "old")}, "db.old", "db.a", oplog.Timestamp{T: 11, I: 1}},
+		{"rename nested in applyOps", []bson.D{inApplyOps}, "db.b", "other.b", oplog.Timestamp{T: 30, I: 2}},
+		{"rename between collections the copy does not hold", []bson.D{renameEntry(t, 13, "db.x", "db.y")}, "", "", oplog.Timestamp{}},
+		{"another command", []bson.D{{{Key: "ts", Value: bson.Timestamp{T: 12, I: 1}}, {Key: "op", Value: "c"}, {Key: "o", Value: bson.D{{Key: "drop", Value: "a"}}}}}, "", "", oplog.Timestamp{}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			err := renameOf(mustRaw(t, tc.entry), copied)
+			var w window
+			for _, e := range tc.entries {
+				w.add(mustRaw(t, e))
+			}
+			err := w.spoiled(copied)
 			if tc.from == "" {
 				if err != nil {
-					t.Fatalf("renameOf = %v, want nil", err)
+					t.Fatalf("spoiled = %v, want nil", err)
 				}
 				return
 			}
 			var re *RenamedError
 			if !errors.As(err, &re) || !errors.Is(err, ErrRenamed) {
-				t.Fatalf("renameOf = %v, want a *RenamedError", err)
+				t.Fatalf("spoiled = %v, want a *RenamedError", err)
 			}
 			if re.From != tc.from || re.To != tc.to || re.At != tc.at {
-				t.Fatalf("renameOf = %+v, want %s -> %s at %s", re, tc.from, tc.to, tc.at)
+				t.Fatalf("spoiled = %+v, want %s -> %s at %s", re, tc.from, tc.to, tc.at)
 			}
 		})
 	}
@@ -101,5 +122,10 @@ func TestCheckRenamesReadsTheWindow(t *testing.T) {
 	var re *RenamedError
 	if !errors.As(err, &re) || re.To != "db.late" {
 		t.Fatalf("checkRenames = %v, want the rename to db.late", err)
+	}
+	// A start the server's oplog no longer reaches: the window cannot be read whole.
+	err = src.checkRenames(ctx, oplog.Timestamp{T: 1, I: 1}, ts(base+2), listed)
+	if err == nil || errors.As(err, &re) || !strings.Contains(err.Error(), "no longer reaches back") {
+		t.Fatalf("checkRenames from before the oldest entry = %v, want a refusal", err)
 	}
 }

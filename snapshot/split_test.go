@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
 )
 
 // A collection bigger than SplitDocs is copied as several _id ranges whose
@@ -28,12 +29,18 @@ func TestSplit(t *testing.T) {
 	insertDocs(t, ctx, e.client, "d.oids", oids)
 	insertDocs(t, ctx, e.client, "d.strings", strs)
 	seq(t, ctx, e.client, "d.small", 0, 100)
+	// A capped collection keeps insertion order, which a restore must
+	// reproduce: _id ranges would load it in _id order.
+	if err := e.client.Database("d").CreateCollection(ctx, "capped", options.CreateCollection().SetCapped(true).SetSizeInBytes(1<<20)); err != nil {
+		t.Fatal(err)
+	}
+	seq(t, ctx, e.client, "d.capped", 0, 300)
 
 	m, err := Take(ctx, e.client, e.st, Options{Workers: 3, SplitDocs: 100}, testLog(t))
 	if err != nil {
 		t.Fatal(err)
 	}
-	wantFiles := map[string]int{"d.ints": 10, "d.mixed": 1, "d.oids": 3, "d.strings": 3, "d.small": 1}
+	wantFiles := map[string]int{"d.ints": 10, "d.mixed": 1, "d.oids": 3, "d.strings": 3, "d.small": 1, "d.capped": 1}
 	for ns, want := range wantFiles {
 		c, ok := m.Collection(ns)
 		if !ok {
