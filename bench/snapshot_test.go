@@ -84,7 +84,11 @@ func BenchmarkSnapshot(b *testing.B) {
 				target := testserver.StartT(b, testserver.Options{NoOplog: true})
 				tc := client(b, target)
 				b.StartTimer()
-				stats, err := load.Load(ctx, tc, restore.Collections(ctx, st, last), load.Options{Workers: workers}, zerolog.Nop())
+				base, err := restore.Collections(ctx, st, last)
+				if err != nil {
+					b.Fatal(err)
+				}
+				stats, err := load.Load(ctx, tc, base, load.Options{Workers: workers}, zerolog.Nop())
 				if err != nil {
 					b.Fatal(err)
 				}

@@ -36,6 +36,10 @@ type ChainError struct {
 }
 
 func (e *ChainError) Error() string {
+	if e.Newest.IsZero() && !e.NothingNewLeft {
+		return fmt.Sprintf("%s starts at %s, but %s holds no entries to overlap: nothing shows that no entry before %s is missing, and the restore would skip them silently; "+
+			"if you know the file starts before the dump began, pass --allow-oplog-gap", e.Part, e.First, e.PreviousPart, e.First)
+	}
 	if e.NothingNewLeft {
 		return fmt.Sprintf("%s adds nothing: its entries (%s to %s) are all at or before %s, which %s already reaches; "+
 			"is it given twice or out of order? Give the oplog files oldest first", e.Part, e.First, e.Last, e.Newest, e.PreviousPart)
@@ -55,17 +59,23 @@ func (e *ChainError) Is(target error) bool { return target == ErrChain }
 // position is applied once, in order.
 //
 // Continuity is proven by that overlap: a part whose first entry comes after
-// the newest entry before it fails with a *ChainError (the entries between
-// could be missing, and the entries alone cannot tell), unless allowGap; so
-// does a part that adds nothing new, which is one given twice or out of
-// order. Within a part entries pass as they are.
+// the newest entry before it, or follows parts that yielded none, fails with
+// a *ChainError (the entries between could be missing, and the entries
+// alone cannot tell), unless allowGap; so does a part that adds nothing
+// new, which is one given twice or out of order. Within a part entries pass
+// as they are.
 func Chain(allowGap bool, parts ...Part) (replay.Source, *ChainCount) {
 	count := &ChainCount{}
 	src := func(fn func(bson.Raw) error) error {
 		count.Overlap = 0
 		var newest oplog.Timestamp
 		previous := ""
-		for _, part := range parts {
+		for i, part := range parts {
+			if i > 0 && previous == "" {
+				// The parts before yielded nothing (a dump without an oplog of
+				// its own): nothing shows where this one must start.
+				previous = parts[0].Name
+			}
 			var first, last, partNewest oplog.Timestamp
 			var seen, skipped int64
 			err := part.Source(func(entry bson.Raw) error {

@@ -155,6 +155,7 @@ func TestChainRefusesGapsAndDisorder(t *testing.T) {
 		nothing  bool
 	}{
 		{"gap after the dump", false, []Part{part("dump", entry(t, 10, 1)), part("late", entry(t, 12, 2))}, "10.1", "late", false},
+		{"a dump without oplog entries", false, []Part{part("dump"), part("file", entry(t, 12, 2))}, "", "file", false},
 		{"gap allowed", true, []Part{part("dump", entry(t, 10, 1)), part("late", entry(t, 12, 2))}, "10.1 12.1", "", false},
 		{"files out of order", false, []Part{part("dump", entry(t, 10, 1)), part("second", entry(t, 10, 1), entry(t, 20, 2), entry(t, 30, 3)), part("first", entry(t, 10, 1), entry(t, 15, 4))}, "10.1 20.1 30.1", "first", true},
 		{"file given twice", false, []Part{part("dump", entry(t, 10, 1)), part("f", entry(t, 10, 1), entry(t, 11, 2)), part("f again", entry(t, 10, 1), entry(t, 11, 2))}, "10.1 11.1", "f again", true},

@@ -148,7 +148,11 @@ func Run(ctx context.Context, st store.Store, target *mongo.Client, opts Options
 		// The load checks (or drops) its own namespaces and those the replay
 		// writes, in one pass, before its first write.
 		loading := show.Phase("loading snapshot", prep.Snapshot.Docs, "docs")
-		res.Load, err = load.Load(ctx, target, Collections(ctx, st, prep.Snapshot), load.Options{
+		colls, err := Collections(ctx, st, prep.Snapshot)
+		if err != nil {
+			return res, err
+		}
+		res.Load, err = load.Load(ctx, target, colls, load.Options{
 			Workers: opts.Workers, Drop: opts.Drop, Namespaces: opts.Apply.Namespaces,
 			IncludeUsers: opts.Apply.IncludeUsers, Reserve: replayed, SkipIndexes: true,
 			Progress: loading.Totals(),
@@ -225,15 +229,18 @@ func beyond(s *catalog.Stream, p plan.Plan) []catalog.Segment {
 
 // Collections presents a snapshot's collections to the loader, each
 // reading its verified files in order.
-func Collections(ctx context.Context, st store.Store, m *snapshot.Manifest) []load.Collection {
+// A spec that does not decode fails the restore: built without it, the
+// target would silently lack an index (a unique rule) the source had.
+func Collections(ctx context.Context, st store.Store, m *snapshot.Manifest) ([]load.Collection, error) {
 	out := make([]load.Collection, 0, len(m.Collections))
 	for _, c := range m.Collections {
 		lc := load.Collection{DB: c.DB(), Name: c.Name(), Type: c.Type, Options: c.Options}
-		for _, ix := range c.Indexes {
+		for i, ix := range c.Indexes {
 			var spec bson.D
-			if err := bson.Unmarshal(ix, &spec); err == nil {
-				lc.Indexes = append(lc.Indexes, spec)
+			if err := bson.Unmarshal(ix, &spec); err != nil {
+				return nil, fmt.Errorf("snapshot %s/%s: %s: index spec %d does not decode: %w", m.Stream, m.ID, c.NS, i, err)
 			}
+			lc.Indexes = append(lc.Indexes, spec)
 		}
 		if len(c.Files) > 0 {
 			lc.Docs = func(ctx context.Context, fn func(bson.Raw) error) error {
@@ -242,7 +249,7 @@ func Collections(ctx context.Context, st store.Store, m *snapshot.Manifest) []lo
 		}
 		out = append(out, lc)
 	}
-	return out
+	return out, nil
 }
 
 // counted reports every entry src yields to m, and finishes m when src
