@@ -45,12 +45,15 @@ type Runner struct {
 	log     zerolog.Logger
 	now     func() time.Time
 	trigger chan struct{}
+	// usableWait bounds how long retention waits for a new snapshot to
+	// become restorable (tailerd to cut the segments through its End).
+	usableWait time.Duration
 }
 
 // New returns a Runner. ckpt may be nil (no checkpoint to keep in step).
 func New(client *mongo.Client, st store.Store, ckpt *checkpoint.DB, cfg Config, log zerolog.Logger) *Runner {
 	return &Runner{client: client, st: st, ckpt: ckpt, cfg: cfg, log: log.With().Str("part", "cycle").Logger(),
-		now: time.Now, trigger: make(chan struct{}, 1)}
+		now: time.Now, trigger: make(chan struct{}, 1), usableWait: 2 * time.Minute}
 }
 
 // Trigger asks for a snapshot now (tailerd does on SIGUSR1). Triggers that
@@ -142,10 +145,37 @@ func (r *Runner) Cycle(ctx context.Context) (*snapshot.Manifest, error) {
 	}
 	r.log.Info().Str("snapshot", m.ID).Stringer("start", m.Start).Stringer("end", m.End).Int64("docs", m.Docs).
 		Int64("bytes", m.Bytes).Dur("took", r.now().Sub(started)).Msg("snapshot complete: restorable from its end once segments reach it")
+	if r.cfg.Retention != (retention.Policy{}) || r.cfg.Prune {
+		// Retention counts only snapshots a restore can use: give the new
+		// one the moments it needs to become one, so it counts this time.
+		r.awaitUsable(ctx, stream, m)
+	}
 	if err := r.Retain(ctx, stream); err != nil {
 		return m, fmt.Errorf("retention after snapshot %s: %w", m.ID, err)
 	}
 	return m, nil
+}
+
+// awaitUsable polls, up to usableWait, until segments reach m's End. If
+// they do not (capture lags, or stopped), retention keeps m uncounted.
+func (r *Runner) awaitUsable(ctx context.Context, stream string, m *snapshot.Manifest) {
+	base := plan.Base{ID: m.ID, Start: m.Start, End: m.End}
+	deadline := time.Now().Add(r.usableWait)
+	for {
+		cat, err := catalog.LoadStream(ctx, r.st, stream)
+		if err == nil && retention.Usable(cat, base) {
+			return
+		}
+		if time.Now().After(deadline) {
+			r.log.Warn().Str("snapshot", m.ID).Stringer("end", m.End).Msg("segments do not reach the new snapshot's end yet: retention keeps it without counting it, and keeps the older usable ones")
+			return
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(time.Second):
+		}
+	}
 }
 
 // renameAttempts bounds the retries of a snapshot that a rename spoiled:
@@ -189,7 +219,11 @@ func (r *Runner) Retain(ctx context.Context, stream string) error {
 	for i, m := range complete {
 		snaps[i] = retention.Snapshot{Base: plan.Base{ID: m.ID, Start: m.Start, End: m.End}, Finished: m.Finished}
 	}
-	keep, drop := retention.Decide(snaps, r.cfg.Retention, r.now())
+	cat, err := catalog.LoadStream(ctx, r.st, stream)
+	if err != nil {
+		return err
+	}
+	keep, drop := retention.Decide(cat, snaps, r.cfg.Retention, r.now())
 	for _, s := range drop {
 		if err := r.st.DeleteSnapshot(ctx, stream, s.ID); err != nil {
 			return err
@@ -198,10 +232,6 @@ func (r *Runner) Retain(ctx context.Context, stream string) error {
 	}
 	if !r.cfg.Prune {
 		return nil
-	}
-	cat, err := catalog.LoadStream(ctx, r.st, stream)
-	if err != nil {
-		return err
 	}
 	names := retention.Prunable(cat, keep)
 	if len(names) == 0 {

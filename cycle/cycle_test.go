@@ -12,9 +12,11 @@ import (
 	"github.com/rs/zerolog"
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
 	"github.com/tidelog/tidelog/internal/testserver"
 	"github.com/tidelog/tidelog/retention"
+	"github.com/tidelog/tidelog/segment"
 	"github.com/tidelog/tidelog/snapshot"
 	"github.com/tidelog/tidelog/store"
 	"github.com/tidelog/tidelog/store/dirstore"
@@ -60,6 +62,7 @@ func newEnv(t *testing.T) *env {
 func (e *env) runner(t *testing.T, st store.Store, cfg Config) *Runner {
 	r := New(e.client, st, nil, cfg, zerolog.New(zerolog.NewTestWriter(t)))
 	r.now = e.clock.Now
+	r.usableWait = 0 // no tailer here: what the test stored is all there is
 	return r
 }
 
@@ -99,8 +102,37 @@ func TestScheduleCountsFromTheNewestSnapshot(t *testing.T) {
 	}
 }
 
+// captureOplog stores the source's whole oplog as the stream's one segment,
+// as tailerd would have: it makes the snapshots taken so far restorable.
+func (e *env) captureOplog(t *testing.T) {
+	t.Helper()
+	cur, err := e.client.Database("local").Collection("oplog.rs").Find(t.Context(), bson.D{},
+		options.Find().SetSort(bson.D{{Key: "ts", Value: 1}}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := segment.NewWriter("rs0")
+	w.Start(segment.Link{})
+	for cur.Next(t.Context()) {
+		if err := w.Append(cur.Current); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := cur.Err(); err != nil {
+		t.Fatal(err)
+	}
+	info, data, err := w.Finish()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.st.PutSegment(t.Context(), "rs0", info.Name, data); err != nil {
+		t.Fatal(err)
+	}
+}
+
 func TestRetentionKeepsTheNewest(t *testing.T) {
 	e := newEnv(t)
+	e.captureOplog(t)
 	r := e.runner(t, e.st, Config{Retention: retention.Policy{Keep: 2}})
 	var taken []string
 	for i := 0; i < 4; i++ {
@@ -114,6 +146,31 @@ func TestRetentionKeepsTheNewest(t *testing.T) {
 	complete, incomplete := ids(t, e.st)
 	if strings.Join(complete, ",") != strings.Join(taken[2:], ",") || len(incomplete) != 0 {
 		t.Fatalf("after 4 cycles keeping 2: complete %v incomplete %v; want %v", complete, incomplete, taken[2:])
+	}
+}
+
+// Until segments reach a snapshot's end it cannot be restored from, so it
+// must not push out the snapshots that can.
+func TestRetentionKeepsUsableSnapshots(t *testing.T) {
+	e := newEnv(t)
+	e.captureOplog(t)
+	r := e.runner(t, e.st, Config{Retention: retention.Policy{Keep: 1}})
+	first, err := r.Cycle(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.clock.Add(time.Hour)
+	// A write the segments do not hold: the next snapshot ends after them.
+	if _, err := e.client.Database("app").Collection("c").InsertOne(t.Context(), bson.D{{Key: "_id", Value: 2}}); err != nil {
+		t.Fatal(err)
+	}
+	second, err := r.Cycle(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	complete, _ := ids(t, e.st)
+	if strings.Join(complete, ",") != first.ID+","+second.ID {
+		t.Fatalf("keeping 1 with the newest not yet restorable: kept %v, want %s (usable) and %s (pending)", complete, first.ID, second.ID)
 	}
 }
 

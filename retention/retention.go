@@ -5,6 +5,7 @@
 package retention
 
 import (
+	"slices"
 	"fmt"
 	"sort"
 	"time"
@@ -32,22 +33,37 @@ type Snapshot struct {
 	Finished time.Time
 }
 
-// Decide splits snaps into those to keep and those to delete, each oldest first.
-func Decide(snaps []Snapshot, p Policy, now time.Time) (keep, drop []Snapshot) {
+// Decide splits snaps into those to keep and those to delete, each oldest
+// first. The policy counts only snapshots a restore can already use or
+// that are older than the newest usable one: a snapshot whose window s does
+// not hold yet (tailerd has not cut the segments through its End) is kept
+// and not counted, so a fresh snapshot never pushes out the only usable
+// one — if a gap then kept its window from ever forming, nothing would be
+// restorable.
+func Decide(s *catalog.Stream, snaps []Snapshot, p Policy, now time.Time) (keep, drop []Snapshot) {
 	sorted := append([]Snapshot(nil), snaps...)
 	sort.SliceStable(sorted, func(i, j int) bool { return sorted[i].End.Before(sorted[j].End) })
-	for i, s := range sorted {
-		newest := len(sorted) - i // 1 for the newest
+	counted := len(sorted) // sorted[counted:] are pending: newer than every usable one
+	for counted > 0 && !Usable(s, sorted[counted-1].Base) {
+		counted--
+	}
+	for i, snap := range sorted[:counted] {
+		newest := counted - i // 1 for the newest usable
 		kept := p.Keep == 0 && p.KeepFor == 0 || newest == 1 ||
 			p.Keep > 0 && newest <= p.Keep ||
-			p.KeepFor > 0 && now.Sub(s.Finished) <= p.KeepFor
+			p.KeepFor > 0 && now.Sub(snap.Finished) <= p.KeepFor
 		if kept {
-			keep = append(keep, s)
+			keep = append(keep, snap)
 		} else {
-			drop = append(drop, s)
+			drop = append(drop, snap)
 		}
 	}
-	return keep, drop
+	return append(keep, sorted[counted:]...), drop
+}
+
+// Usable reports whether a restore can use b: s holds its window.
+func Usable(s *catalog.Stream, b plan.Base) bool {
+	return slices.ContainsFunc(plan.Windows(s, []plan.Base{b}), func(w plan.Window) bool { return w.Base != nil })
 }
 
 // Prunable lists the segments no kept snapshot's window needs: those that

@@ -28,6 +28,10 @@ func TestDecide(t *testing.T) {
 		}
 		return out
 	}
+	// One chain through every snapshot's End: all are usable.
+	h := segment.Header{OpStart: ts(0), OpEnd: ts(60), Count: 61}
+	s := &catalog.Stream{Name: "rs0", Segments: []catalog.Segment{{Name: segment.Name(h.OpStart, h.OpEnd), Header: h}}}
+	s.Link()
 	cases := []struct {
 		p    Policy
 		keep []string
@@ -39,10 +43,20 @@ func TestDecide(t *testing.T) {
 		{Policy{KeepFor: time.Minute}, []string{"s5"}}, // the newest always stays
 	}
 	for _, c := range cases {
-		keep, drop := Decide(snaps, c.p, now)
+		keep, drop := Decide(s, snaps, c.p, now)
 		if !slices.Equal(ids(keep), c.keep) || len(keep)+len(drop) != len(snaps) {
 			t.Errorf("%s: keep %v drop %v, want keep %v", c.p, ids(keep), ids(drop), c.keep)
 		}
+	}
+
+	// Segments reach only s3's End: s4 and s5 are not usable yet. They are
+	// kept and not counted, so keeping 1 keeps s3, the newest usable one.
+	h.OpEnd, h.Count = ts(40), 41
+	short := &catalog.Stream{Name: "rs0", Segments: []catalog.Segment{{Name: segment.Name(h.OpStart, h.OpEnd), Header: h}}}
+	short.Link()
+	keep, _ := Decide(short, snaps, Policy{Keep: 1}, now)
+	if got := ids(keep); !slices.Equal(got, []string{"s3", "s4", "s5"}) {
+		t.Errorf("keep 1 with s4 and s5 not yet usable: kept %v, want s3 s4 s5", got)
 	}
 }
 
@@ -82,12 +96,19 @@ func TestPruningKeepsKeptWindows(t *testing.T) {
 			snaps = append(snaps, Snapshot{Base: plan.Base{ID: fmt.Sprint("s", i), Start: ts(start), End: ts(start + uint32(rng.IntN(15)))},
 				Finished: now.Add(-time.Duration(rng.IntN(100)) * time.Hour)})
 		}
-		keep, _ := Decide(snaps, Policy{Keep: rng.IntN(3), KeepFor: time.Duration(rng.IntN(60)) * time.Hour}, now)
+		keep, _ := Decide(s, snaps, Policy{Keep: rng.IntN(3), KeepFor: time.Duration(rng.IntN(60)) * time.Hour}, now)
 		bases := make([]plan.Base, len(keep))
 		for i := range keep {
 			bases[i] = keep[i].Base
 		}
 		before := snapshotWindows(plan.Windows(s, bases))
+		all := make([]plan.Base, len(snaps))
+		for i := range snaps {
+			all[i] = snaps[i].Base
+		}
+		if len(snapshotWindows(plan.Windows(s, all))) > 0 && len(before) == 0 {
+			t.Fatalf("round %d: retention dropped every usable snapshot", round)
+		}
 		drop := Prunable(s, keep)
 		pruned += len(drop)
 		after := &catalog.Stream{Name: s.Name}
