@@ -6,6 +6,8 @@ import (
 	"hash/crc32"
 
 	"github.com/pierrec/lz4/v4"
+
+	"github.com/tidelog/tidelog/store"
 )
 
 // FormatVersion is the snapshot format this package writes and reads
@@ -16,7 +18,7 @@ const FormatVersion = 1
 // ManifestName is the file that makes a snapshot complete. It is written
 // after every data file is durable, so its presence (and valid checksum)
 // proves that all the files it lists were stored.
-const ManifestName = "manifest.json"
+const ManifestName = store.SnapshotCommitFile
 
 // dataSuffix ends every data file name: the content is raw BSON in one lz4 frame.
 const dataSuffix = ".bson.lz4"

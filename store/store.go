@@ -12,6 +12,10 @@ import (
 	"github.com/tidelog/tidelog/oplog"
 )
 
+// SnapshotCommitFile is the snapshot file whose presence makes a snapshot
+// complete (the snapshot package writes it last, as its manifest).
+const SnapshotCommitFile = "manifest.json"
+
 // ErrNotExist is returned (wrapped) when a segment or stream is not in the store.
 var ErrNotExist = errors.New("does not exist")
 
@@ -69,7 +73,10 @@ type Store interface {
 	SnapshotFiles(ctx context.Context, stream, id string) ([]string, error)
 	// Snapshots lists stream's snapshot IDs, sorted, complete or not.
 	Snapshots(ctx context.Context, stream string) ([]string, error)
-	// DeleteSnapshot removes a snapshot and its files; a missing one is not an error.
+	// DeleteSnapshot removes a snapshot and its files; a missing one is not
+	// an error. SnapshotCommitFile goes first (or all at once): a delete cut
+	// short must leave an incomplete snapshot, never a manifest whose files
+	// are partly gone.
 	DeleteSnapshot(ctx context.Context, stream, id string) error
 	// String names the store for messages (e.g. "dir:/var/lib/tidelog/store").
 	String() string

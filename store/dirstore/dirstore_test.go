@@ -3,6 +3,7 @@ package dirstore
 import (
 	"context"
 	"errors"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
@@ -287,5 +288,50 @@ func TestMalformedGapFile(t *testing.T) {
 	}
 	if _, err := s.Gaps(ctx, "rs0"); err == nil || !strings.Contains(err.Error(), "malformed") {
 		t.Fatalf("Gaps with a malformed file = %v, want an error", err)
+	}
+}
+
+// A snapshot delete is a rename out of sight, then the removal: a crash
+// between them leaves no snapshot listed (never a manifest without its
+// files), and a later Open removes what is left.
+func TestInterruptedSnapshotDelete(t *testing.T) {
+	ctx := context.Background()
+	s := openNew(t)
+	for _, name := range []string{"c0000-a.b-p0000.bson.lz4", store.SnapshotCommitFile} {
+		if _, err := s.PutSnapshotFile(ctx, "rs0", "snap1", name, strings.NewReader("data")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// What DeleteSnapshot's first step leaves, had the process died next.
+	parent := s.snapshotsDir("rs0")
+	doomed := filepath.Join(parent, tempPrefix+"deleted-snap1")
+	if err := os.Rename(filepath.Join(parent, "snap1"), doomed); err != nil {
+		t.Fatal(err)
+	}
+	if ids, err := s.Snapshots(ctx, "rs0"); err != nil || len(ids) != 0 {
+		t.Fatalf("Snapshots = %v, %v; want none listed", ids, err)
+	}
+	old := time.Now().Add(-2 * staleTempAge)
+	if err := os.Chtimes(doomed, old, old); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Open(s.Root(), false); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(doomed); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("the interrupted delete's leftovers are still there: %v", err)
+	}
+
+	// A whole delete, and deleting again, are fine.
+	if _, err := s.PutSnapshotFile(ctx, "rs0", "snap2", store.SnapshotCommitFile, strings.NewReader("m")); err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		if err := s.DeleteSnapshot(ctx, "rs0", "snap2"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if ids, err := s.Snapshots(ctx, "rs0"); err != nil || len(ids) != 0 {
+		t.Fatalf("Snapshots after delete = %v, %v", ids, err)
 	}
 }

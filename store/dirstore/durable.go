@@ -124,15 +124,16 @@ func (s *Store) inside(path string) bool {
 	return path == s.root || strings.HasPrefix(path, s.root+string(filepath.Separator))
 }
 
-// removeStaleTemps removes temporary files older than staleTempAge from the
-// directories the store writes into. It is best effort: errors are ignored,
+// removeStaleTemps removes temporary files (and snapshot directories being
+// deleted) older than staleTempAge from the directories the store writes
+// into. It is best effort: errors are ignored,
 // because temporary files are never listed and a later Open tries again.
 func (s *Store) removeStaleTemps() {
 	dirs := []string{s.root}
 	streams, _ := os.ReadDir(filepath.Join(s.root, streamsDir))
 	for _, e := range streams {
 		if e.IsDir() {
-			dirs = append(dirs, s.segmentsDir(e.Name()), s.gapsDir(e.Name()))
+			dirs = append(dirs, s.segmentsDir(e.Name()), s.gapsDir(e.Name()), s.snapshotsDir(e.Name()))
 		}
 	}
 	cutoff := time.Now().Add(-staleTempAge)
@@ -140,14 +141,15 @@ func (s *Store) removeStaleTemps() {
 		entries, _ := os.ReadDir(dir)
 		removed := false
 		for _, e := range entries {
-			if !strings.HasPrefix(e.Name(), tempPrefix) || e.IsDir() {
+			if !strings.HasPrefix(e.Name(), tempPrefix) {
 				continue
 			}
 			fi, err := e.Info()
 			if err != nil || fi.ModTime().After(cutoff) {
 				continue
 			}
-			if os.Remove(filepath.Join(dir, e.Name())) == nil {
+			// A directory is a snapshot whose delete a crash cut short.
+			if os.RemoveAll(filepath.Join(dir, e.Name())) == nil {
 				removed = true
 			}
 		}

@@ -144,11 +144,21 @@ func (s *Store) DeleteSnapshot(ctx context.Context, stream, id string) error {
 	if err := s.checkSnapshot(ctx, "delete snapshot", stream, id, nil); err != nil {
 		return err
 	}
+	// Renamed out of sight first, in one step: RemoveAll deletes in any
+	// order, and cut short it could leave the manifest without its files.
 	parent := s.snapshotsDir(stream)
-	if err := os.RemoveAll(filepath.Join(parent, id)); err != nil {
-		return fmt.Errorf("dirstore %s: delete snapshot %s/%s: %w", s.root, stream, id, err)
+	doomed := filepath.Join(parent, tempPrefix+"deleted-"+id)
+	err := os.Rename(filepath.Join(parent, id), doomed)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
 	}
-	if err := syncDir(parent); err != nil && !errors.Is(err, fs.ErrNotExist) {
+	if err == nil {
+		err = syncDir(parent)
+	}
+	if err == nil {
+		err = os.RemoveAll(doomed)
+	}
+	if err != nil {
 		return fmt.Errorf("dirstore %s: delete snapshot %s/%s: %w", s.root, stream, id, err)
 	}
 	return nil

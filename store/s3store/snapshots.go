@@ -99,6 +99,11 @@ func (s *Store) DeleteSnapshot(ctx context.Context, stream, id string) error {
 	if err != nil {
 		return s.fail(op, err)
 	}
+	// The manifest first: cut short after it, the snapshot is incomplete;
+	// before it, a manifest would list files already gone.
+	if i := slices.Index(names, store.SnapshotCommitFile); i > 0 {
+		names[0], names[i] = names[i], names[0]
+	}
 	for _, name := range names {
 		if err := s.remove(ctx, op, dir+name); err != nil {
 			return s.fail(op, fmt.Errorf("delete %s: %w", name, err))
