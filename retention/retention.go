@@ -5,8 +5,8 @@
 package retention
 
 import (
-	"slices"
 	"fmt"
+	"slices"
 	"sort"
 	"time"
 

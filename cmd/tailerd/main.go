@@ -35,6 +35,7 @@ import (
 	"github.com/tidelog/tidelog/store"
 	"github.com/tidelog/tidelog/store/storeurl"
 	"github.com/tidelog/tidelog/tailer"
+	"github.com/tidelog/tidelog/topology"
 )
 
 const (
@@ -136,7 +137,7 @@ func run(ctx context.Context, args []string, stderr io.Writer) int {
 	case errors.As(err, &gap):
 		return exitGap // already logged with what to do
 	case errors.As(err, &srcErr):
-		log.Error().Err(err).Str("source", redact(cfg.Source)).Msg("source unusable: check the URI, that the server is up, and that it is a replica set member")
+		log.Error().Err(err).Str("source", topology.RedactURI(cfg.Source)).Msg("source unusable: check the URI, that the server is up, and that it is a replica set member")
 		return exitSource
 	case errors.Is(err, store.ErrNotStore):
 		log.Error().Err(err).Msg("store unusable")

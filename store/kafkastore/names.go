@@ -9,24 +9,19 @@ import (
 
 // Layout constants, see docs/store-layout.md.
 const (
-	segmentSuffix = ".tseg"
 	// topicSep joins the prefix and the stream into a topic name.
 	topicSep = "."
 	// maxTopicLen is Kafka's limit on topic names.
 	maxTopicLen = 249
 )
 
-// nameByte reports whether c may appear in a stream, prefix or snapshot
-// name: the characters Kafka allows in topic names.
-func nameByte(c byte) bool {
-	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' ||
-		c == '.' || c == '_' || c == '-'
-}
-
-// validTopicPrefix checks the configured prefix.
+// validTopicPrefix checks the configured prefix. It holds no '.': a topic
+// is <prefix>.<stream>, and stream names may hold dots, so with dots in
+// both, prefix "a" stream "b.c" and prefix "a.b" stream "c" would share
+// one topic and mix two replica sets' segments.
 func validTopicPrefix(p string) error {
-	if !store.PlainName(p) || len(p) > maxTopicLen/2 {
-		return fmt.Errorf("invalid topic prefix %q: 1 to %d of letters, digits, '.', '_' and '-'", p, maxTopicLen/2)
+	if p == "" || !store.PlainName(p) || strings.Contains(p, ".") || len(p) > maxTopicLen/2 {
+		return fmt.Errorf("invalid topic prefix %q: 1 to %d of letters, digits, '_' and '-' (no '.': it separates the prefix from the stream)", p, maxTopicLen/2)
 	}
 	return nil
 }

@@ -36,3 +36,20 @@ func (s *Store) Streams(ctx context.Context) ([]string, error) {
 	slices.Sort(streams)
 	return streams, nil
 }
+
+// HasTopics reports whether any topic under the store's prefix exists, from
+// the cluster's metadata alone. A reader opening a location that holds
+// nothing is more likely mistyped than empty, and must not read as an
+// empty store that verifies "OK".
+func (s *Store) HasTopics(ctx context.Context) (bool, error) {
+	topics, err := s.adm.ListTopics(ctx)
+	if err != nil {
+		return false, s.errorf("list topics", err)
+	}
+	for _, topic := range topics.Names() {
+		if _, ok := s.streamOf(topic); ok {
+			return true, nil
+		}
+	}
+	return false, nil
+}

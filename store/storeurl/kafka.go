@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/tidelog/tidelog/store"
 	"github.com/tidelog/tidelog/store/kafkastore"
 )
 
@@ -29,7 +30,7 @@ func parseKafka(raw string, u parts) (Location, error) {
 	case cfg.TopicPrefix == "":
 		cfg.TopicPrefix = kafkastore.DefaultTopicPrefix
 	case !validTopicPrefix(cfg.TopicPrefix):
-		return Location{}, invalid(raw, "topic prefix %q: want letters, digits, '.', '_' and '-' (no '/')", cfg.TopicPrefix)
+		return Location{}, invalid(raw, "topic prefix %q: want letters, digits, '_' and '-' (no '/', and no '.', which separates the prefix from the stream)", cfg.TopicPrefix)
 	}
 	rf, err := u.query.integer("replication_factor", 1, 32767)
 	if err != nil {
@@ -53,14 +54,9 @@ func parseKafka(raw string, u parts) (Location, error) {
 	return Location{Kind: Kafka, Kafka: cfg}, nil
 }
 
-// validTopicPrefix allows the characters of Kafka topic names; the store
-// checks the length against the names it makes.
+// validTopicPrefix: a Kafka topic name's characters without '.', which
+// separates the prefix from the stream (kafkastore checks the same); the
+// store checks the length against the names it makes.
 func validTopicPrefix(p string) bool {
-	for i := 0; i < len(p); i++ {
-		c := p[i]
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '_' || c == '-') {
-			return false
-		}
-	}
-	return true
+	return store.PlainName(p) && !strings.Contains(p, ".")
 }

@@ -58,6 +58,17 @@ func (l Location) Open(ctx context.Context, opts Options) (store.Store, error) {
 		if err != nil {
 			return nil, err
 		}
+		if opts.Create {
+			return st, nil // topics are created on the first write
+		}
+		has, err := st.HasTopics(ctx)
+		if err == nil && !has {
+			err = fmt.Errorf("%s: no topics under this prefix (is the location mistyped?): %w", st, store.ErrNotExist)
+		}
+		if err != nil {
+			_ = st.Close()
+			return nil, err
+		}
 		return st, nil
 	}
 	return nil, fmt.Errorf("%w: kind %q", ErrInvalid, l.Kind)

@@ -74,6 +74,11 @@ func TestOpenKafka(t *testing.T) {
 	t.Cleanup(c.Close)
 	raw := "kafka://" + strings.Join(c.ListenAddrs(), ",") + "/e2e?max_message_bytes=65536"
 	w, _ := roundTrip(t, raw)
+	// A reader of a mistyped prefix fails rather than reading an empty store.
+	typo := "kafka://" + strings.Join(c.ListenAddrs(), ",") + "/e2f"
+	if _, err := Open(testCtx(t), typo, Options{}); !errors.Is(err, store.ErrNotExist) {
+		t.Errorf("a reader opening a prefix with no topics: %v, want ErrNotExist", err)
+	}
 	if _, ok := w.(*kafkastore.Store); !ok || w.String() != "kafka:"+strings.Join(c.ListenAddrs(), ",")+"/e2e" {
 		t.Errorf("opened %T %s", w, w)
 	}

@@ -33,9 +33,9 @@ func TestParseAccepts(t *testing.T) {
 		{"s3://bkt?endpoint=https://s3.example.com&tls=true", Location{Kind: S3, S3: s3store.Config{
 			Bucket: "bkt", Endpoint: "https://s3.example.com", Secure: true}}},
 		{"kafka://k1:9092", Location{Kind: Kafka, Kafka: kafkastore.Config{Brokers: []string{"k1:9092"}, TopicPrefix: "tidelog"}}},
-		{"kafka://k1:9092,k2:9093,[::1]:9094/prod.tidelog/?replication_factor=3&min_insync_replicas=2&max_message_bytes=1048576&client_id=tl",
+		{"kafka://k1:9092,k2:9093,[::1]:9094/prod-tidelog/?replication_factor=3&min_insync_replicas=2&max_message_bytes=1048576&client_id=tl",
 			Location{Kind: Kafka, Kafka: kafkastore.Config{
-				Brokers: []string{"k1:9092", "k2:9093", "[::1]:9094"}, TopicPrefix: "prod.tidelog",
+				Brokers: []string{"k1:9092", "k2:9093", "[::1]:9094"}, TopicPrefix: "prod-tidelog",
 				ReplicationFactor: 3, MinInsyncReplicas: 2, MaxMessageBytes: 1 << 20, ClientID: "tl"}}},
 	} {
 		got, err := Parse(tc.raw)
@@ -92,6 +92,7 @@ func TestParseRefuses(t *testing.T) {
 		{"kafka://:9092", "want HOST:PORT"},
 		{"kafka://k1:9092/a/b", "topic prefix"},
 		{"kafka://k1:9092/pre fix", "topic prefix"},
+		{"kafka://k1:9092/prod.tidelog", "no '.'"}, // prefix "a" stream "b.c" would share prefix "a.b" stream "c"'s topic
 		{"kafka://k1:9092?replication_factor=0", "from 1 to 32767"},
 		{"kafka://k1:9092?max_message_bytes=100", "from 4096"},
 		{"kafka://k1:9092?max_message_bytes=1MB", "want an integer"},
