@@ -25,9 +25,8 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
-	"go.mongodb.org/mongo-driver/v2/mongo"
-	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
+	"github.com/tidelog/tidelog/capture"
 	"github.com/tidelog/tidelog/checkpoint"
 	"github.com/tidelog/tidelog/cycle"
 	"github.com/tidelog/tidelog/retention"
@@ -35,7 +34,6 @@ import (
 	"github.com/tidelog/tidelog/store"
 	"github.com/tidelog/tidelog/store/storeurl"
 	"github.com/tidelog/tidelog/tailer"
-	"github.com/tidelog/tidelog/topology"
 )
 
 const (
@@ -71,11 +69,6 @@ func run(ctx context.Context, args []string, stderr io.Writer) int {
 	}
 	log := zerolog.New(stderr).Level(level).With().Timestamp().Str("cmd", "tailerd").Logger()
 
-	clientOpts := options.Client().ApplyURI(cfg.Source).SetServerSelectionTimeout(cfg.ConnectTimeout).SetAppName("tidelog-tailerd")
-	if err := clientOpts.Validate(); err != nil {
-		log.Error().Err(err).Msg("--source is not a valid MongoDB URI (e.g. mongodb://host:27017/?replicaSet=rs0)")
-		return exitUsage
-	}
 	st, err := openStore(ctx, cfg.Store, log)
 	if err != nil {
 		log.Error().Err(err).Msg("cannot use the store")
@@ -93,55 +86,47 @@ func run(ctx context.Context, args []string, stderr io.Writer) int {
 		return exitCheckpoint
 	}
 	defer ckpt.Close()
-
-	client, err := mongo.Connect(clientOpts)
+	src, err := openSource(ctx, cfg, log)
 	if err != nil {
-		log.Error().Err(err).Msg("cannot connect to the source")
+		log.Error().Err(err).Str("source", cfg.sourceName()).
+			Msg("source unusable: check the URI, that the server is up, and that it is a replica set member, config server or mongos")
 		return exitSource
 	}
-	defer client.Disconnect(context.WithoutCancel(ctx))
 
-	t := tailer.New(client, st, ckpt, cfg.tailer, log)
-	backups := cycle.New(client, st, ckpt, cfg.cycle(), log)
+	p := &pipelines{cfg: cfg, st: st, ckpt: ckpt, log: log, named: src.named(), cycles: map[string]*cycle.Runner{}}
+	runCtx, stopRun := context.WithCancel(ctx)
+	defer stopRun()
+	sup := capture.New(runCtx, p.run, fatal, log)
 	usr1 := make(chan os.Signal, 1)
 	signal.Notify(usr1, syscall.SIGUSR1)
 	defer signal.Stop(usr1)
-	cycleCtx, stopCycle := context.WithCancel(ctx)
-	cycleDone := make(chan error, 1)
-	go func() {
-		err := backups.Run(cycleCtx)
-		if err != nil {
-			log.Error().Err(err).Msg("backup cycle stopped: no more snapshots until tailerd restarts; capture goes on")
-		}
-		cycleDone <- err
-	}()
 	go func() {
 		for {
 			select {
-			case <-cycleCtx.Done():
+			case <-runCtx.Done():
 				return
 			case <-usr1:
-				backups.Trigger()
+				p.triggerSnapshots()
 			}
 		}
 	}()
-	err = t.Run(ctx)
-	stopCycle()
-	<-cycleDone
+	watched := src.follow(runCtx, cfg.DiscoverEvery, sup.Apply, log)
+	err = sup.Wait()
+	stopRun()
+	<-watched
 	var gap *tailer.GapError
-	var srcErr *tailer.SourceError
 	switch {
 	case err == nil:
-		log.Info().Msg("stopped cleanly: open segment cut and committed")
+		log.Info().Msg("stopped cleanly: open segments cut and committed")
 		return exitOK
 	case errors.As(err, &gap):
 		return exitGap // already logged with what to do
-	case errors.As(err, &srcErr):
-		log.Error().Err(err).Str("source", topology.RedactURI(cfg.Source)).Msg("source unusable: check the URI, that the server is up, and that it is a replica set member")
-		return exitSource
 	case errors.Is(err, store.ErrNotStore):
 		log.Error().Err(err).Msg("store unusable")
 		return exitStore
+	case errors.Is(err, checkpoint.ErrCorrupt):
+		log.Error().Err(err).Msg("checkpoint unusable")
+		return exitCheckpoint
 	default:
 		log.Error().Err(err).Msg("capture stopped")
 		return exitFailure
@@ -168,7 +153,10 @@ func parseArgs(args []string, stderr io.Writer) (config, error) {
 	fs.SetOutput(stderr)
 	var c config
 	configPath := fs.String("config", "", "YAML config file (keys as the flags, with _ for -)")
-	fs.StringVar(&c.Source, "source", "", "MongoDB URI of a replica set member (required)")
+	fs.StringVar(&c.Source, "source", "", "MongoDB URI of a replica set member, a config server member or a mongos: every replica set of a cluster is captured (required unless --member)")
+	fs.StringVar(&c.SourceKind, "source-kind", "", "what --source is when its hello cannot say: mongos, configsvr or replset (default: detected)")
+	fs.Var(memberFlags{&c.Members}, "member", "NAME=URI of a replica set to capture as stream NAME, instead of --source; repeat for each (nothing is discovered)")
+	fs.DurationVar(&c.DiscoverEvery, "discover-every", 30*time.Second, "how often to re-read a cluster's shard list, to follow added and removed shards (0: never)")
 	fs.StringVar(&c.Store, "store", "", storeHelp)
 	fs.StringVar(&c.Checkpoint, "checkpoint", "", "checkpoint directory, local (default STORE/checkpoint for a directory store; required for S3 and Kafka)")
 	fs.StringVar(&c.Stream, "stream", "", "stream name in the store (default: the replica set name)")
@@ -200,8 +188,8 @@ func parseArgs(args []string, stderr io.Writer) (config, error) {
 		fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
 		c.fileConfig = merge(c.fileConfig, fc, set)
 	}
-	if c.Source == "" {
-		return c, errors.New("--source is required (e.g. mongodb://127.0.0.1:27017/?replicaSet=rs0)")
+	if err := c.checkSource(); err != nil {
+		return c, err
 	}
 	if c.Store == "" {
 		return c, errors.New("--store is required (a directory, s3://BUCKET/PREFIX?endpoint=HOST:PORT or kafka://HOST:PORT/TOPICPREFIX)")
@@ -249,6 +237,15 @@ func merge(flags, file fileConfig, set map[string]bool) fileConfig {
 	out := flags
 	if !set["source"] && file.Source != "" {
 		out.Source = file.Source
+	}
+	if !set["source-kind"] && file.SourceKind != "" {
+		out.SourceKind = file.SourceKind
+	}
+	if !set["member"] && len(file.Members) > 0 {
+		out.Members = file.Members
+	}
+	if !set["discover-every"] && file.DiscoverEvery != 0 {
+		out.DiscoverEvery = file.DiscoverEvery
 	}
 	if !set["store"] && file.Store != "" {
 		out.Store = file.Store
