@@ -60,3 +60,39 @@ func TestRedact(t *testing.T) {
 		t.Errorf("redacted URI kept a secret or lost the user: %s", got)
 	}
 }
+
+func TestSourceAndMembers(t *testing.T) {
+	c, err := parseArgs([]string{"--store", "/s", "--member", "shard1=mongodb://h1:27018/?replicaSet=rs1",
+		"--member", "cfg=mongodb://h0:27019/?replicaSet=cfg"}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(c.Members) != 2 || c.Members[0].Name != "shard1" || c.Members[1].URI != "mongodb://h0:27019/?replicaSet=cfg" {
+		t.Errorf("members: %+v", c.Members)
+	}
+	p := writeConfig(t, "store: /s\nmembers:\n  - name: cfg\n    uri: mongodb://h0:27019/?replicaSet=cfg\n    role: config\n  - name: shard1\n    uri: mongodb://h1:27018/?replicaSet=rs1\n")
+	c, err = parseArgs([]string{"--config", p}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tp, err := c.staticTopology(); err != nil || len(tp.ReplicaSets) != 2 || tp.ReplicaSets[0].Role != topology.RoleConfig {
+		t.Errorf("members from the file: %+v, %v", tp, err)
+	}
+
+	bad := map[string][]string{
+		"exclude each other": {"--source", "mongodb://h:1/", "--member", "a=mongodb://h:2/"},
+		"want NAME=URI":      {"--member", "mongodb://h:2/"},
+		"--stream does not":  {"--member", "a=mongodb://h:2/", "--stream", "x"},
+		"--source-kind":      {"--source", "mongodb://h:1/", "--source-kind", "router"},
+		"invalid stream":     {"--member", "a/b=mongodb://h:2/"},
+		"two replica sets":   {"--member", "a=mongodb://h:2/", "--member", "a=mongodb://h:3/"},
+		"not a valid":        {"--member", "a=mongo://h:2/"},
+		"--discover-every":   {"--source", "mongodb://h:1/", "--discover-every", "-1s"},
+	}
+	for says, args := range bad {
+		_, err := parseArgs(append(args, "--store", "/s"), io.Discard)
+		if err == nil || !strings.Contains(err.Error(), says) {
+			t.Errorf("%v: error %v, want one saying %q", args, err, says)
+		}
+	}
+}
