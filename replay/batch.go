@@ -71,6 +71,7 @@ func (b *batch) flush(ctx context.Context, w *writer) error {
 	partitions := uint64(w.parallelism(ctx))
 	parts := make([][]crudOp, partitions)
 	var whole map[string]int
+	var key []byte
 	if w.resolveStyle(ctx) == styleDeleteInsert {
 		whole = wholeNamespaces(b.ops, int(partitions))
 	}
@@ -89,8 +90,8 @@ func (b *batch) flush(ctx context.Context, w *writer) error {
 		var h maphash.Hash
 		h.SetSeed(b.seed)
 		h.WriteString(op.ns)
-		h.WriteByte(byte(id.Type))
-		h.Write(id.Value)
+		key = appendIDKey(key[:0], id)
+		h.Write(key)
 		p := h.Sum64() % partitions
 		parts[p] = append(parts[p], *op)
 	}

@@ -87,8 +87,6 @@ type docState struct {
 	changed bool
 }
 
-func idKey(v bson.RawValue) string { return string(rune(v.Type)) + string(v.Value) }
-
 // writePartition applies ops (one partition, oplog order) namespace by namespace.
 func (w *writer) writePartition(ctx context.Context, ops []crudOp) error {
 	byNS := map[string][]crudOp{}
