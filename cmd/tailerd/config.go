@@ -14,20 +14,23 @@ import (
 // fileConfig is the YAML config file; every key has a flag of the same
 // meaning, and a flag given on the command line wins over the file.
 type fileConfig struct {
-	Source         string         `yaml:"source"`
-	SourceKind     string         `yaml:"source_kind"`
-	Members        []memberConfig `yaml:"members"`
-	DiscoverEvery  time.Duration  `yaml:"discover_every"`
-	Store          string         `yaml:"store"`
-	Checkpoint     string         `yaml:"checkpoint"`
-	Stream         string         `yaml:"stream"`
-	Start          string         `yaml:"start"`
-	Cursor         string         `yaml:"cursor"`
-	CutBytes       int            `yaml:"cut_bytes"`
-	CutAge         time.Duration  `yaml:"cut_age"`
-	ConnectTimeout time.Duration  `yaml:"connect_timeout"`
-	LogLevel       string         `yaml:"log_level"`
-	AcceptGap      bool           `yaml:"accept_gap"`
+	Source         string          `yaml:"source"`
+	SourceKind     string          `yaml:"source_kind"`
+	Members        []memberConfig  `yaml:"members"`
+	DiscoverEvery  time.Duration   `yaml:"discover_every"`
+	Store          string          `yaml:"store"`
+	Checkpoint     string          `yaml:"checkpoint"`
+	PublishTo      []publishConfig `yaml:"publish_to"`
+	Spool          string          `yaml:"spool"`
+	SpoolMaxBytes  int64           `yaml:"spool_max_bytes"`
+	Stream         string          `yaml:"stream"`
+	Start          string          `yaml:"start"`
+	Cursor         string          `yaml:"cursor"`
+	CutBytes       int             `yaml:"cut_bytes"`
+	CutAge         time.Duration   `yaml:"cut_age"`
+	ConnectTimeout time.Duration   `yaml:"connect_timeout"`
+	LogLevel       string          `yaml:"log_level"`
+	AcceptGap      bool            `yaml:"accept_gap"`
 	// Backup cycle.
 	SnapshotEvery   time.Duration `yaml:"snapshot_every"`
 	SnapshotWorkers int           `yaml:"snapshot_workers"`

@@ -96,3 +96,30 @@ func TestSourceAndMembers(t *testing.T) {
 		}
 	}
 }
+
+func TestPublishTo(t *testing.T) {
+	c, err := parseArgs([]string{"--source", "mongodb://h:1/", "--store", "/s", "--spool", "/spool",
+		"--publish-to", "standby=kafka://127.0.0.1:9092/tl", "--publish-to", "pitr=s3://bucket/p?endpoint=127.0.0.1:9000"}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(c.PublishTo) != 2 || c.PublishTo[0].Name != "standby" || c.SpoolMaxBytes != 1<<30 {
+		t.Errorf("fan-out settings: %+v, max %d", c.PublishTo, c.SpoolMaxBytes)
+	}
+	bad := map[string][]string{
+		"needs --spool":    {"--publish-to", "a=/x"},
+		"is for fan-out":   {"--spool", "/spool"},
+		"NAME=LOCATION":    {"--publish-to", "/x", "--spool", "/spool"},
+		"name used twice":  {"--publish-to", "store=/x", "--spool", "/spool"},
+		"only letters":     {"--publish-to", "a b=/x", "--spool", "/spool"},
+		"at least 1 MiB":   {"--publish-to", "a=/x", "--spool", "/spool", "--spool-max-bytes", "1000"},
+		"of its own":       {"--publish-to", "a=/x", "--spool", "/s"},
+		"--publish-to kaf": {"--publish-to", "kaf=kafka://", "--spool", "/spool"},
+	}
+	for says, args := range bad {
+		_, err := parseArgs(append(args, "--source", "mongodb://h:1/", "--store", "/s"), io.Discard)
+		if err == nil || !strings.Contains(err.Error(), says) {
+			t.Errorf("%v: error %v, want one saying %q", args, err, says)
+		}
+	}
+}

@@ -32,7 +32,6 @@ import (
 	"github.com/tidelog/tidelog/retention"
 	"github.com/tidelog/tidelog/snapshot"
 	"github.com/tidelog/tidelog/store"
-	"github.com/tidelog/tidelog/store/storeurl"
 	"github.com/tidelog/tidelog/tailer"
 )
 
@@ -69,16 +68,12 @@ func run(ctx context.Context, args []string, stderr io.Writer) int {
 	}
 	log := zerolog.New(stderr).Level(level).With().Timestamp().Str("cmd", "tailerd").Logger()
 
-	st, err := openStore(ctx, cfg.Store, log)
+	st, closeStores, err := openStores(ctx, cfg, log)
 	if err != nil {
 		log.Error().Err(err).Msg("cannot use the store")
 		return exitStore
 	}
-	defer func() {
-		if err := storeurl.Close(st); err != nil {
-			log.Warn().Err(err).Msg("closing the store")
-		}
-	}()
+	defer closeStores()
 	log.Info().Stringer("store", st).Str("checkpoint", cfg.Checkpoint).Msg("store open")
 	ckpt, err := checkpoint.Open(cfg.Checkpoint)
 	if err != nil {
@@ -158,6 +153,9 @@ func parseArgs(args []string, stderr io.Writer) (config, error) {
 	fs.Var(memberFlags{&c.Members}, "member", "NAME=URI of a replica set to capture as stream NAME, instead of --source; repeat for each (nothing is discovered)")
 	fs.DurationVar(&c.DiscoverEvery, "discover-every", 30*time.Second, "how often to re-read a cluster's shard list, to follow added and removed shards (0: never)")
 	fs.StringVar(&c.Store, "store", "", storeHelp)
+	fs.Var(publishFlags{&c.PublishTo}, "publish-to", "NAME=LOCATION: also publish segments to this store (repeat for each), through --spool; snapshots stay in --store")
+	fs.StringVar(&c.Spool, "spool", "", "with --publish-to: local directory where segments wait until every store has them")
+	fs.Int64Var(&c.SpoolMaxBytes, "spool-max-bytes", 1<<30, "with --publish-to: when this many bytes wait in the spool, capture pauses (never drops) until the slowest store catches up")
 	fs.StringVar(&c.Checkpoint, "checkpoint", "", "checkpoint directory, local (default STORE/checkpoint for a directory store; required for S3 and Kafka)")
 	fs.StringVar(&c.Stream, "stream", "", "stream name in the store (default: the replica set name)")
 	fs.StringVar(&c.Start, "start", "oldest", "where a stream with no checkpoint begins: oldest, latest, or a timestamp")
@@ -193,6 +191,9 @@ func parseArgs(args []string, stderr io.Writer) (config, error) {
 	}
 	if c.Store == "" {
 		return c, errors.New("--store is required (a directory, s3://BUCKET/PREFIX?endpoint=HOST:PORT or kafka://HOST:PORT/TOPICPREFIX)")
+	}
+	if err := c.checkPublish(); err != nil {
+		return c, err
 	}
 	ckptDir, err := checkpointDir(c.Store, c.Checkpoint)
 	if err != nil {
@@ -246,6 +247,15 @@ func merge(flags, file fileConfig, set map[string]bool) fileConfig {
 	}
 	if !set["discover-every"] && file.DiscoverEvery != 0 {
 		out.DiscoverEvery = file.DiscoverEvery
+	}
+	if !set["publish-to"] && len(file.PublishTo) > 0 {
+		out.PublishTo = file.PublishTo
+	}
+	if !set["spool"] && file.Spool != "" {
+		out.Spool = file.Spool
+	}
+	if !set["spool-max-bytes"] && file.SpoolMaxBytes != 0 {
+		out.SpoolMaxBytes = file.SpoolMaxBytes
 	}
 	if !set["store"] && file.Store != "" {
 		out.Store = file.Store

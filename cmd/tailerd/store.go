@@ -2,13 +2,17 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"path/filepath"
+	"strings"
+	"time"
 
 	"github.com/rs/zerolog"
 
 	"github.com/tidelog/tidelog/store"
 	"github.com/tidelog/tidelog/store/s3store"
+	"github.com/tidelog/tidelog/store/spool"
 	"github.com/tidelog/tidelog/store/storeurl"
 )
 
@@ -55,3 +59,125 @@ func openStore(ctx context.Context, loc string, log zerolog.Logger) (store.Store
 	}
 	return st, nil
 }
+
+// primaryDest names the --store location among a spool's destinations. It
+// is a file name in the spool directory, so it must never change.
+const primaryDest = "store"
+
+// publishConfig is one more store segments are published to (--publish-to
+// NAME=LOCATION, or publish_to in the config file).
+type publishConfig struct {
+	Name  string `yaml:"name"`
+	Store string `yaml:"store"`
+}
+
+// publishFlags collects --publish-to NAME=LOCATION flags.
+type publishFlags struct{ list *[]publishConfig }
+
+func (f publishFlags) String() string {
+	if f.list == nil {
+		return ""
+	}
+	return fmt.Sprint(len(*f.list), " stores")
+}
+
+func (f publishFlags) Set(v string) error {
+	name, loc, ok := strings.Cut(v, "=")
+	if !ok || name == "" || loc == "" {
+		return errors.New("want NAME=LOCATION, e.g. standby=kafka://k1:9092/tidelog")
+	}
+	*f.list = append(*f.list, publishConfig{Name: name, Store: loc})
+	return nil
+}
+
+// checkPublish checks the fan-out settings without opening anything.
+func (c config) checkPublish() error {
+	if len(c.PublishTo) == 0 {
+		if c.Spool != "" {
+			return errors.New("--spool is for fan-out: it needs --publish-to NAME=LOCATION")
+		}
+		return nil
+	}
+	if c.Spool == "" {
+		return errors.New("--publish-to needs --spool DIR: a local directory where segments wait until every store has them")
+	}
+	if c.SpoolMaxBytes < 1<<20 {
+		return fmt.Errorf("--spool-max-bytes %d: want at least 1 MiB", c.SpoolMaxBytes)
+	}
+	seen := map[string]bool{primaryDest: true}
+	for _, p := range c.PublishTo {
+		if !store.PlainName(p.Name) || strings.HasPrefix(p.Name, ".") {
+			return fmt.Errorf("--publish-to %s: the name may hold only letters, digits, '.', '_' and '-'", p.Name)
+		}
+		if seen[p.Name] {
+			return fmt.Errorf("--publish-to %s: name used twice (%q names --store)", p.Name, primaryDest)
+		}
+		seen[p.Name] = true
+		if _, err := storeurl.Parse(p.Store); err != nil {
+			return fmt.Errorf("--publish-to %s: %w", p.Name, err)
+		}
+	}
+	if dir, ok := mustLocal(c.Store); ok && filepath.Clean(dir) == filepath.Clean(c.Spool) {
+		return errors.New("--spool must be a directory of its own, not the store")
+	}
+	return nil
+}
+
+func mustLocal(loc string) (string, bool) {
+	l, err := storeurl.Parse(loc)
+	if err != nil {
+		return "", false
+	}
+	return l.LocalDir()
+}
+
+// openStores opens --store and, with --publish-to, the other stores and the
+// spool that fans segments out to all of them. Snapshots and retention
+// work on --store alone. close releases everything: the spool first, which
+// publishes what it can within a bounded wait (the rest goes after the next
+// start).
+func openStores(ctx context.Context, c config, log zerolog.Logger) (st store.Store, close func(), err error) {
+	primary, err := openStore(ctx, c.Store, log)
+	if err != nil {
+		return nil, nil, err
+	}
+	closeAll := []store.Store{primary}
+	closeStores := func() {
+		for _, s := range closeAll {
+			if err := storeurl.Close(s); err != nil {
+				log.Warn().Err(err).Stringer("store", s).Msg("closing the store")
+			}
+		}
+	}
+	if len(c.PublishTo) == 0 {
+		return primary, closeStores, nil
+	}
+	dests := []spool.Dest{{Name: primaryDest, Store: primary}}
+	for _, p := range c.PublishTo {
+		s, err := openStore(ctx, p.Store, log.With().Str("dest", p.Name).Logger())
+		if err != nil {
+			closeStores()
+			return nil, nil, fmt.Errorf("--publish-to %s: %w", p.Name, err)
+		}
+		closeAll = append(closeAll, s)
+		dests = append(dests, spool.Dest{Name: p.Name, Store: s})
+	}
+	sp, err := spool.Open(ctx, c.Spool, dests, spool.Options{MaxBytes: c.SpoolMaxBytes, Log: log.With().Str("part", "spool").Logger()})
+	if err != nil {
+		closeStores()
+		return nil, nil, err
+	}
+	return sp, func() {
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), spoolDrainWait)
+		defer cancel()
+		if err := sp.Close(cctx); err != nil {
+			log.Warn().Err(err).Msg("closing the spool")
+		}
+		closeStores()
+	}, nil
+}
+
+// spoolDrainWait bounds how long a stopping tailerd keeps publishing what
+// the spool holds: systemd's default stop timeout is 90 s, and what is left
+// is published after the next start.
+const spoolDrainWait = 20 * time.Second
