@@ -6,6 +6,7 @@ package restore
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -74,11 +75,49 @@ func Prepare(ctx context.Context, st store.Store, opts Options) (*Prepared, erro
 	if err != nil {
 		return nil, fmt.Errorf("list snapshots of %s: %w", s.Name, err)
 	}
-	bases := Bases(manifests)
-	p, err := plan.Restore(s, bases, opts.To)
+	p, err := plan.Restore(s, Bases(manifests), opts.To)
 	if err != nil {
 		return nil, err
 	}
+	return prepared(s, manifests, p, opts)
+}
+
+// PrepareCluster plans a restore of every named stream to one position, to
+// (oplog.Max: the latest position restorable on all of them). A position
+// not restorable on every stream is a *plan.ClusterError listing each
+// stream's windows. The plans are those Prepare makes for each stream at
+// the returned position, so a stream restored alone with --to at that
+// position gets the same one.
+func PrepareCluster(ctx context.Context, st store.Store, streams []string, to oplog.Timestamp, opts Options) (oplog.Timestamp, []*Prepared, error) {
+	members := make([]plan.Member, len(streams))
+	manifests := make([][]*snapshot.Manifest, len(streams))
+	for i, name := range streams {
+		s, err := catalog.LoadStream(ctx, st, name)
+		if err != nil {
+			return to, nil, fmt.Errorf("stream %s: %w", name, err)
+		}
+		ms, _, err := snapshot.List(ctx, st, name)
+		if err != nil {
+			return to, nil, fmt.Errorf("list snapshots of %s: %w", name, err)
+		}
+		members[i], manifests[i] = plan.Member{Stream: s, Bases: Bases(ms)}, ms
+	}
+	to, plans, err := plan.Cluster(members, to)
+	if err != nil {
+		return to, nil, err
+	}
+	out := make([]*Prepared, len(streams))
+	for i, m := range members {
+		if out[i], err = prepared(m.Stream, manifests[i], plans[i], opts); err != nil {
+			return to, nil, err
+		}
+	}
+	return to, out, nil
+}
+
+// prepared completes a stream's plan with its snapshot's manifest and the
+// segments its lookahead reads.
+func prepared(s *catalog.Stream, manifests []*snapshot.Manifest, p plan.Plan, opts Options) (*Prepared, error) {
 	out := &Prepared{Stream: s.Name, Plan: p, Beyond: beyond(s, p)}
 	if p.Base != nil {
 		for _, m := range manifests {
@@ -90,8 +129,8 @@ func Prepare(ctx context.Context, st store.Store, opts Options) (*Prepared, erro
 	if out.Snapshot != nil && opts.Apply.IncludeUsers && !out.Snapshot.IncludeUsers {
 		// The oplog holds only the changes since the snapshot's start: the
 		// users and roles restored would be those changed since, not all.
-		return nil, fmt.Errorf("snapshot %s was taken without users and roles (tailerd's include_users was off), so --include-users would restore only those changed since %s: "+
-			"restore without --include-users and create users apart, or turn include_users on and restore from a snapshot taken after that", out.Snapshot.ID, out.Snapshot.Start)
+		return nil, fmt.Errorf("stream %s: snapshot %s was taken without users and roles (tailerd's include_users was off), so --include-users would restore only those changed since %s: "+
+			"restore without --include-users and create users apart, or turn include_users on and restore from a snapshot taken after that", s.Name, out.Snapshot.ID, out.Snapshot.Start)
 	}
 	return out, nil
 }
@@ -114,32 +153,118 @@ func Run(ctx context.Context, st store.Store, target *mongo.Client, opts Options
 	if err != nil {
 		return Result{}, err
 	}
-	res := Result{Prepared: *prep}
+	v, err := Verify(ctx, st, prep, opts, log)
+	if err != nil {
+		return Result{Prepared: *prep}, err
+	}
+	return Write(ctx, st, v, target, opts, log)
+}
+
+// Verified is a prepared restore whose snapshot files and segments were
+// read and verified in full, with the target namespaces its replay writes.
+// Nothing has been written yet: a cluster restore verifies every stream
+// before any of them writes.
+type Verified struct {
+	*Prepared
+	// Replayed are the target namespaces the replay writes (after renames).
+	Replayed []string
+	took     time.Duration
+}
+
+// Verify reads everything the restore will read — the snapshot's files and
+// the plan's segments, with the lookahead — and checks every entry can be
+// applied, without touching a target.
+func Verify(ctx context.Context, st store.Store, prep *Prepared, opts Options, log zerolog.Logger) (*Verified, error) {
 	p := prep.Plan
 	log = log.With().Str("stream", prep.Stream).Stringer("to", p.To).Logger()
-	src := prep.Source(ctx, st)
-	opts.Apply.Lookahead = replay.Lookahead{To: p.To, Source: prep.Lookahead(ctx, st)}
-
 	started := time.Now()
 	if prep.Snapshot != nil {
 		log.Info().Str("snapshot", prep.Snapshot.ID).Int("files", prep.Snapshot.Files).Int64("bytes", prep.Snapshot.StoredBytes).
 			Msg("verifying the snapshot before writing anything")
 		if err := snapshot.Verify(ctx, st, prep.Snapshot); err != nil {
-			return res, err
+			return nil, err
 		}
 	}
-	show := opts.Progress
-	if show == nil {
-		show = progress.Logs(log)
-	}
+	show := display(opts, log)
 	log.Info().Int("segments", len(p.Segments)).Uint64("bytes", p.Bytes).Msg("verifying segments before writing anything")
-	replayed, err := replay.Check(ctx, counted(src, show.Phase("verifying segments", int64(p.Entries), "entries")), opts.Apply, log)
+	replayed, err := replay.Check(ctx, counted(prep.Source(ctx, st), show.Phase("verifying segments", int64(p.Entries), "entries")), prep.apply(ctx, st, opts), log)
 	if err != nil {
-		return res, err
+		return nil, err
 	}
 	log.Info().Dur("took", time.Since(started)).Msg("verified")
+	return &Verified{Prepared: prep, Replayed: replayed, took: time.Since(started)}, nil
+}
 
-	apply := opts.Apply
+// CheckTarget refuses, without writing, a target that holds a namespace the
+// replay writes, or a non-empty collection the snapshot loads into: the
+// checks the load and the replay make again before their first write. A
+// cluster restore runs it on every target before any stream writes, so an
+// occupied shard is found with every target untouched. Call it only
+// without Drop.
+func (v *Verified) CheckTarget(ctx context.Context, target *mongo.Client, opts Options) error {
+	if err := replay.PrepareTarget(ctx, target, v.Replayed, false, zerolog.Nop()); err != nil {
+		return err
+	}
+	if v.Snapshot == nil {
+		return nil
+	}
+	reserved := map[string]bool{}
+	for _, ns := range v.Replayed {
+		reserved[ns] = true
+	}
+	var occupied []string
+	for _, c := range v.Snapshot.Collections {
+		db, coll := c.DB(), c.Name()
+		if !wanted(db, coll, opts.Apply) {
+			continue
+		}
+		tdb, tcoll := opts.Apply.Namespaces.Rename(db, coll)
+		if reserved[tdb+"."+tcoll] {
+			continue // checked above
+		}
+		err := target.Database(tdb).Collection(tcoll).FindOne(ctx, bson.D{}).Err()
+		switch {
+		case errors.Is(err, mongo.ErrNoDocuments):
+		case err != nil:
+			return fmt.Errorf("check %s.%s on the target: %w", tdb, tcoll, err)
+		default:
+			occupied = append(occupied, tdb+"."+tcoll)
+		}
+	}
+	if len(occupied) > 0 {
+		sort.Strings(occupied)
+		return &replay.ConflictError{Namespaces: occupied}
+	}
+	return nil
+}
+
+// wanted tells the snapshot collections a load writes: selected user data,
+// and users and roles only on request.
+func wanted(db, coll string, o replay.Options) bool {
+	switch replay.Classify("i", db, coll, false) {
+	case replay.User:
+	case replay.UsersAndRoles:
+		if !o.IncludeUsers {
+			return false
+		}
+	default:
+		return false
+	}
+	return o.Namespaces.Selected(db, coll)
+}
+
+// Write loads the verified restore's snapshot and replays its segments onto
+// target. The load (or, without a snapshot, the replay) checks the target
+// again, or drops its namespaces with Drop, before its first write.
+func Write(ctx context.Context, st store.Store, v *Verified, target *mongo.Client, opts Options, log zerolog.Logger) (Result, error) {
+	prep := v.Prepared
+	res := Result{Prepared: *prep}
+	p := prep.Plan
+	log = log.With().Str("stream", prep.Stream).Stringer("to", p.To).Logger()
+	started := time.Now().Add(-v.took)
+	show := display(opts, log)
+	apply := prep.apply(ctx, st, opts)
+	replayed := v.Replayed
 	if prep.Snapshot == nil {
 		if err := replay.PrepareTarget(ctx, target, replayed, opts.Drop, log); err != nil {
 			return res, err
@@ -163,13 +288,30 @@ func Run(ctx context.Context, st store.Store, target *mongo.Client, opts Options
 		loading.Finish()
 		apply.Indexes = res.Load.Deferred
 	}
-	res.Replay, err = replay.Write(ctx, counted(src, show.Phase("replaying", int64(p.Entries), "entries")), target, apply, log)
+	var err error
+	res.Replay, err = replay.Write(ctx, counted(prep.Source(ctx, st), show.Phase("replaying", int64(p.Entries), "entries")), target, apply, log)
 	res.Namespaces = union(replayed, res.Load.Namespaces)
 	if err != nil {
 		return res, err
 	}
 	log.Info().Uint64("entries", res.Replay.Entries).Stringer("applied", res.Replay.Applied).Dur("took", time.Since(started)).Msg("restore complete")
 	return res, nil
+}
+
+// apply is opts.Apply with the plan's lookahead: entries after To are read
+// only to decide prepared transactions open there, by their commitTimestamp,
+// so every stream of a cluster restored to one To decides them alike.
+func (p *Prepared) apply(ctx context.Context, st store.Store, opts Options) replay.Options {
+	a := opts.Apply
+	a.Lookahead = replay.Lookahead{To: p.Plan.To, Source: p.Lookahead(ctx, st)}
+	return a
+}
+
+func display(opts Options, log zerolog.Logger) *progress.Display {
+	if opts.Progress == nil {
+		return progress.Logs(log)
+	}
+	return opts.Progress
 }
 
 // Source reads the plan's entries, From <= ts <= To, verifying every

@@ -144,36 +144,80 @@ func (f *applyFlags) register(fs *flag.FlagSet) {
 
 // options builds replay.Options; close must be called to flush the report.
 func (f *applyFlags) options() (replay.Options, func() (int, error), error) {
+	opts, report, err := f.clusterOptions()
+	if err != nil {
+		return replay.Options{}, nil, err
+	}
+	opts.OnUnsupported = report.forStream("")
+	return opts, report.close, nil
+}
+
+// clusterOptions builds the replay.Options every stream of a cluster restore
+// shares, and the --skip-unsupported report they all write to, each entry
+// naming its stream (forStream). The report must be closed.
+func (f *applyFlags) clusterOptions() (replay.Options, *unsupportedReport, error) {
 	ns, err := replay.NewNamespaces(f.include, f.exclude, f.from, f.to)
 	if err != nil {
 		return replay.Options{}, nil, err
 	}
 	opts := replay.Options{Namespaces: ns, IncludeUsers: f.includeUsers, ClusterTarget: f.clusterTarget}
-	closeFn := func() (int, error) { return 0, nil }
+	report := &unsupportedReport{counts: map[string]int{}}
 	if f.skipUnsupported != "" {
 		out, err := os.Create(f.skipUnsupported)
 		if err != nil {
 			return replay.Options{}, nil, fmt.Errorf("--skip-unsupported: %w", err)
 		}
-		var mu sync.Mutex
-		n := 0
-		enc := json.NewEncoder(out)
-		opts.OnUnsupported = func(e *replay.UnsupportedError) error {
-			mu.Lock()
-			defer mu.Unlock()
-			n++
-			entry := json.RawMessage("null")
-			if len(e.Entry) > 0 {
-				entry = json.RawMessage(e.Entry.String())
-			}
-			return enc.Encode(struct {
-				TS    string          `json:"ts"`
-				NS    string          `json:"ns"`
-				What  string          `json:"what"`
-				Entry json.RawMessage `json:"entry"`
-			}{e.TS.String(), e.NS, e.What, entry})
-		}
-		closeFn = func() (int, error) { return n, out.Close() }
+		report.out, report.enc = out, json.NewEncoder(out)
 	}
-	return opts, closeFn, nil
+	return opts, report, nil
+}
+
+// unsupportedReport is the --skip-unsupported file: one JSON line per entry
+// skipped. Without the flag it records nothing, and entries stop the replay.
+type unsupportedReport struct {
+	mu     sync.Mutex
+	out    *os.File
+	enc    *json.Encoder
+	n      int
+	counts map[string]int // by stream
+}
+
+// forStream is the OnUnsupported callback of one stream's replay (stream
+// "": a single replay, the field is left out); nil without a report.
+func (r *unsupportedReport) forStream(stream string) func(*replay.UnsupportedError) error {
+	if r.enc == nil {
+		return nil
+	}
+	return func(e *replay.UnsupportedError) error {
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		r.n++
+		r.counts[stream]++
+		entry := json.RawMessage("null")
+		if len(e.Entry) > 0 {
+			entry = json.RawMessage(e.Entry.String())
+		}
+		return r.enc.Encode(struct {
+			Stream string          `json:"stream,omitempty"`
+			TS     string          `json:"ts"`
+			NS     string          `json:"ns"`
+			What   string          `json:"what"`
+			Entry  json.RawMessage `json:"entry"`
+		}{stream, e.TS.String(), e.NS, e.What, entry})
+	}
+}
+
+// skipped is how many entries of stream were skipped so far.
+func (r *unsupportedReport) skipped(stream string) int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.counts[stream]
+}
+
+// close flushes the report and returns how many entries it lists.
+func (r *unsupportedReport) close() (int, error) {
+	if r.out == nil {
+		return 0, nil
+	}
+	return r.n, r.out.Close()
 }

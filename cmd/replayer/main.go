@@ -1,6 +1,8 @@
 // Command replayer restores and inspects what tailerd stored.
 //
 //	replayer restore --store STORE --target URI [--to TS] [--stream NAME] [--drop]
+//	replayer restore --store STORE --cluster --target-for NAME=URI ... [--target URI]
+//	                 [--skip-stream NAME ...] [--to TS] [--parallel N] [--drop] [--dry-run]
 //	replayer apply   --oplog-file FILE --target URI [--to TS] [--drop]
 //	replayer restore-dump --dump DIR | --archive FILE [--gzip] --target URI [--to TS]
 //	                 [--oplog-file FILE ...] [--drop] [--workers N] [--spool-dir DIR]
@@ -23,7 +25,8 @@
 // consistent), 4 damaged store (verify found problems, or a restore or export
 // met corruption; restore-dump: a damaged dump), 5 not a tidelog store,
 // 6 target already holds the data (use --drop), 7 target unreachable, 8 entry
-// not supported by the replayer.
+// not supported by the replayer. A cluster restore exits with the code of
+// the first stream that failed.
 package main
 
 import (
@@ -60,6 +63,9 @@ func main() {
 
 const usage = `usage:
   replayer restore --store STORE --target URI [--to TS] [--stream NAME] [--drop]
+  replayer restore --store STORE --cluster --target-for NAME=URI ... [--target MONGOS_OR_CSRS_URI]
+                   [--skip-stream NAME ...] [--to TS] [--parallel N] [--drop] [--dry-run]
+                   (every stream, each shard and the config server, to one position)
   replayer apply   --oplog-file FILE --target URI [--to TS] [--drop]
   replayer restore-dump --dump DIR | --archive FILE [--gzip] --target URI [--to TS]
                         (also spelt: replayer restore --dump DIR | --archive FILE ...)

@@ -22,8 +22,12 @@ import (
 )
 
 func restoreCmd(ctx context.Context, args []string, stdout, stderr io.Writer, log zerolog.Logger) error {
+	if wantCluster(args) {
+		return clusterRestoreCmd(ctx, args, stdout, stderr, log)
+	}
 	fs := flag.NewFlagSet("restore", flag.ContinueOnError)
 	fs.SetOutput(stderr)
+	fs.Bool("cluster", false, "restore every stream of the store to one position, each onto its own target: see `replayer restore --cluster -h`")
 	storeDir := fs.String("store", "", storeHelp)
 	stream := fs.String("stream", "", "stream to restore (needed when the store holds several)")
 	dryRun := fs.Bool("dry-run", false, "print the plan (snapshot, segments, bytes, entries) and exit without connecting to the target")
@@ -138,10 +142,11 @@ func replayError(err error, storeDir string) error {
 		err = fmt.Errorf("%w\nThe target holds a partial replay. Once the cause is fixed, run the same command again with --after %s to finish it (or start over with --drop)", err, se.Applied)
 	}
 	var we *plan.WindowError
+	var cle *plan.ClusterError
 	var ce *replay.ConflictError
 	var ue *replay.UnsupportedError
 	switch {
-	case errors.As(err, &we):
+	case errors.As(err, &we), errors.As(err, &cle):
 		return coded(exitWindow, err)
 	case errors.As(err, &ce):
 		return coded(exitConflict, err)
