@@ -125,12 +125,15 @@ func TestClusterCaptureSurvivesKillAndRestoresEveryShard(t *testing.T) {
 
 	for i, p := range points {
 		targets := startMembers(t, names)
+		args := []string{"restore", "--store", store, "--cluster", "--to", p.ts.String()}
 		for _, name := range names {
-			code, out, errOut := replayer(t, "restore", "--store", store, "--stream", name,
-				"--target", targets[name].srv.URI, "--to", p.ts.String())
-			if code != 0 {
-				t.Fatalf("restore %s to point %d (%s): exit %d\n%s%s", name, i, p.ts, code, out, errOut)
-			}
+			args = append(args, "--target-for", name+"="+targets[name].srv.URI)
+		}
+		code, out, errOut := replayer(t, args...)
+		if code != 0 {
+			t.Fatalf("cluster restore to point %d (%s): exit %d\n%s%s", i, p.ts, code, out, errOut)
+		}
+		for _, name := range names {
 			if diff := workload.Diff(p.states[name], mustDump(t, targets[name].client)); diff != "" {
 				t.Errorf("%s restored to point %d (%s) differs from its state then:\n%s", name, i, p.ts, diff)
 			}

@@ -106,6 +106,7 @@ func TestS3StoreRidesOutAnOutage(t *testing.T) {
 	// Down for at least 3s and until tailerd has logged three failed
 	// requests, with writes going on all the while.
 	must(t, m.Stop())
+	mem := watchOutageMemory(t, d, client)
 	const retrying = "store request failed; retrying"
 	down := time.Now()
 	for i := 0; strings.Count(readLog(logPath), retrying) < 3 || time.Since(down) < 3*time.Second; i++ {
@@ -115,6 +116,10 @@ func TestS3StoreRidesOutAnOutage(t *testing.T) {
 		}
 		must(t, w.Step(ctx, 10))
 	}
+	for time.Since(down) < 15*time.Second { // long enough for the memory check to tell
+		must(t, w.Step(ctx, 10))
+	}
+	mem.check(t, "while MinIO was down")
 	record()
 	restartCtx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
