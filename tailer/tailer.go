@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -29,6 +30,11 @@ type Tailer struct {
 	w      *segment.Writer
 	opened time.Time // when the open segment got its first entry
 
+	// slowPutEvery is how often a store write that has not returned is
+	// logged; shutdownGrace bounds the last attempt of a put interrupted
+	// by shutdown.
+	slowPutEvery, shutdownGrace time.Duration
+
 	captured atomic.Uint64 // ts (T<<32|I) of the last entry handed to the open segment
 	durable  atomic.Uint64 // opEnd of the last segment committed to the checkpoint
 }
@@ -42,7 +48,8 @@ func (t *Tailer) Progress() (captured, durable oplog.Timestamp) {
 
 // New prepares a tailer; it does no I/O.
 func New(client *mongo.Client, st store.Store, ckpt *checkpoint.DB, cfg Config, log zerolog.Logger) *Tailer {
-	return &Tailer{cfg: cfg.withDefaults(), client: client, store: st, ckpt: ckpt, log: log}
+	return &Tailer{cfg: cfg.withDefaults(), client: client, store: st, ckpt: ckpt, log: log,
+		slowPutEvery: 30 * time.Second, shutdownGrace: 15 * time.Second}
 }
 
 // Stream is the stream name, known once Run has connected.
@@ -266,23 +273,63 @@ func (t *Tailer) cut(ctx context.Context) error {
 
 // put retries the store with backoff until it succeeds or ctx ends: a store
 // outage slows capture (the reader blocks on the bounded channel) and never
-// drops a segment.
+// drops a segment. A put that blocks instead of failing (Kafka waits for
+// the broker to come back) is logged every slowPutEvery, so an outage
+// never looks like an idle source. When ctx ends during the put (a
+// shutdown in an outage), one more attempt gets shutdownGrace: what was
+// read is kept if the store answers in time; if not, the error says so
+// and the entries are read again from the source at the next start.
 func (t *Tailer) put(ctx context.Context, info segment.Info, data []byte) error {
+	defer t.warnWhileWaiting(info.Name)()
 	backoff := 100 * time.Millisecond
+	graced := false
 	for {
 		err := t.store.PutSegment(ctx, t.stream, info.Name, data)
 		if err == nil {
 			return nil
 		}
 		if ctx.Err() != nil {
-			return fmt.Errorf("stream %s: store segment %s in %s: %w", t.stream, info.Name, t.store, err)
+			if graced {
+				return fmt.Errorf("stream %s: store segment %s in %s at shutdown: %w", t.stream, info.Name, t.store, err)
+			}
+			graced = true
+			t.log.Warn().Str("segment", info.Name).Dur("grace", t.shutdownGrace).
+				Msg("stopping while a segment waits for the store; one last attempt")
+			var cancel context.CancelFunc
+			ctx, cancel = context.WithTimeout(context.WithoutCancel(ctx), t.shutdownGrace)
+			defer cancel()
+			continue
 		}
 		t.log.Error().Err(err).Str("segment", info.Name).Stringer("store", storeName{t.store}).Dur("retry_in", backoff).
 			Msg("store write failed; retrying (capture waits, nothing is dropped)")
 		if !sleep(ctx, backoff) {
-			return fmt.Errorf("stream %s: store segment %s: %w", t.stream, info.Name, ctx.Err())
+			continue // the shutdown attempt above
 		}
 		backoff = min(backoff*2, 5*time.Second)
+	}
+}
+
+// warnWhileWaiting logs every slowPutEvery until the returned func is
+// called.
+func (t *Tailer) warnWhileWaiting(segment string) (stop func()) {
+	began := time.Now()
+	var mu sync.Mutex
+	stopped := false
+	var timer *time.Timer
+	timer = time.AfterFunc(t.slowPutEvery, func() {
+		t.log.Warn().Str("segment", segment).Stringer("store", storeName{t.store}).Dur("waiting", time.Since(began).Round(time.Second)).
+			Msg("store write still waiting; capture is paused until it completes (nothing is dropped; check the store)")
+		mu.Lock()
+		defer mu.Unlock()
+		if !stopped {
+			timer.Reset(t.slowPutEvery)
+		}
+	})
+	return func() {
+		mu.Lock()
+		defer mu.Unlock()
+		stopped = true
+		timer.Stop()
 	}
 }
 

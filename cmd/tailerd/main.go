@@ -111,6 +111,10 @@ func run(ctx context.Context, args []string, stderr io.Writer) int {
 	<-watched
 	var gap *tailer.GapError
 	switch {
+	case err == nil && p.unclean.Load() > 0:
+		log.Warn().Int32("replica_sets", p.unclean.Load()).
+			Msg("stopped; some open segments were not stored (see above): nothing is lost while the source's oplog still holds them")
+		return exitOK
 	case err == nil:
 		log.Info().Msg("stopped cleanly: open segments cut and committed")
 		return exitOK

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 
 	"github.com/rs/zerolog"
 	"go.mongodb.org/mongo-driver/v2/mongo"
@@ -30,6 +31,9 @@ type pipelines struct {
 	// clusters existed. In a cluster or a --member list every stream is the
 	// replica set's Name (a shard's _id), which --stream cannot override.
 	named bool
+
+	// unclean counts pipelines stopped with an open segment not stored.
+	unclean atomic.Int32
 
 	mu     sync.Mutex
 	cycles map[string]*cycle.Runner // guarded by mu
@@ -71,7 +75,14 @@ func (p *pipelines) run(ctx context.Context, rs topology.ReplicaSet) error {
 	err = t.Run(ctx)
 	stopCycle()
 	<-cycleDone
-	if err == nil && ctx.Err() != nil {
+	if ctx.Err() != nil {
+		if err != nil {
+			// The supervisor drops errors of a pipeline it stopped; this
+			// one must still reach the operator.
+			p.unclean.Add(1)
+			log.Warn().Err(err).Msg("capture stopped, but the open segment could not be stored: its entries are read again from the source at the next start, if its oplog still holds them")
+			return err
+		}
 		log.Info().Msg("capture stopped: open segment cut and committed")
 	}
 	return err
