@@ -54,8 +54,9 @@ func appendNumberKey(dst []byte, v bson.RawValue) []byte {
 		n := v.Int64()
 		f = float64(n)
 		if f >= 0x1p63 || int64(f) != n {
-			// No double equals it (float64(MaxInt64) rounds up to 2^63).
-			return binary.LittleEndian.AppendUint64(append(dst, byte(bson.TypeInt64)), uint64(n))
+			// No double equals it (float64(MaxInt64) rounds up to 2^63),
+			// but a decimal may: keyed as an exact decimal.
+			return appendExactKey(dst, strconv.FormatInt(n, 10))
 		}
 	case bson.TypeDouble:
 		f = v.Double()
@@ -68,7 +69,7 @@ func appendNumberKey(dst []byte, v bson.RawValue) []byte {
 		if !isDouble {
 			// Only decimals equal it (0.1, 1E+400): keyed by the value,
 			// so that 1.10 and 1.1 agree.
-			return append(append(dst, byte(bson.TypeDecimal128)), exact...)
+			return appendExactKey(dst, exact)
 		}
 		f, _ = strconv.ParseFloat(exact, 64)
 	}
@@ -79,6 +80,14 @@ func appendNumberKey(dst []byte, v bson.RawValue) []byte {
 		f = 0 // -0 equals 0
 	}
 	return binary.LittleEndian.AppendUint64(append(dst, byte(bson.TypeDouble)), math.Float64bits(f))
+}
+
+// appendExactKey keys a number no double equals by its exact value's text
+// (big.Rat's RatString: an integer is its digits), length-prefixed so that
+// what follows inside a document cannot run into it.
+func appendExactKey(dst []byte, exact string) []byte {
+	dst = binary.AppendUvarint(append(dst, byte(bson.TypeDecimal128)), uint64(len(exact)))
+	return append(dst, exact...)
 }
 
 // decimalValue returns d's exact value as text and whether a double has

@@ -46,6 +46,7 @@ func TestIDKeysFollowServerEquality(t *testing.T) {
 		{0.5, dec("0.5"), dec("0.50000")},
 		{dec("1.10"), dec("1.1"), dec("11E-1")},
 		{math.Inf(1), dec("Infinity")},
+		{int64(1<<53 + 1), dec("9007199254740993"), dec("9007199254740993.0")},
 	}
 	different := []any{
 		int32(2), 1.5, "1", bson.D{{Key: "a", Value: int32(7)}}, bson.D{{Key: "b", Value: int32(7)}},
@@ -53,8 +54,11 @@ func TestIDKeysFollowServerEquality(t *testing.T) {
 		bson.D{{Key: "a", Value: bson.D{}}, {Key: "b", Value: int32(1)}}, true, bson.DateTime(1),
 		0.1, dec("0.1"), // the double is not exactly one tenth
 		int64(math.MaxInt64), float64(1 << 63), // 2^63 - 1 and 2^63
-		int64(1<<53 + 1), float64(1 << 53), int64(1<<53 - 1),
+		float64(1 << 53), int64(1<<53 - 1), int64(1<<53 + 3),
 		math.Inf(-1), dec("1E+400"), dec("1E-400"),
+		// An exact decimal's text must not run into the next field's name.
+		bson.D{{Key: "a", Value: dec("0.01")}, {Key: "", Value: int32(1)}},
+		bson.D{{Key: "a", Value: dec("0.1")}, {Key: "0", Value: int32(1)}},
 	}
 	seed := maphash.MakeSeed()
 	seen := map[string]any{}
