@@ -292,7 +292,7 @@ func (s *Spool) verify(ctx context.Context, d *dest) error {
 		}
 	}
 	s.mu.Lock()
-	d.lost = lost
+	d.lost = append(d.lost, lost...)
 	d.verified = true
 	s.broadcast()
 	s.mu.Unlock()

@@ -300,11 +300,19 @@ func (s *Spool) wait(ctx context.Context) error {
 // minPublished is the highest sequence number every destination holds.
 // Call with mu held.
 func (s *Spool) minPublished() uint64 {
-	m := s.dests[0].published
+	m := s.dests[0].position()
 	for _, d := range s.dests[1:] {
-		m = min(m, d.published)
+		m = min(m, d.position())
 	}
 	return m
+}
+
+// position is how far d counts for freeing entries. Call with mu held.
+func (d *dest) position() uint64 {
+	if d.verified {
+		return d.published
+	}
+	return min(d.published, d.floor)
 }
 
 // recover loads the queue and the checkpoints and repairs what a crash can
@@ -355,7 +363,7 @@ func (s *Spool) recover(ctx context.Context) error {
 			s.log.Info().Str("dest", name).Str("store", c.Store).Msg("checkpoint of a destination no longer configured; ignored")
 			continue
 		}
-		d.published = c.Published
+		d.published, d.floor, d.hasCheckpoint = c.Published, c.Published, true
 		if c.Last != nil {
 			d.last = c.Last
 		}
@@ -448,7 +456,33 @@ func (s *Spool) recover(ctx context.Context) error {
 		}
 	}
 	slices.SortFunc(s.entries, func(a, b *entry) int { return compareSeq(a.Seq, b.Seq) })
+	s.checkHoles(maxSeq)
 	return nil
+}
+
+// checkHoles runs at Open, once the queue is loaded. Every sequence number
+// below the first queued entry (all of them, with an empty queue) was freed,
+// and an entry is freed only once every configured destination holds it.
+// A destination whose checkpoint is below that was not configured when
+// entries were freed (removed from the config, then added back): its copy
+// lacks them, and the spool can no longer give them. That is reported as
+// lost, loudly, never resumed over in silence.
+func (s *Spool) checkHoles(maxSeq uint64) {
+	freedThrough := maxSeq
+	if len(s.entries) > 0 {
+		freedThrough = s.entries[0].Seq - 1
+	}
+	for _, d := range s.dests {
+		d.floor = min(d.floor, freedThrough)
+		if !d.hasCheckpoint || d.published >= freedThrough {
+			continue
+		}
+		hole := fmt.Sprintf("puts %d to %d", d.published+1, freedThrough)
+		d.lost = append(d.lost, hole)
+		s.log.Error().Str("dest", d.name).Str("store", d.st.String()).Uint64("published", d.published).Uint64("freed_through", freedThrough).
+			Msg("DATA LOST: the spool freed items this destination never got (it was left out of the configuration meanwhile); " +
+				"its copy has a hole that publishing will not fill: copy the missing segments from the primary, then run `replayer verify` against it")
+	}
 }
 
 // adopt queues a segment found in data/ without an entry.
