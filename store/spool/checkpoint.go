@@ -20,19 +20,19 @@ type dest struct {
 	ckptMu sync.Mutex
 
 	// Guarded by Spool.mu.
-	published    uint64              // every entry up to this Seq is in the destination (durably checkpointed)
-	last         map[string]lastItem // per stream, the last segment and gap published
-	verified     bool
+	published uint64              // every entry up to this Seq is in the destination (durably checkpointed)
+	last      map[string]lastItem // per stream, the last segment and gap published
+	verified  bool
 	// floor is what minPublished counts for d until it is verified: no
 	// entry d claims may be freed while its check may still send it again.
 	floor         uint64
-	hasCheckpoint bool // a readable checkpoint was loaded at Open
-	inFlight     *entry // being published now
-	failingSince time.Time
-	failures     int
-	lastErr      error
-	lastLog      time.Time
-	lost         []string // "stream/name" the destination lost and the spool no longer has
+	hasCheckpoint bool   // a readable checkpoint was loaded at Open
+	inFlight      *entry // being published now
+	failingSince  time.Time
+	failures      int
+	lastErr       error
+	lastLog       time.Time
+	lost          []string // "stream/name" the destination lost and the spool no longer has
 }
 
 // lastItem is what a destination was last given of a stream. It outlives the
