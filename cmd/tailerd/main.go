@@ -111,6 +111,8 @@ func run(ctx context.Context, args []string, stderr io.Writer) int {
 	<-watched
 	var gap *tailer.GapError
 	switch {
+	case err == nil && p.stoppedOnGap.Load():
+		return exitGap // already logged with what to do
 	case err == nil && p.unclean.Load() > 0:
 		log.Warn().Int32("replica_sets", p.unclean.Load()).
 			Msg("stopped; some open segments were not stored (see above): nothing is lost while the source's oplog still holds them")

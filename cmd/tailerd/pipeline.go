@@ -34,6 +34,9 @@ type pipelines struct {
 
 	// unclean counts pipelines stopped with an open segment not stored.
 	unclean atomic.Int32
+	// stoppedOnGap: a pipeline met a gap while tailerd was stopping, when
+	// the supervisor no longer reports errors.
+	stoppedOnGap atomic.Bool
 
 	mu     sync.Mutex
 	cycles map[string]*cycle.Runner // guarded by mu
@@ -76,6 +79,12 @@ func (p *pipelines) run(ctx context.Context, rs topology.ReplicaSet) error {
 	stopCycle()
 	<-cycleDone
 	if ctx.Err() != nil {
+		var gap *tailer.GapError
+		if errors.As(err, &gap) {
+			// Found while stopping: still lost history, still exit 3.
+			p.stoppedOnGap.Store(true)
+			return err
+		}
 		if err != nil {
 			// The supervisor drops errors of a pipeline it stopped; this
 			// one must still reach the operator.
