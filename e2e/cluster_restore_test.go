@@ -180,7 +180,7 @@ func TestClusterRestoreEveryStreamToOneTimestamp(t *testing.T) {
 		if i == 0 {
 			// Occupied targets: refused (6) before any of them is written.
 			code, out, errOut := replayer(t, restoreArgs(points[1].ts)...)
-			if code != 6 || !strings.Contains(errOut, "nothing was written to any target") || !strings.Contains(errOut, "check the target of stream cfg: ") {
+			if code != 6 || !strings.Contains(errOut, "nothing was written to any target") || !strings.Contains(errOut, "check the target of stream ") {
 				t.Errorf("restore onto occupied targets: exit %d, want 6 saying nothing was written\n%s%s", code, out, errOut)
 			}
 			for _, name := range crNames {

@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net"
 	"slices"
 	"sort"
 	"strings"
@@ -13,7 +14,9 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
+	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/x/mongo/driver/connstring"
 
 	"github.com/tidelog/tidelog/oplog"
 	"github.com/tidelog/tidelog/replay"
@@ -178,10 +181,13 @@ func mapTargets(streams []string, targets, discovered map[string]string, skip []
 			missing = append(missing, s)
 			continue
 		}
-		if other, dup := byURI[uri]; dup && uri != "" {
-			return nil, coded(exitUsage, fmt.Errorf("streams %s and %s have the same target %s: each replica set of the cluster needs its own", other, s, topology.RedactURI(uri)))
+		for _, h := range targetHosts(uri) {
+			if other, dup := byURI[h]; dup && other != s {
+				return nil, coded(exitUsage, fmt.Errorf("streams %s and %s have the same target (server %s): each replica set of the cluster needs its own, "+
+					"or the two shards' data would merge", other, s, h))
+			}
+			byURI[h] = s
 		}
-		byURI[uri] = s
 		out = append(out, streamTarget{Stream: s, URI: uri})
 	}
 	if len(missing) > 0 {
@@ -338,7 +344,10 @@ func (c *clusterRun) run(ctx context.Context) error {
 	errs := fanOut(ctx, c.f.parallel, n, func(ctx context.Context, i int) error {
 		cl, err := connectTarget(ctx, c.targets[i].URI, c.f.timeout)
 		c.clients[i] = cl
-		return err
+		if err != nil {
+			return err
+		}
+		return refuseRouter(ctx, cl)
 	})
 	if err := c.firstError("connect to the target of", errs); err != nil {
 		return wrapCoded(err, err.Error()+untouched)
@@ -577,4 +586,42 @@ func fanOut(ctx context.Context, limit, n int, fn func(context.Context, int) err
 	}
 	wg.Wait()
 	return errs
+}
+
+// targetHosts lists the servers a target URI names, as host:port in lower
+// case (27017 when no port is given), so that two spellings of one replica
+// set are seen as the same target.
+func targetHosts(uri string) []string {
+	if uri == "" {
+		return nil
+	}
+	cs, err := connstring.Parse(uri)
+	if err != nil {
+		return []string{uri} // refused when connecting, with its own message
+	}
+	out := make([]string, 0, len(cs.Hosts))
+	for _, h := range cs.Hosts {
+		h = strings.ToLower(h)
+		if _, _, err := net.SplitHostPort(h); err != nil {
+			h = net.JoinHostPort(h, "27017")
+		}
+		out = append(out, h)
+	}
+	return out
+}
+
+// refuseRouter refuses a mongos as a stream's target: each stream is one
+// replica set's oplog, and applied through a router its writes (chunk
+// migrations' deletes among them) would reach every shard.
+func refuseRouter(ctx context.Context, cl *mongo.Client) error {
+	var hello struct {
+		Msg string `bson:"msg"`
+	}
+	if err := cl.Database("admin").RunCommand(ctx, bson.D{{Key: "hello", Value: 1}}).Decode(&hello); err != nil {
+		return coded(exitTarget, fmt.Errorf("hello: %w", err))
+	}
+	if hello.Msg == "isdbgrid" {
+		return coded(exitUsage, errors.New("the target is a mongos: give each stream the replica set it restores into (--target-for NAME=URI), or the cluster's mongos or config server as --target to discover them"))
+	}
+	return nil
 }

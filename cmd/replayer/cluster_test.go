@@ -121,6 +121,8 @@ func TestMapTargets(t *testing.T) {
 		{"a typo", map[string]string{"cfg": "a", "shard1": "b", "shard2": "c", "shard3": "d"}, nil, nil, "--target-for shard3: no such stream"},
 		{"skip a typo", map[string]string{"cfg": "a", "shard1": "b", "shard2": "c"}, nil, []string{"shrad2"}, "--skip-stream shrad2: no such stream"},
 		{"one target twice", map[string]string{"cfg": "mongodb://a", "shard1": "mongodb://b", "shard2": "mongodb://b"}, nil, nil, "same target"},
+		{"one replica set spelt twice", map[string]string{"cfg": "mongodb://a", "shard1": "mongodb://B:27017,c:27018/?replicaSet=rs1",
+			"shard2": "mongodb://c:27018,b/?replicaSet=rs1"}, nil, nil, "same target"},
 		{"all skipped", nil, nil, streams, "nothing to restore"},
 	}
 	for _, b := range bad {
