@@ -14,11 +14,13 @@ test: ferretdb minio
 build:
 	$(GO) build -o bin/ ./cmd/tailerd ./cmd/replayer
 
-# Segment pipeline vs raw lz4, and replay engine vs serial baseline (100k entries: long).
-bench: ferretdb
+# Segment pipeline vs raw lz4, replay engine vs serial baseline (100k entries: long),
+# and tail/put to a directory, S3 (MinIO) and Kafka (kfake) on the same oplog.
+bench: ferretdb minio
 	@scripts/postgres.sh
 	$(GO) test -run='^$$' -bench='SegmentPipeline|RawLZ4' -benchmem -count=3 ./bench
 	$(GO) test -run='^$$' -bench=Replay -benchtime=1x -timeout=3h ./bench
+	$(GO) test -run='^$$' -bench='TailTo|PutSegment' -benchmem -benchtime=3x -timeout=1h ./bench
 
 # Short fuzz runs of every decoder; FUZZTIME=5m for a longer one.
 FUZZTIME ?= 30s
