@@ -392,6 +392,7 @@ func BenchmarkTailTo(b *testing.B) {
 				errc := make(chan error, 1)
 				b.StartTimer()
 
+				t0 := time.Now()
 				go func() { errc <- tl.Run(ctx) }()
 				err = waitCaptured(tl, f.newest, errc)
 				cancel()
@@ -400,6 +401,7 @@ func BenchmarkTailTo(b *testing.B) {
 				}
 
 				b.StopTimer()
+				b.Logf("iteration %d: %s", iters, time.Since(t0).Round(time.Millisecond))
 				if err != nil {
 					b.Fatal(err)
 				}
