@@ -1,6 +1,6 @@
 // Package bench holds benchmarks that span packages. Run:
 //
-//	go test -run='^$' -bench=. -benchmem -count=3 ./bench
+//	go test -run='^$' -bench='SegmentPipeline|RawLZ4' -benchmem -count=3 ./bench
 package bench
 
 import (
