@@ -55,7 +55,8 @@ func TestKafkaOutageRidesOut(t *testing.T) {
 		wr.hold(func() { points = append(points, recorded{ts: lastTS(t, src, client), state: mustDump(t, client)}) })
 	}
 
-	time.Sleep(2 * time.Second)
+	// Under way: the writer has written and tailerd has stored a segment.
+	waitForLog(t, 30*time.Second, logPath, func() bool { return strings.Contains(readLog(logPath), "segment stored") })
 	record()
 	waitRestorable(t, k.loc, logPath, points[0].ts)
 	t.Logf("tailerd resident memory before the outage: %s", before.stop())

@@ -2,12 +2,20 @@ package tailer
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/tidelog/tidelog/oplog"
 	"github.com/tidelog/tidelog/segment"
 	"github.com/tidelog/tidelog/store"
 )
+
+// ErrStoreMismatch marks a store that disagrees with the checkpoint in a way
+// only a person can settle: it lost the checkpoint's newest segment, holds a
+// segment that does not continue the chain, or a damaged one beyond it.
+// Retrying cannot mend it, so tailerd stops instead of restarting capture.
+var ErrStoreMismatch = errors.New("store and checkpoint disagree")
 
 // reconcile brings the checkpoint up to what the store holds. A crash after a
 // segment became durable in the store but before its checkpoint commit leaves
@@ -22,6 +30,19 @@ func (t *Tailer) reconcile(ctx context.Context) (segment.Info, bool, error) {
 	names, err := t.store.Segments(ctx, t.stream)
 	if err != nil {
 		return segment.Info{}, false, fmt.Errorf("list segments of %s in %s: %w", t.stream, t.store, err)
+	}
+	if has && !slices.Contains(names, head.Name) {
+		// The store lost what the checkpoint says it holds (a lost spool, a
+		// hand-deleted or expired object). Resuming after the head would
+		// leave the store a hole no one reports until a restore needs it.
+		newest := "nothing"
+		if len(names) > 0 {
+			newest = names[len(names)-1]
+		}
+		return segment.Info{}, false, fmt.Errorf("%w: the checkpoint's newest segment %s/%s is not in %s (its newest is %s); "+
+			"put the segment back, or move the checkpoint directory aside to rebuild it from the store "+
+			"(capture then resumes after the store's newest segment, or records a gap if the oplog no longer reaches it)",
+			ErrStoreMismatch, t.stream, head.Name, t.store, newest)
 	}
 	var gaps []store.Gap
 	for _, name := range names {
@@ -44,8 +65,8 @@ func (t *Tailer) reconcile(ctx context.Context) (segment.Info, bool, error) {
 			}
 			g, ok := gapAfter(gaps, head.OpEnd)
 			if !info.Prev.IsZero() || !ok {
-				return segment.Info{}, false, fmt.Errorf("segment %s/%s in %s does not continue the chain after %s and no gap explains it; "+
-					"is another tailerd writing stream %s? Stop it, then run `replayer verify`", t.stream, name, t.store, head.Name, t.stream)
+				return segment.Info{}, false, fmt.Errorf("%w: segment %s/%s in %s does not continue the chain after %s and no gap explains it; "+
+					"is another tailerd writing stream %s? Stop it, then run `replayer verify`", ErrStoreMismatch, t.stream, name, t.store, head.Name, t.stream)
 			}
 			if err := t.ckpt.RecordGap(t.stream, g); err != nil {
 				return segment.Info{}, false, err
@@ -68,8 +89,8 @@ func (t *Tailer) verifyStored(ctx context.Context, name string) (segment.Info, e
 	defer rc.Close()
 	info, err := segment.Verify(rc, name)
 	if err != nil {
-		return segment.Info{}, fmt.Errorf("store %s holds a damaged segment beyond the checkpoint: %w; "+
-			"move it out of the store and restart (the oplog will be re-read from the checkpoint)", t.store, err)
+		return segment.Info{}, fmt.Errorf("%w: store %s holds a damaged segment beyond the checkpoint: %w; "+
+			"move it out of the store and restart (the oplog will be re-read from the checkpoint)", ErrStoreMismatch, t.store, err)
 	}
 	return info, nil
 }

@@ -2,7 +2,9 @@ package tailer
 
 import (
 	"context"
+	"errors"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -137,5 +139,65 @@ func TestLostCheckpointIsRebuiltFromStore(t *testing.T) {
 	w, _ := s.Restorable()
 	if len(s.Windows) != 1 || w.Entries != 70 || w.To != second {
 		t.Fatalf("windows %+v, want one window of 70 entries ending at %s", s.Windows, second)
+	}
+}
+
+// A store that lost the checkpoint's newest segment (a lost spool, an
+// expired object) is not resumed over: capture would leave a hole there
+// that nothing reports. The tailer stops and says how to recover, and
+// moving the checkpoint aside recovers without a hole.
+func TestStoreMissingTheCheckpointHeadStops(t *testing.T) {
+	f := newFixture(t)
+	cfg := Config{CutAge: 100 * time.Millisecond, CutBytes: 2048}
+	first := f.write(40)
+	ckpt := t.TempDir()
+	tl, stop := f.run(ckpt, cfg)
+	waitUntil(t, "the first run stored everything", func() bool { _, d := tl.Progress(); return d == first })
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	names, err := f.store.Segments(ctx, testserver.ReplicaSet)
+	if err != nil || len(names) < 2 {
+		t.Fatalf("segments %v, %v: want at least 2", names, err)
+	}
+	lost := names[len(names)-1]
+	if err := f.store.DeleteSegment(ctx, testserver.ReplicaSet, lost); err != nil {
+		t.Fatal(err)
+	}
+
+	f.write(10)
+	ck, err := checkpoint.Open(ckpt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	runCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	err = New(f.client, f.store, ck, cfg, zerolog.Nop()).Run(runCtx)
+	cancel()
+	ck.Close()
+	if !errors.Is(err, ErrStoreMismatch) || !strings.Contains(err.Error(), lost) {
+		t.Fatalf("Run over a store that lost %s returned %v, want ErrStoreMismatch naming it", lost, err)
+	}
+	if after, _ := f.store.Segments(ctx, testserver.ReplicaSet); len(after) != len(names)-1 {
+		t.Fatalf("the refused run wrote to the store: %v", after)
+	}
+
+	// The advice: a new checkpoint, rebuilt from the store, re-reads what
+	// the lost segment held.
+	last := f.write(5)
+	tl, stop = f.run(t.TempDir(), cfg)
+	waitUntil(t, "the rebuilt run stored everything", func() bool { _, d := tl.Progress(); return d == last })
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	s, err := catalog.LoadStream(ctx, f.store, testserver.ReplicaSet)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if problems := catalog.Verify(ctx, f.store, s, nil); len(problems) != 0 {
+		t.Fatalf("store after recovery: %v", problems)
+	}
+	if w, _ := s.Restorable(); len(s.Windows) != 1 || w.Entries != 55 || w.To != last {
+		t.Fatalf("windows %+v, want one window of all 55 entries ending at %s", s.Windows, last)
 	}
 }

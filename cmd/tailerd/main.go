@@ -122,7 +122,7 @@ func run(ctx context.Context, args []string, stderr io.Writer) int {
 		return exitOK
 	case errors.As(err, &gap):
 		return exitGap // already logged with what to do
-	case errors.Is(err, store.ErrNotStore):
+	case errors.Is(err, store.ErrNotStore), errors.Is(err, tailer.ErrStoreMismatch):
 		log.Error().Err(err).Msg("store unusable")
 		return exitStore
 	case errors.Is(err, checkpoint.ErrCorrupt):

@@ -121,8 +121,10 @@ func (p *pipelines) triggerSnapshots() {
 // fatal says which pipeline errors stop the whole daemon instead of a
 // restart with backoff: lost history needs a person's decision, and a
 // location that is not a tidelog store or a checkpoint that is not ours
-// will not mend by retrying. A source or store outage is retried.
+// will not mend by retrying, nor will a store that disagrees with the
+// checkpoint. A source or store outage is retried.
 func fatal(err error) bool {
 	var gap *tailer.GapError
-	return errors.As(err, &gap) || errors.Is(err, store.ErrNotStore) || errors.Is(err, checkpoint.ErrCorrupt)
+	return errors.As(err, &gap) || errors.Is(err, store.ErrNotStore) || errors.Is(err, checkpoint.ErrCorrupt) ||
+		errors.Is(err, tailer.ErrStoreMismatch)
 }
