@@ -1,15 +1,14 @@
 package dirstore
 
 import (
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
-	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/tidelog/tidelog/internal/durable"
 )
 
 // staleTempAge is how long a temporary file must have gone unmodified before
@@ -18,70 +17,6 @@ import (
 // longer than any write in progress; without the delay, a process opening a
 // shared store would delete another process's in-flight file and fail its put.
 const staleTempAge = 10 * time.Minute
-
-// writeFileAtomic makes dir/name hold exactly data, durably: the bytes go to a
-// temporary file in dir, which is fsynced, closed and renamed over name, and
-// then dir is fsynced. Readers see the old file (or none) until the rename and
-// the whole new file after it. On error the temporary file is removed.
-func writeFileAtomic(dir, name string, data []byte) (err error) {
-	f, err := createTemp(dir, name)
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	defer func() {
-		if err != nil {
-			_ = f.Close() // may already be closed; the write error is what matters
-			_ = os.Remove(tmp)
-		}
-	}()
-	if _, err = f.Write(data); err != nil {
-		return err
-	}
-	if err = f.Sync(); err != nil {
-		return err
-	}
-	if err = f.Close(); err != nil {
-		return err
-	}
-	if err = os.Rename(tmp, filepath.Join(dir, name)); err != nil {
-		return err
-	}
-	return syncDir(dir)
-}
-
-// createTemp creates a new, empty temporary file in dir for the file name.
-// Unlike os.CreateTemp it honours the umask (mode 0666 before it), so stored
-// files are as readable as any other file the user writes.
-func createTemp(dir, name string) (*os.File, error) {
-	for range 10 {
-		var b [8]byte
-		if _, err := rand.Read(b[:]); err != nil {
-			return nil, err
-		}
-		path := filepath.Join(dir, tempPrefix+name+"-"+hex.EncodeToString(b[:]))
-		f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o666)
-		if errors.Is(err, fs.ErrExist) {
-			continue
-		}
-		return f, err
-	}
-	return nil, fmt.Errorf("create temporary file in %s: too many collisions", dir)
-}
-
-// syncDir fsyncs a directory, making the entries created, renamed or removed
-// in it durable.
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	if err := d.Sync(); err != nil {
-		_ = d.Close()
-		return fmt.Errorf("fsync directory %s: %w", dir, err)
-	}
-	return d.Close()
-}
 
 // ensureDir creates dir and any missing parents, fsyncing each one's parent
 // so that the new entries survive a crash. Inside the store the parent is
@@ -110,7 +45,7 @@ func (s *Store) ensureDir(dir string) error {
 	if err := os.Mkdir(dir, 0o777); err != nil && !errors.Is(err, fs.ErrExist) {
 		return err
 	}
-	if err := syncDir(parent); err != nil {
+	if err := durable.SyncDir(parent); err != nil {
 		return err
 	}
 	s.mu.Lock()
@@ -154,7 +89,7 @@ func (s *Store) removeStaleTemps() {
 			}
 		}
 		if removed {
-			_ = syncDir(dir)
+			_ = durable.SyncDir(dir)
 		}
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/tidelog/tidelog/internal/durable"
 	"github.com/tidelog/tidelog/store"
 )
 
@@ -33,7 +34,7 @@ func (s *Store) PutGap(ctx context.Context, stream string, gap store.Gap) error 
 	if err := s.ensureDir(dir); err != nil {
 		return fmt.Errorf("dirstore %s: put gap %s/%s: %w", s.root, stream, name, err)
 	}
-	if err := writeFileAtomic(dir, name, append(data, '\n')); err != nil {
+	if err := durable.WriteFile(dir, name, append(data, '\n')); err != nil {
 		return fmt.Errorf("dirstore %s: put gap %s/%s: %w", s.root, stream, name, err)
 	}
 	return nil

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/tidelog/tidelog/internal/durable"
 	"github.com/tidelog/tidelog/store"
 )
 
@@ -32,7 +33,7 @@ func writeMarker(root string) error {
 	if err != nil {
 		return err
 	}
-	return writeFileAtomic(root, markerName, append(data, '\n'))
+	return durable.WriteFile(root, markerName, append(data, '\n'))
 }
 
 // checkMarker returns nil if root, a non-empty directory, holds a marker

@@ -2,6 +2,8 @@ package dirstore
 
 import (
 	"strings"
+
+	"github.com/tidelog/tidelog/internal/durable"
 )
 
 // Layout names, relative to the store's root. See docs/store-layout.md.
@@ -15,7 +17,7 @@ const (
 
 	// tempPrefix begins every file that is being written. Such files are
 	// never listed, and no valid stream or segment name begins with it.
-	tempPrefix = ".tmp-"
+	tempPrefix = durable.TempPrefix
 
 	segmentSuffix = ".tseg"
 	gapSuffix     = ".gap.json"

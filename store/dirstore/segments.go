@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"slices"
 
+	"github.com/tidelog/tidelog/internal/durable"
 	"github.com/tidelog/tidelog/store"
 )
 
@@ -25,7 +26,7 @@ func (s *Store) PutSegment(ctx context.Context, stream, name string, data []byte
 	if err := s.ensureDir(dir); err != nil {
 		return fmt.Errorf("dirstore %s: put segment %s/%s: %w", s.root, stream, name, err)
 	}
-	if err := writeFileAtomic(dir, name, data); err != nil {
+	if err := durable.WriteFile(dir, name, data); err != nil {
 		return fmt.Errorf("dirstore %s: put segment %s/%s: %w", s.root, stream, name, err)
 	}
 	return nil
@@ -76,7 +77,7 @@ func (s *Store) DeleteSegment(ctx context.Context, stream, name string) error {
 		return nil
 	}
 	if err == nil {
-		err = syncDir(dir)
+		err = durable.SyncDir(dir)
 	}
 	if err != nil {
 		return fmt.Errorf("dirstore %s: delete segment %s/%s: %w", s.root, stream, name, err)

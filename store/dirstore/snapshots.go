@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"slices"
 
+	"github.com/tidelog/tidelog/internal/durable"
 	"github.com/tidelog/tidelog/store"
 )
 
@@ -47,7 +48,7 @@ func (s *Store) PutSnapshotFile(ctx context.Context, stream, id, name string, r 
 	if err := s.ensureDir(dir); err != nil {
 		return 0, wrap(err)
 	}
-	f, err := createTemp(dir, name)
+	f, err := durable.CreateTemp(dir, name)
 	if err != nil {
 		return 0, wrap(err)
 	}
@@ -70,7 +71,7 @@ func (s *Store) PutSnapshotFile(ctx context.Context, stream, id, name string, r 
 	if err = os.Rename(tmp, filepath.Join(dir, name)); err != nil {
 		return 0, wrap(err)
 	}
-	if err = syncDir(dir); err != nil {
+	if err = durable.SyncDir(dir); err != nil {
 		return 0, wrap(err)
 	}
 	return n, nil
@@ -153,7 +154,7 @@ func (s *Store) DeleteSnapshot(ctx context.Context, stream, id string) error {
 		return nil
 	}
 	if err == nil {
-		err = syncDir(parent)
+		err = durable.SyncDir(parent)
 	}
 	if err == nil {
 		err = os.RemoveAll(doomed)

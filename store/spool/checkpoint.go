@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/tidelog/tidelog/internal/durable"
 	"github.com/tidelog/tidelog/store"
 )
 
@@ -82,7 +83,7 @@ func (s *Spool) saveCheckpoint(d *dest, published uint64, last map[string]lastIt
 	if err != nil {
 		return err
 	}
-	if err := writeFileAtomic(filepath.Join(s.dir, destsDir), d.name+ckptSuffix, data); err != nil {
+	if err := durable.WriteFile(filepath.Join(s.dir, destsDir), d.name+ckptSuffix, data); err != nil {
 		return fmt.Errorf("write checkpoint of destination %s: %w", d.name, err)
 	}
 	return nil

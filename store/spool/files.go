@@ -2,8 +2,6 @@ package spool
 
 import (
 	"bytes"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -14,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/tidelog/tidelog/internal/durable"
 	"github.com/tidelog/tidelog/store"
 )
 
@@ -24,7 +23,7 @@ const (
 	dataDir     = "data"
 	queueDir    = "queue"
 	destsDir    = "dests"
-	tempPrefix  = ".tmp-"
+	tempPrefix  = durable.TempPrefix
 	entrySuffix = ".entry"
 	ckptSuffix  = ".ckpt"
 
@@ -63,61 +62,13 @@ func decodeSummed(data []byte, v any) error {
 	return dec.Decode(v)
 }
 
-// writeFileAtomic makes dir/name hold data durably: a temporary file in dir,
-// fsynced, renamed over name, then dir fsynced. Readers (and a restart after a
-// crash) see the old file or the new one, never a part.
-func writeFileAtomic(dir, name string, data []byte) (err error) {
-	var b [8]byte
-	if _, err := rand.Read(b[:]); err != nil {
-		return err
-	}
-	tmp := filepath.Join(dir, tempPrefix+name+"-"+hex.EncodeToString(b[:]))
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o666)
-	if err != nil {
-		return err
-	}
-	defer func() {
-		if err != nil {
-			_ = f.Close() // may already be closed; the first error is what matters
-			_ = os.Remove(tmp)
-		}
-	}()
-	if _, err = f.Write(data); err != nil {
-		return err
-	}
-	if err = f.Sync(); err != nil {
-		return err
-	}
-	if err = f.Close(); err != nil {
-		return err
-	}
-	if err = os.Rename(tmp, filepath.Join(dir, name)); err != nil {
-		return err
-	}
-	return syncDir(dir)
-}
-
-// syncDir fsyncs a directory so that entries created, renamed or removed in
-// it survive a crash.
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	if err := d.Sync(); err != nil {
-		_ = d.Close()
-		return fmt.Errorf("fsync directory %s: %w", dir, err)
-	}
-	return d.Close()
-}
-
 // mkdirDurable creates dir (and its parents) and fsyncs its parent, so that a
 // crash right after does not lose the new entry.
 func mkdirDurable(dir string) error {
 	if err := os.MkdirAll(dir, 0o777); err != nil {
 		return err
 	}
-	return syncDir(filepath.Dir(dir))
+	return durable.SyncDir(filepath.Dir(dir))
 }
 
 // removeTemps removes the temporary files a crash left in dir. Only the
@@ -159,7 +110,7 @@ func initDir(dir string) error {
 		if err != nil {
 			return err
 		}
-		if err := writeFileAtomic(dir, markerName, append(data, '\n')); err != nil {
+		if err := durable.WriteFile(dir, markerName, append(data, '\n')); err != nil {
 			return err
 		}
 	} else {

@@ -9,6 +9,8 @@ import (
 	"slices"
 	"sort"
 	"time"
+
+	"github.com/tidelog/tidelog/internal/durable"
 )
 
 // publisher copies the queue to d in sequence order until ctx ends. It first
@@ -212,7 +214,7 @@ func (s *Spool) collect() {
 			s.log.Warn().Err(err).Uint64("seq", e.Seq).Msg("could not remove a finished queue entry; the next start does")
 		}
 	}
-	if err := syncDir(queue); err != nil {
+	if err := durable.SyncDir(queue); err != nil {
 		s.log.Warn().Err(err).Msg("fsync of the queue directory failed; the next start removes finished entries again")
 	}
 }

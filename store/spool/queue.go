@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/tidelog/tidelog/internal/durable"
 	"github.com/tidelog/tidelog/store"
 )
 
@@ -63,7 +64,7 @@ func (s *Spool) writeEntry(e *entry) error {
 	if err != nil {
 		return err
 	}
-	return writeFileAtomic(filepath.Join(s.dir, queueDir), entryFileName(e.Seq), data)
+	return durable.WriteFile(filepath.Join(s.dir, queueDir), entryFileName(e.Seq), data)
 }
 
 // readAll reads r whole; with size >= 0 it fails on any other length (and

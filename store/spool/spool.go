@@ -14,6 +14,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/tidelog/tidelog/internal/durable"
 	"github.com/tidelog/tidelog/store"
 	"github.com/tidelog/tidelog/store/dirstore"
 )
@@ -420,7 +421,7 @@ func (s *Spool) recover(ctx context.Context) error {
 		}
 	}
 	if len(finished) > 0 {
-		if err := syncDir(queue); err != nil {
+		if err := durable.SyncDir(queue); err != nil {
 			return err
 		}
 	}
