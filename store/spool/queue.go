@@ -64,7 +64,15 @@ func (s *Spool) writeEntry(e *entry) error {
 	if err != nil {
 		return err
 	}
-	return durable.WriteFile(filepath.Join(s.dir, queueDir), entryFileName(e.Seq), data)
+	dir := filepath.Join(s.dir, queueDir)
+	if err := durable.WriteFile(dir, entryFileName(e.Seq), data); err != nil {
+		// The rename may have happened before a failed directory fsync. The
+		// put fails and its bytes go, so the entry must go too: left, it
+		// would name bytes that are gone, and the next Open would refuse.
+		_ = os.Remove(filepath.Join(dir, entryFileName(e.Seq)))
+		return err
+	}
+	return nil
 }
 
 // readAll reads r whole; with size >= 0 it fails on any other length (and
