@@ -3,8 +3,10 @@ package e2e
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -47,7 +49,7 @@ func sourceOplog(t *testing.T, c *mongo.Client, from, to oplog.Timestamp) []bson
 func sameEntries(t *testing.T, what string, got, want []bson.Raw) {
 	t.Helper()
 	if len(got) != len(want) {
-		t.Fatalf("%s: %d entries, the source's oplog has %d", what, len(got), len(want))
+		t.Fatalf("%s: %d entries, the source's oplog has %d; %s", what, len(got), len(want), entryDiff(got, want))
 	}
 	for i := range got {
 		if !bytes.Equal(got[i], want[i]) {
@@ -235,4 +237,31 @@ func TestExportRefusesGapsAndDamage(t *testing.T) {
 		t.Fatalf("export from a position of the pruned store: exit %d\n%s%s", code, stdout, errOut)
 	}
 	sameEntries(t, "(…300, latest]", readBSONFile(t, out), entries[300:])
+}
+
+// entryDiff names the entries one list has and the other lacks, by ts.
+func entryDiff(got, want []bson.Raw) string {
+	count := func(es []bson.Raw) map[string]int {
+		m := map[string]int{}
+		for _, e := range es {
+			ts, _ := oplog.EntryTS(e)
+			m[ts.String()]++
+		}
+		return m
+	}
+	g, w := count(got), count(want)
+	var missing, extra []string
+	for ts, n := range w {
+		if g[ts] < n {
+			missing = append(missing, ts)
+		}
+	}
+	for ts, n := range g {
+		if w[ts] < n {
+			extra = append(extra, ts)
+		}
+	}
+	slices.Sort(missing)
+	slices.Sort(extra)
+	return fmt.Sprintf("missing from the store: %v; in the store only: %v", missing, extra)
 }
