@@ -67,6 +67,9 @@ type Config struct {
 	// AcceptGap lets the tailer start a new chain at the oldest available
 	// entry after recording a gap, instead of stopping. The gap stays recorded.
 	AcceptGap bool
+	// ProbeEvery is how often the oplog's oldest and newest entries are
+	// read for the lag and headroom figures (Stats).
+	ProbeEvery time.Duration
 }
 
 func (c Config) withDefaults() Config {
@@ -75,6 +78,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.CutAge <= 0 {
 		c.CutAge = DefaultCutAge
+	}
+	if c.ProbeEvery <= 0 {
+		c.ProbeEvery = 10 * time.Second
 	}
 	if c.Cursor == "" {
 		c.Cursor = CursorAuto

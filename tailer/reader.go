@@ -3,6 +3,7 @@ package tailer
 import (
 	"context"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -38,6 +39,7 @@ type reader struct {
 	src    *source
 	stream string
 	log    zerolog.Logger
+	errs   *atomic.Uint64 // failed reads, for Stats
 
 	last      oplog.Timestamp // last entry passed on (or the start position)
 	inclusive bool            // pass on the entry at last too (first open of a fresh stream)
@@ -57,6 +59,9 @@ func (r *reader) run(ctx context.Context, out chan<- *batch) error {
 		case *GapError, *OrderError:
 			return err
 		default:
+			if r.errs != nil {
+				r.errs.Add(1)
+			}
 			r.log.Error().Err(err).Str("stream", r.stream).Stringer("position", r.last).
 				Dur("retry_in", backoff).Msg("oplog read failed; retrying from the last position (check the source is up and reachable)")
 			progressed = false

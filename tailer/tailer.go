@@ -35,8 +35,10 @@ type Tailer struct {
 	// by shutdown.
 	slowPutEvery, shutdownGrace time.Duration
 
-	captured atomic.Uint64 // ts (T<<32|I) of the last entry handed to the open segment
-	durable  atomic.Uint64 // opEnd of the last segment committed to the checkpoint
+	captured atomic.Uint64          // ts (T<<32|I) of the last entry handed to the open segment
+	durable  atomic.Uint64          // opEnd of the last segment committed to the checkpoint
+	named    atomic.Pointer[string] // t.stream, once Run has resolved it
+	stats    counters
 }
 
 // Progress reports how far capture has got: Captured is the last entry read
@@ -53,7 +55,12 @@ func New(client *mongo.Client, st store.Store, ckpt *checkpoint.DB, cfg Config, 
 }
 
 // Stream is the stream name, known once Run has connected.
-func (t *Tailer) Stream() string { return t.stream }
+func (t *Tailer) Stream() string {
+	if p := t.named.Load(); p != nil {
+		return *p
+	}
+	return t.cfg.Stream
+}
 
 // SourceError marks failures to reach or understand the source at start, so
 // that the daemon can exit with a code of its own.
@@ -76,6 +83,10 @@ func (t *Tailer) Run(ctx context.Context) error {
 	if t.stream == "" {
 		t.stream = src.setName
 	}
+	t.named.Store(&t.stream)
+	t.stats.mu.Lock()
+	t.stats.cursor = src.mode
+	t.stats.mu.Unlock()
 	t.log = t.log.With().Str("stream", t.stream).Logger()
 
 	head, hasHead, err := t.reconcile(ctx)
@@ -99,7 +110,7 @@ func (t *Tailer) Run(ctx context.Context) error {
 
 // startPosition decides where reading begins and what the first segment links to.
 func (t *Tailer) startPosition(ctx context.Context, head segment.Info, hasHead bool) (*reader, segment.Link, error) {
-	rd := &reader{src: t.src, stream: t.stream, log: t.log}
+	rd := &reader{src: t.src, stream: t.stream, log: t.log, errs: &t.stats.readErrors}
 	if hasHead {
 		rd.last = head.OpEnd
 		gaps, err := t.ckpt.Gaps(t.stream)
@@ -177,6 +188,7 @@ func (t *Tailer) pipeline(ctx context.Context, rd *reader) error {
 	batches := make(chan *batch, 4) // bounded: a slow store slows the reader
 	readErr := make(chan error, 1)
 	go func() { readErr <- rd.run(readCtx, batches) }()
+	go t.probe(readCtx)
 
 	tick := time.NewTicker(min(t.cfg.CutAge/4, time.Second))
 	defer tick.Stop()
@@ -241,6 +253,7 @@ func (t *Tailer) append(ctx context.Context, b *batch) error {
 			return fmt.Errorf("stream %s: %w", t.stream, err)
 		}
 		t.captured.Store(t.w.OpEnd().Uint64())
+		t.stats.pending.Add(1)
 		if t.w.RawSize() >= t.cfg.CutBytes {
 			if err := t.cut(ctx); err != nil {
 				return err
@@ -265,6 +278,11 @@ func (t *Tailer) cut(ctx context.Context) error {
 		return fmt.Errorf("stream %s: commit segment %s to the checkpoint: %w", t.stream, info.Name, err)
 	}
 	t.durable.Store(info.OpEnd.Uint64())
+	t.stats.pending.Add(-int64(info.Count))
+	t.stats.segments.Add(1)
+	t.stats.entries.Add(info.Count)
+	t.stats.bytes.Add(info.Size)
+	t.stats.lastCommit.Store(time.Now().UnixNano())
 	t.log.Info().Str("segment", info.Name).Uint64("entries", info.Count).Uint64("raw_bytes", info.RawSize).
 		Uint64("bytes", info.Size).Msg("segment stored")
 	t.w.Start(info.Link())
@@ -300,6 +318,7 @@ func (t *Tailer) put(ctx context.Context, info segment.Info, data []byte) error 
 			defer cancel()
 			continue
 		}
+		t.stats.storeErrors.Add(1)
 		t.log.Error().Err(err).Str("segment", info.Name).Stringer("store", storeName{t.store}).Dur("retry_in", backoff).
 			Msg("store write failed; retrying (capture waits, nothing is dropped)")
 		if !sleep(ctx, backoff) {
