@@ -136,4 +136,25 @@ func (s *Stream) Link() {
 		}
 		s.Windows = append(s.Windows, Window{From: h.OpStart, To: h.OpEnd, First: i, Last: i, Entries: h.Count})
 	}
+	for _, g := range s.Gaps {
+		if g.Late != nil {
+			s.endBeforeLate(*g.Late)
+		}
+	}
+}
+
+// endBeforeLate ends the window that lacks the entry at late just before
+// it: a restore to a later position of that window would miss the entry
+// and report success. Entries keeps counting the segments' whole content.
+func (s *Stream) endBeforeLate(late oplog.Timestamp) {
+	for k := range s.Windows {
+		w := &s.Windows[k]
+		if !late.After(w.From) || late.After(w.To) {
+			continue
+		}
+		w.To = late.Prev()
+		for w.Last > w.First && s.Segments[w.Last].Header.OpStart.After(w.To) {
+			w.Last--
+		}
+	}
 }

@@ -597,6 +597,7 @@ func TestCodecRoundTrip(t *testing.T) {
 	gaps := []store.Gap{
 		{},
 		{After: oplog.Timestamp{T: 5, I: 6}, Next: oplog.Max, Detected: time.Date(2030, 5, 6, 7, 8, 9, 10, time.FixedZone("", -7200)), Reason: "ünïcode reason"},
+		{After: oplog.Timestamp{T: 9, I: 1}, Next: oplog.Timestamp{T: 9, I: 1}, Late: &oplog.Timestamp{T: 8, I: 3}},
 	}
 	for _, g := range gaps {
 		v, err := encodeGap(g)
@@ -605,7 +606,8 @@ func TestCodecRoundTrip(t *testing.T) {
 		}
 		got, err := decodeGap([]byte("k"), v)
 		if err != nil || got.After != g.After || got.Next != g.Next || got.Reason != g.Reason ||
-			!got.Detected.Equal(g.Detected) || got.Detected.IsZero() != g.Detected.IsZero() {
+			!got.Detected.Equal(g.Detected) || got.Detected.IsZero() != g.Detected.IsZero() ||
+			(got.Late == nil) != (g.Late == nil) || got.Late != nil && *got.Late != *g.Late {
 			t.Fatalf("gap round trip = %+v, %v; want %+v", got, err, g)
 		}
 	}

@@ -105,6 +105,7 @@ func decodeInfo(key, v []byte) (segment.Info, error) {
 //	After, Next   uint64
 //	Detected      uvarint length + time.Time binary form (keeps zero and zone offset)
 //	Reason        uvarint length + bytes
+//	Late          uint64, only when the gap has one (older values end before it)
 func encodeGap(gap store.Gap) ([]byte, error) {
 	t, err := gap.Detected.MarshalBinary()
 	if err != nil {
@@ -115,6 +116,9 @@ func encodeGap(gap store.Gap) ([]byte, error) {
 	b = binary.BigEndian.AppendUint64(b, gap.Next.Uint64())
 	b = appendString(b, string(t))
 	b = appendString(b, gap.Reason)
+	if gap.Late != nil {
+		b = binary.BigEndian.AppendUint64(b, gap.Late.Uint64())
+	}
 	return seal(b), nil
 }
 
@@ -130,6 +134,10 @@ func decodeGap(key, v []byte) (store.Gap, error) {
 	}
 	t := r.string()
 	gap.Reason = r.string()
+	if len(r.b) > 0 {
+		late := oplog.FromUint64(r.uint64())
+		gap.Late = &late
+	}
 	if err := r.finish(); err != nil {
 		return store.Gap{}, corruptValue(key, "gap: "+err.Error())
 	}

@@ -26,11 +26,17 @@ var ErrNotStore = errors.New("not a tidelog store")
 // Gap records history that was lost: the oplog no longer reached back to
 // After (the last position tidelog made durable) and the first entry still
 // available was Next. Entries strictly between After and Next are unknown.
+//
+// A gap with Late set records an entry the source made visible only after
+// the tailer had read past it (a server that shows oplog holes to readers):
+// the segments up to After lack the entry at Late, so history from Late on
+// is incomplete there; nothing after After is lost, and Next equals After.
 type Gap struct {
-	After    oplog.Timestamp `json:"after"`
-	Next     oplog.Timestamp `json:"next"`
-	Detected time.Time       `json:"detected"`
-	Reason   string          `json:"reason"`
+	After    oplog.Timestamp  `json:"after"`
+	Next     oplog.Timestamp  `json:"next"`
+	Detected time.Time        `json:"detected"`
+	Reason   string           `json:"reason"`
+	Late     *oplog.Timestamp `json:"late,omitempty"`
 }
 
 // Store keeps segments and gaps of many streams. Every method is safe for

@@ -70,6 +70,14 @@ type Config struct {
 	// ProbeEvery is how often the oplog's oldest and newest entries are
 	// read for the lag and headroom figures (Stats).
 	ProbeEvery time.Duration
+	// PollSettle is how old (by its wall time) an entry must be before poll
+	// mode passes it on, so that entries a server makes visible out of ts
+	// order are not skipped (settle.go). 0: 500ms. Negative: off, which is
+	// safe only with a single writer on the source.
+	PollSettle time.Duration
+	// Recheck is how long poll mode looks again for entries that appeared
+	// behind its position (0: 3s).
+	Recheck time.Duration
 }
 
 func (c Config) withDefaults() Config {
@@ -78,6 +86,12 @@ func (c Config) withDefaults() Config {
 	}
 	if c.CutAge <= 0 {
 		c.CutAge = DefaultCutAge
+	}
+	if c.PollSettle == 0 {
+		c.PollSettle = defaultPollSettle
+	}
+	if c.Recheck <= 0 {
+		c.Recheck = defaultRecheck
 	}
 	if c.ProbeEvery <= 0 {
 		c.ProbeEvery = 10 * time.Second

@@ -14,9 +14,20 @@ type GapError struct {
 	Stream string
 	After  oplog.Timestamp // last position tidelog holds
 	Next   oplog.Timestamp // oldest entry the source still has (zero: none)
+	// Late, when set, is an entry the source made visible only after the
+	// reader had passed it (poll mode, see reader.settle): the segments up
+	// to After lack it, though the oplog still holds everything after After.
+	Late *oplog.Timestamp
 }
 
 func (e *GapError) Error() string {
+	if e.Late != nil {
+		return fmt.Sprintf("gap in stream %s: oplog entry %s became visible on the source only after tidelog had read past it, "+
+			"so the segments up to %s lack it; restores of this stream can reach only positions before %s until a base snapshot "+
+			"is taken after %s. The source shows oplog holes to readers (FerretDB does): raise --poll-settle, take a new base "+
+			"snapshot (SIGUSR1), then restart tailerd with --accept-gap to go on right after %s",
+			e.Stream, *e.Late, e.After, *e.Late, e.After, e.After)
+	}
 	next := e.Next.String()
 	if e.Next.IsZero() {
 		next = "(none: the oplog is empty)"

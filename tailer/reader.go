@@ -43,6 +43,12 @@ type reader struct {
 
 	last      oplog.Timestamp // last entry passed on (or the start position)
 	inclusive bool            // pass on the entry at last too (first open of a fresh stream)
+
+	// Poll mode only: see settle.go. settle 0 turns both defences off.
+	settle, recheck time.Duration
+	now             func() time.Time
+	recent          []passed // passed on within recheck, in ts order, contiguous up to last
+	lastRecheck     time.Time
 }
 
 // run reads until ctx ends or an unrecoverable error (gap, order) occurs.
@@ -50,7 +56,7 @@ type reader struct {
 func (r *reader) run(ctx context.Context, out chan<- *batch) error {
 	backoff := minBackoff
 	for {
-		progressed, err := r.once(ctx, out)
+		progressed, wait, err := r.once(ctx, out)
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
@@ -64,7 +70,15 @@ func (r *reader) run(ctx context.Context, out chan<- *batch) error {
 			}
 			r.log.Error().Err(err).Str("stream", r.stream).Stringer("position", r.last).
 				Dur("retry_in", backoff).Msg("oplog read failed; retrying from the last position (check the source is up and reachable)")
-			progressed = false
+			progressed, wait = false, 0
+		}
+		if wait > 0 {
+			// Entries wait to settle: come back when the first one has.
+			if !sleep(ctx, max(wait, minSettleWait)) {
+				return ctx.Err()
+			}
+			backoff = minBackoff
+			continue
 		}
 		if progressed {
 			backoff = minBackoff
@@ -82,11 +96,26 @@ func (r *reader) run(ctx context.Context, out chan<- *batch) error {
 }
 
 // once opens one cursor at r.last and reads it to its end. progressed says
-// whether anything new arrived, so an idle source is polled with backoff.
-func (r *reader) once(ctx context.Context, out chan<- *batch) (progressed bool, err error) {
-	cur, err := r.src.open(ctx, r.last)
+// whether anything new arrived, so an idle source is polled with backoff;
+// wait, when positive, is how long until the first entry held back to
+// settle may be passed on.
+func (r *reader) once(ctx context.Context, out chan<- *batch) (progressed bool, wait time.Duration, err error) {
+	from, rechecking := r.last, false
+	var now time.Time
+	if r.settle > 0 {
+		now = r.now()
+		r.trim(now)
+		if len(r.recent) > 0 && now.Sub(r.lastRecheck) >= recheckEvery {
+			from, rechecking, r.lastRecheck = r.recent[0].ts, true, now
+		}
+	}
+	extra := 0
+	if rechecking {
+		extra = len(r.recent)
+	}
+	cur, err := r.src.open(ctx, from, extra)
 	if err != nil {
-		return false, err
+		return false, 0, err
 	}
 	defer cur.Close(context.WithoutCancel(ctx))
 
@@ -108,17 +137,17 @@ func (r *reader) once(ctx context.Context, out chan<- *batch) (progressed bool, 
 		if !cur.TryNext(ctx) {
 			if err := cur.Err(); err != nil {
 				send()
-				return progressed, err
+				return progressed, 0, err
 			}
 			if !send() {
-				return progressed, ctx.Err()
+				return progressed, 0, ctx.Err()
 			}
 			if cur.ID() == 0 {
 				if needProof {
 					// Nothing at or after our position: the entry we hold is gone.
-					return false, r.gapFromOldest(ctx)
+					return false, 0, r.gapFromOldest(ctx)
 				}
-				return progressed, nil
+				return progressed, 0, nil
 			}
 			continue // tailable cursor alive: the server awaited data for awaitTime
 		}
@@ -127,19 +156,43 @@ func (r *reader) once(ctx context.Context, out chan<- *batch) (progressed bool, 
 			// r.last already covers the batch: pass it on before returning,
 			// or a retry reopening at r.last would skip it.
 			send()
-			return progressed, err
+			return progressed, 0, err
+		}
+		if rechecking && ts.Before(r.last) {
+			if !ts.Before(r.recent[0].ts) && !r.wasPassed(ts) {
+				send()
+				late := ts
+				return progressed, 0, &GapError{Stream: r.stream, After: r.last, Next: r.last, Late: &late}
+			}
+			continue
 		}
 		if needProof {
 			needProof = false
 			if ts != r.last {
-				return progressed, &GapError{Stream: r.stream, After: r.last, Next: ts}
+				send()
+				return progressed, 0, &GapError{Stream: r.stream, After: r.last, Next: ts}
+			}
+			if r.settle > 0 && len(r.recent) == 0 && !r.inclusive {
+				// Start recheck's range at the position, so that an entry
+				// appearing just after it is caught too.
+				r.recent = append(r.recent, passed{ts: ts, wall: entryWall(cur.Current, ts)})
 			}
 			if !r.inclusive {
 				continue
 			}
 		} else if !ts.After(r.last) {
 			send()
-			return progressed, &OrderError{Stream: r.stream, Prev: r.last, Got: ts}
+			return progressed, 0, &OrderError{Stream: r.stream, Prev: r.last, Got: ts}
+		}
+		if r.settle > 0 {
+			wall := entryWall(cur.Current, ts)
+			if w := wall.Add(r.settle).Sub(now); w > 0 {
+				if !send() {
+					return progressed, 0, ctx.Err()
+				}
+				return progressed, w, nil
+			}
+			r.recent = append(r.recent, passed{ts: ts, wall: wall})
 		}
 		r.inclusive = false
 		b.data = append(b.data, cur.Current...)
@@ -147,7 +200,7 @@ func (r *reader) once(ctx context.Context, out chan<- *batch) (progressed bool, 
 		r.last = ts
 		progressed = true
 		if len(b.data) >= batchBytes && !send() {
-			return progressed, ctx.Err()
+			return progressed, 0, ctx.Err()
 		}
 	}
 }

@@ -123,13 +123,15 @@ func (s *source) firstAtOrAfter(ctx context.Context, ts oplog.Timestamp) (oplog.
 	return got, err == nil, err
 }
 
-// open starts a read of every entry with ts >= from, in ts order.
-func (s *source) open(ctx context.Context, from oplog.Timestamp) (*mongo.Cursor, error) {
+// open starts a read of every entry with ts >= from, in ts order. In poll
+// mode a read returns at most pollLimit+extra entries: extra is how many
+// already passed entries it reads again (recheck).
+func (s *source) open(ctx context.Context, from oplog.Timestamp, extra int) (*mongo.Cursor, error) {
 	filter := bson.D{{Key: "ts", Value: bson.D{{Key: "$gte", Value: from.BSON()}}}}
 	o := options.Find().SetBatchSize(s.batch)
 	switch s.mode {
 	case CursorPoll:
-		o.SetSort(bson.D{{Key: "ts", Value: 1}}).SetLimit(int64(pollLimit))
+		o.SetSort(bson.D{{Key: "ts", Value: 1}}).SetLimit(int64(pollLimit + extra))
 	default:
 		o.SetCursorType(options.TailableAwait).SetMaxAwaitTime(awaitTime)
 	}

@@ -34,6 +34,8 @@ type Tailer struct {
 	// logged; shutdownGrace bounds the last attempt of a put interrupted
 	// by shutdown.
 	slowPutEvery, shutdownGrace time.Duration
+	// clock is what poll mode settles entries by; tests replace it.
+	clock func() time.Time
 
 	captured atomic.Uint64          // ts (T<<32|I) of the last entry handed to the open segment
 	durable  atomic.Uint64          // opEnd of the last segment committed to the checkpoint
@@ -51,7 +53,7 @@ func (t *Tailer) Progress() (captured, durable oplog.Timestamp) {
 // New prepares a tailer; it does no I/O.
 func New(client *mongo.Client, st store.Store, ckpt *checkpoint.DB, cfg Config, log zerolog.Logger) *Tailer {
 	return &Tailer{cfg: cfg.withDefaults(), client: client, store: st, ckpt: ckpt, log: log,
-		slowPutEvery: 30 * time.Second, shutdownGrace: 15 * time.Second}
+		slowPutEvery: 30 * time.Second, shutdownGrace: 15 * time.Second, clock: time.Now}
 }
 
 // Stream is the stream name, known once Run has connected.
@@ -110,7 +112,10 @@ func (t *Tailer) Run(ctx context.Context) error {
 
 // startPosition decides where reading begins and what the first segment links to.
 func (t *Tailer) startPosition(ctx context.Context, head segment.Info, hasHead bool) (*reader, segment.Link, error) {
-	rd := &reader{src: t.src, stream: t.stream, log: t.log, errs: &t.stats.readErrors}
+	rd := &reader{src: t.src, stream: t.stream, log: t.log, errs: &t.stats.readErrors, now: t.clock}
+	if t.src.mode == CursorPoll && t.cfg.PollSettle > 0 {
+		rd.settle, rd.recheck = t.cfg.PollSettle, t.cfg.Recheck
+	}
 	if hasHead {
 		rd.last = head.OpEnd
 		gaps, err := t.ckpt.Gaps(t.stream)
@@ -120,9 +125,16 @@ func (t *Tailer) startPosition(ctx context.Context, head segment.Info, hasHead b
 		if n := len(gaps); n > 0 && gaps[n-1].After == head.OpEnd {
 			// A gap after the head is already on record: proving again would
 			// only fail again. Start a new chain if the operator accepted it.
-			g := &GapError{Stream: t.stream, After: gaps[n-1].After, Next: gaps[n-1].Next}
+			g := &GapError{Stream: t.stream, After: gaps[n-1].After, Next: gaps[n-1].Next, Late: gaps[n-1].Late}
 			if !t.cfg.AcceptGap {
 				return nil, segment.Link{}, g
+			}
+			if g.Late != nil {
+				// Nothing after the head is lost: go on right after it, in a
+				// new chain, so that restores cannot cross the entry missed.
+				t.log.Warn().Stringer("from", rd.last).Stringer("late", *g.Late).
+					Msg("--accept-gap: starting a new chain after the recorded late entry; restores cannot cross it")
+				return rd, segment.Link{}, nil
 			}
 			return t.newChainAfterGap(ctx, rd)
 		}
@@ -354,6 +366,10 @@ func (t *Tailer) warnWhileWaiting(segment string) (stop func()) {
 
 func (t *Tailer) recordGap(ctx context.Context, g *GapError) error {
 	gap := store.Gap{After: g.After, Next: g.Next, Detected: time.Now().UTC(), Reason: "oplog no longer reaches back to the last durable position"}
+	if g.Late != nil {
+		gap.Reason = fmt.Sprintf("oplog entry %s became visible after the reader had passed it; the segments up to %s lack it", *g.Late, g.After)
+		gap.Late = g.Late
+	}
 	if err := t.store.PutGap(ctx, t.stream, gap); err != nil {
 		t.log.Error().Err(err).Msg("could not record the gap in the store")
 	}
