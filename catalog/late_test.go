@@ -23,7 +23,7 @@ func TestWindowEndsBeforeLateEntry(t *testing.T) {
 	s2 := seg(21, 30, &s1.Header)
 	s3 := seg(31, 40, &s2.Header)
 	late := oplog.Timestamp{T: 25, I: 0}
-	s := &Stream{Segments: []Segment{s1, s2, s3}, Gaps: []store.Gap{{After: ts(40), Next: ts(40), Late: &late}}}
+	s := &Stream{Segments: []Segment{s1, s2, s3}, Gaps: []store.Gap{{After: ts(40), Next: ts(40).Next(), Late: &late}}}
 	s.Link()
 	if len(s.Windows) != 1 {
 		t.Fatalf("windows %+v, want one", s.Windows)

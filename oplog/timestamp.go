@@ -60,6 +60,17 @@ func (ts Timestamp) Prev() Timestamp {
 	return ts
 }
 
+// Next is the position just after ts. Max stays Max.
+func (ts Timestamp) Next() Timestamp {
+	switch {
+	case ts.I < math.MaxUint32:
+		return Timestamp{T: ts.T, I: ts.I + 1}
+	case ts.T < math.MaxUint32:
+		return Timestamp{T: ts.T + 1}
+	}
+	return ts
+}
+
 // IsZero reports whether ts is the zero position.
 func (ts Timestamp) IsZero() bool { return ts == Timestamp{} }
 

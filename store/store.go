@@ -30,7 +30,8 @@ var ErrNotStore = errors.New("not a tidelog store")
 // A gap with Late set records an entry the source made visible only after
 // the tailer had read past it (a server that shows oplog holes to readers):
 // the segments up to After lack the entry at Late, so history from Late on
-// is incomplete there; nothing after After is lost, and Next equals After.
+// is incomplete there; nothing after After is lost, and Next is the
+// position just after After.
 type Gap struct {
 	After    oplog.Timestamp  `json:"after"`
 	Next     oplog.Timestamp  `json:"next"`

@@ -73,8 +73,9 @@ func (r *reader) run(ctx context.Context, out chan<- *batch) error {
 			progressed, wait = false, 0
 		}
 		if wait > 0 {
-			// Entries wait to settle: come back when the first one has.
-			if !sleep(ctx, max(wait, minSettleWait)) {
+			// Entries wait to settle: come back when the first one has, or
+			// after settle at most (a source clock ahead of ours).
+			if !sleep(ctx, min(max(wait, minSettleWait), r.settle)) {
 				return ctx.Err()
 			}
 			backoff = minBackoff
@@ -162,7 +163,7 @@ func (r *reader) once(ctx context.Context, out chan<- *batch) (progressed bool, 
 			if !ts.Before(r.recent[0].ts) && !r.wasPassed(ts) {
 				send()
 				late := ts
-				return progressed, 0, &GapError{Stream: r.stream, After: r.last, Next: r.last, Late: &late}
+				return progressed, 0, &GapError{Stream: r.stream, After: r.last, Next: r.last.Next(), Late: &late}
 			}
 			continue
 		}

@@ -3,12 +3,16 @@ package tailer
 import (
 	"context"
 	"errors"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/rs/zerolog"
 	"go.mongodb.org/mongo-driver/v2/bson"
 
+	"github.com/tidelog/tidelog/catalog"
+	"github.com/tidelog/tidelog/checkpoint"
+	"github.com/tidelog/tidelog/internal/testserver"
 	"github.com/tidelog/tidelog/oplog"
 )
 
@@ -107,7 +111,7 @@ func TestPollRecheckCatchesLateEntry(t *testing.T) {
 	now = now.Add(recheckEvery)
 	got, _, err = readOnce(t, r)
 	var gap *GapError
-	if !errors.As(err, &gap) || gap.Late == nil || *gap.Late != late || gap.After != b {
+	if !errors.As(err, &gap) || gap.Late == nil || *gap.Late != late || gap.After != b || gap.Next != b.Next() {
 		t.Fatalf("poll after a late entry: passed %v, err %v; want a GapError with Late %s after %s", got, err, late, b)
 	}
 }
@@ -133,5 +137,86 @@ func TestPollWithoutSettleSkipsLateEntry(t *testing.T) {
 	}
 	if err != nil {
 		t.Fatalf("without settle the late entry goes unnoticed, got %v", err)
+	}
+}
+
+// The whole path of a late entry: capture stops with a gap naming it, the
+// gap is in the store and the checkpoint, the restorable window ends before
+// it, a restart without --accept-gap refuses, and one with it goes on right
+// after the last stored entry in a new chain.
+func TestLateEntryStopsCaptureAndIsRecorded(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	first := f.putEntry(1, fakeWall.Add(-10*time.Second))
+	third := f.putEntry(3, fakeWall)
+	var clock atomic.Int64
+	clock.Store(fakeWall.Add(time.Second).UnixNano())
+	ckDir := t.TempDir()
+	start := func(cfg Config) (*Tailer, chan error, func()) {
+		ck, err := checkpoint.Open(ckDir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tl := New(f.client, f.store, ck, cfg, zerolog.Nop())
+		tl.clock = func() time.Time { return time.Unix(0, clock.Load()) }
+		runCtx, cancel := context.WithCancel(ctx)
+		errc := make(chan error, 1)
+		go func() { errc <- tl.Run(runCtx) }()
+		return tl, errc, func() { cancel(); ck.Close() }
+	}
+	cfg := Config{CutAge: 100 * time.Millisecond, Start: StartAt{}}
+	tl, errc, stop := start(cfg)
+	waitUntil(t, "the settled entries are stored", func() bool { return tl.Stats().Durable == third })
+
+	late := f.putEntry(2, fakeWall.Add(-time.Millisecond))
+	clock.Store(fakeWall.Add(2500 * time.Millisecond).UnixNano())
+	var err error
+	select {
+	case err = <-errc:
+	case <-time.After(30 * time.Second):
+		t.Fatal("capture went on past a late entry")
+	}
+	stop()
+	var gap *GapError
+	if !errors.As(err, &gap) || gap.Late == nil || *gap.Late != late || gap.After != third {
+		t.Fatalf("Run returned %v, want a gap naming late entry %s after %s", err, late, third)
+	}
+
+	s, err := catalog.LoadStream(ctx, f.store, testserver.ReplicaSet)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(s.Gaps) != 1 || s.Gaps[0].Late == nil || *s.Gaps[0].Late != late {
+		t.Fatalf("store gaps %+v, want the late entry recorded", s.Gaps)
+	}
+	if w, ok := s.Restorable(); !ok || w.From != first || w.To != late.Prev() {
+		t.Fatalf("restorable window %+v, want %s to just before %s", w, first, late)
+	}
+
+	_, errc, stop = start(cfg)
+	err = <-errc
+	stop()
+	if !errors.As(err, &gap) || gap.Late == nil {
+		t.Fatalf("restart without --accept-gap returned %v, want the recorded late-entry gap", err)
+	}
+
+	clock.Store(time.Now().Add(time.Hour).UnixNano()) // everything settled
+	cfg.AcceptGap = true
+	tl, errc, stop = start(cfg)
+	waitUntil(t, "a new chain after the stored entries", func() bool { return tl.Stats().Segments > 0 })
+	stop()
+	if err := <-errc; err != nil {
+		t.Fatalf("run with --accept-gap: %v", err)
+	}
+	s, err = catalog.LoadStream(ctx, f.store, testserver.ReplicaSet)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(s.Windows) != 2 {
+		t.Fatalf("windows %+v, want the old one and a new chain", s.Windows)
+	}
+	second := s.Segments[s.Windows[1].First].Header
+	if !second.Prev.IsZero() || !second.OpStart.After(third) {
+		t.Fatalf("new chain starts %s linked to %+v, want after %s with no link", second.OpStart, second.Prev, third)
 	}
 }
