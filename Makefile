@@ -1,14 +1,15 @@
 # The two commands a fresh machine needs: `make demo` and `make test`.
-# Both build FerretDB (the test server) once into ~/.cache/tidelog; test also builds MinIO (S3).
+# Both build FerretDB (the test server) once into ~/.cache/tidelog; test also builds MinIO (S3)
+# and promtool (checks deploy/prometheus's alert rules).
 
 GO ?= go
 
-.PHONY: demo test build bench fuzz ferretdb minio clean
+.PHONY: demo test build bench fuzz ferretdb minio promtool clean
 
 demo: ferretdb
 	$(GO) run ./internal/demo
 
-test: ferretdb minio
+test: ferretdb minio promtool
 	scripts/test.sh
 
 build:
@@ -37,6 +38,9 @@ ferretdb:
 
 minio:
 	@scripts/minio.sh >/dev/null
+
+promtool:
+	@scripts/promtool.sh >/dev/null
 
 clean:
 	rm -rf bin demo-data

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"regexp"
+	"strings"
 	"time"
 
 	"gopkg.in/yaml.v3"
@@ -28,9 +30,11 @@ type fileConfig struct {
 	Cursor         string          `yaml:"cursor"`
 	CutBytes       int             `yaml:"cut_bytes"`
 	CutAge         time.Duration   `yaml:"cut_age"`
+	PollSettle     time.Duration   `yaml:"poll_settle"`
 	ConnectTimeout time.Duration   `yaml:"connect_timeout"`
 	LogLevel       string          `yaml:"log_level"`
 	AcceptGap      bool            `yaml:"accept_gap"`
+	HTTPAddr       string          `yaml:"http_addr"`
 	// Backup cycle.
 	SnapshotEvery   time.Duration `yaml:"snapshot_every"`
 	SnapshotWorkers int           `yaml:"snapshot_workers"`
@@ -40,17 +44,141 @@ type fileConfig struct {
 	IncludeUsers    bool          `yaml:"include_users"`
 }
 
-func loadConfigFile(path string) (fileConfig, error) {
-	var c fileConfig
+// loadConfigFile reads the YAML config. ${VAR} and ${VAR:-default} in its
+// values are replaced from the environment (see expandEnv); warnings are
+// for the log, which does not exist yet when the file is first read.
+func loadConfigFile(path string) (c fileConfig, warnings []string, err error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
-		return c, fmt.Errorf("config %s: %w", path, err)
+		return c, nil, fmt.Errorf("config %s: %w", path, err)
 	}
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	dec.KnownFields(true) // a misspelt key is an error, not a silently ignored setting
-	// An empty file decodes to io.EOF: it is a valid config with no settings.
+	var root yaml.Node
+	if err := yaml.Unmarshal(data, &root); err != nil {
+		return c, nil, fmt.Errorf("config %s: %w", path, err)
+	}
+	if root.Kind == 0 {
+		return c, nil, nil // an empty file: a valid config with no settings
+	}
+	if err := expandNode(&root, os.LookupEnv); err != nil {
+		return c, nil, fmt.Errorf("config %s: %w", path, err)
+	}
+	// Decode the expanded tree strictly: a misspelt key is an error, not a
+	// silently ignored setting.
+	out, err := yaml.Marshal(&root)
+	if err != nil {
+		return c, nil, fmt.Errorf("config %s: %w", path, err)
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(out))
+	dec.KnownFields(true)
 	if err := dec.Decode(&c); err != nil && !errors.Is(err, io.EOF) {
-		return c, fmt.Errorf("config %s: %w", path, err)
+		return c, nil, fmt.Errorf("config %s: %w", path, err)
 	}
-	return c, nil
+	if w := permissionWarning(path, data); w != "" {
+		warnings = append(warnings, w)
+	}
+	return c, warnings, nil
+}
+
+// expandNode expands the environment in every scalar value of the tree.
+// Expanding values (not the raw text) keeps comments out of it and keeps a
+// secret holding ':' or '#' or quotes one value, as written, instead of
+// YAML syntax.
+func expandNode(n *yaml.Node, lookup func(string) (string, bool)) error {
+	if n.Kind == yaml.ScalarNode && n.Tag != "!!binary" {
+		v, err := expandEnv(n.Value, lookup)
+		if err != nil {
+			return fmt.Errorf("line %d: %w", n.Line, err)
+		}
+		if v != n.Value {
+			// The value's type is the expanded value's (${CUT_BYTES} may
+			// hold a number); the encoder quotes what plain YAML cannot hold.
+			n.Value, n.Tag, n.Style = v, "", 0
+		}
+		return nil
+	}
+	for _, c := range n.Content {
+		if err := expandNode(c, lookup); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// expandEnv replaces ${VAR} with the variable's value and ${VAR:-default}
+// with the value, or default when the variable is unset or empty; $$ is a
+// literal $. An unset variable without a default is an error naming it. A
+// $ followed by anything else is kept as it is.
+func expandEnv(s string, lookup func(string) (string, bool)) (string, error) {
+	if !strings.Contains(s, "$") {
+		return s, nil
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		if s[i] != '$' || i+1 == len(s) {
+			b.WriteByte(s[i])
+			continue
+		}
+		switch s[i+1] {
+		case '$':
+			b.WriteByte('$')
+			i++
+		case '{':
+			end := strings.IndexByte(s[i+2:], '}')
+			if end < 0 {
+				return "", fmt.Errorf("unclosed ${ in %q (write $$ for a literal $)", s[i:])
+			}
+			expr := s[i+2 : i+2+end]
+			name, def, hasDef := strings.Cut(expr, ":-")
+			if !validEnvName(name) {
+				return "", fmt.Errorf("${%s}: %q is not a variable name (letters, digits and _, not starting with a digit)", expr, name)
+			}
+			v, ok := lookup(name)
+			switch {
+			case hasDef && v == "":
+				v = def
+			case !ok:
+				return "", fmt.Errorf("environment variable %s is not set (referenced as ${%s}; give ${%s:-default} for a default)", name, expr, name)
+			}
+			b.WriteString(v)
+			i += 2 + end
+		default:
+			b.WriteByte('$')
+		}
+	}
+	return b.String(), nil
+}
+
+func validEnvName(s string) bool {
+	if s == "" || s[0] >= '0' && s[0] <= '9' {
+		return false
+	}
+	for _, r := range s {
+		if !(r == '_' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9') {
+			return false
+		}
+	}
+	return true
+}
+
+// uriPassword finds a URI with a literal password (user:password@host); a
+// password given as ${VAR} comes from the environment, not the file.
+var uriPassword = regexp.MustCompile(`[a-zA-Z][a-zA-Z0-9+.-]*://[^\s/@:'"]*:([^\s/@'"]+)@`)
+
+// permissionWarning says when a config file that others may read holds a
+// password in a URI.
+func permissionWarning(path string, raw []byte) string {
+	info, err := os.Stat(path)
+	if err != nil || info.Mode().Perm()&0o044 == 0 {
+		return ""
+	}
+	for _, m := range uriPassword.FindAllSubmatch(raw, -1) {
+		pw := string(m[1])
+		if strings.HasPrefix(pw, "${") && strings.HasSuffix(pw, "}") && strings.Count(pw, "${") == 1 {
+			continue
+		}
+		return fmt.Sprintf("config file %s (mode %s) is readable by group or others and holds a URI with a password: "+
+			"chmod 600 it (owned by the user tailerd runs as), or move the password to the environment as ${VAR} (e.g. systemd's EnvironmentFile=)",
+			path, info.Mode().Perm())
+	}
+	return ""
 }

@@ -7,6 +7,16 @@
 // kafka://HOST:PORT,.../TOPICPREFIX (package storeurl); with S3 or Kafka the
 // local --checkpoint DIR is required.
 //
+//	tailerd status [--http-addr HOST:PORT | --config FILE] [--json]
+//
+// The second form asks a running tailerd (its --http-addr) for its status.
+//
+// Signals: SIGINT/SIGTERM stop cleanly, SIGHUP rereads the config file
+// (applying the log level and the backup cycle's settings, and logging each
+// other changed setting as needing a restart), SIGUSR1 takes a snapshot.
+// Under systemd (Type=notify) it reports readiness, reloads and stopping,
+// and sends watchdog keep-alives while its event loop is alive.
+//
 // Exit codes: 0 clean shutdown (SIGINT/SIGTERM: the open segment is cut and
 // committed first), 1 runtime failure, 2 bad flags or config, 3 gap in the
 // oplog (history lost; recorded in the store), 4 source unreachable or not a
@@ -19,20 +29,26 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"os/signal"
 	"syscall"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 
 	"github.com/tidelog/tidelog/capture"
 	"github.com/tidelog/tidelog/checkpoint"
 	"github.com/tidelog/tidelog/cycle"
+	"github.com/tidelog/tidelog/internal/sdnotify"
+	"github.com/tidelog/tidelog/metrics"
 	"github.com/tidelog/tidelog/retention"
 	"github.com/tidelog/tidelog/snapshot"
 	"github.com/tidelog/tidelog/store"
+	"github.com/tidelog/tidelog/store/spool"
 	"github.com/tidelog/tidelog/tailer"
+	"github.com/tidelog/tidelog/topology"
 )
 
 const (
@@ -47,12 +63,29 @@ const (
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
-	code := run(ctx, os.Args[1:], os.Stderr)
+	var code int
+	if len(os.Args) > 1 && os.Args[1] == "status" {
+		code = runStatus(ctx, os.Args[2:], os.Stdout, os.Stderr)
+	} else {
+		code = run(ctx, os.Args[1:], os.Stderr)
+	}
 	stop()
 	os.Exit(code)
 }
 
+// pid is tailerd's process id, for /status.
+var pid = os.Getpid()
+
 func run(ctx context.Context, args []string, stderr io.Writer) int {
+	// SIGHUP (reload) and SIGUSR1 (snapshot) are caught from the start: their
+	// default action would end the process. They are handled once capture runs.
+	hup := make(chan os.Signal, 1)
+	usr1 := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	signal.Notify(usr1, syscall.SIGUSR1)
+	defer signal.Stop(hup)
+	defer signal.Stop(usr1)
+
 	cfg, err := parseArgs(args, stderr)
 	if errors.Is(err, flag.ErrHelp) {
 		return exitOK
@@ -66,7 +99,44 @@ func run(ctx context.Context, args []string, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "tailerd: log level %q: want debug, info, warn or error\n", cfg.LogLevel)
 		return exitUsage
 	}
-	log := zerolog.New(stderr).Level(level).With().Timestamp().Str("cmd", "tailerd").Logger()
+	levels := newLevelWriter(zerolog.MultiLevelWriter(stderr), level)
+	log := zerolog.New(levels).Level(zerolog.DebugLevel).With().Timestamp().Str("cmd", "tailerd").Logger()
+	for _, w := range cfg.warnings {
+		log.Warn().Msg(w)
+	}
+	notify := sdnotify.FromEnv()
+
+	// The metrics endpoint binds first: a taken port is a usage error now,
+	// not a surprise after capture began. It serves /healthz and a not-ready
+	// /readyz while the rest starts.
+	var (
+		obs     observed
+		httpLn  net.Listener
+		httpSrv *metrics.Server
+	)
+	running := cfg
+	obs.cfg.Store(&running)
+	if cfg.HTTPAddr != "" {
+		reg := prometheus.NewRegistry()
+		reg.MustRegister(&collector{now: time.Now, interval: cfg.SnapshotEvery, get: obs.get, spool: obs.spoolStatus})
+		httpSrv = &metrics.Server{Registry: reg, Ready: obs.ready, Status: func() any { return obs.status(levels) },
+			Log: log.With().Str("part", "http").Logger()}
+		httpLn, err = httpSrv.Listen(cfg.HTTPAddr)
+		if err != nil {
+			fmt.Fprintf(stderr, "tailerd: --http-addr: %v (is another tailerd or program using that port?)\n", err)
+			return exitUsage
+		}
+		httpCtx, stopHTTP := context.WithCancel(context.WithoutCancel(ctx))
+		served := make(chan struct{})
+		go func() {
+			defer close(served)
+			if err := httpSrv.Serve(httpCtx, httpLn); err != nil {
+				log.Error().Err(err).Msg("metrics endpoint stopped")
+			}
+		}()
+		defer func() { stopHTTP(); <-served }()
+		log.Info().Str("addr", httpLn.Addr().String()).Msg("serving /metrics, /healthz, /readyz and /status")
+	}
 
 	st, closeStores, err := openStores(ctx, cfg, log)
 	if err != nil {
@@ -74,6 +144,9 @@ func run(ctx context.Context, args []string, stderr io.Writer) int {
 		return exitStore
 	}
 	defer closeStores()
+	if sp, ok := st.(*spool.Spool); ok {
+		obs.setSpool(sp)
+	}
 	log.Info().Stringer("store", st).Str("checkpoint", cfg.Checkpoint).Msg("store open")
 	ckpt, err := checkpoint.Open(cfg.Checkpoint)
 	if err != nil {
@@ -88,25 +161,17 @@ func run(ctx context.Context, args []string, stderr io.Writer) int {
 		return exitSource
 	}
 
-	p := &pipelines{cfg: cfg, st: st, ckpt: ckpt, log: log, named: src.named(), cycles: map[string]*cycle.Runner{}}
+	p := newPipelines(cfg, st, ckpt, log, src.named())
+	obs.set(p)
 	runCtx, stopRun := context.WithCancel(ctx)
 	defer stopRun()
 	sup := capture.New(runCtx, p.run, fatal, log)
-	usr1 := make(chan os.Signal, 1)
-	signal.Notify(usr1, syscall.SIGUSR1)
-	defer signal.Stop(usr1)
-	go func() {
-		for {
-			select {
-			case <-runCtx.Done():
-				return
-			case <-usr1:
-				p.triggerSnapshots()
-			}
-		}
-	}()
-	watched := src.follow(runCtx, cfg.DiscoverEvery, sup.Apply, log)
-	err = sup.Wait()
+	watched := src.follow(runCtx, cfg.DiscoverEvery, func(c topology.Changes) {
+		p.forget(c.Removed)
+		sup.Apply(c)
+	}, log)
+	d := &daemon{cfg: cfg, obs: &obs, p: p, sup: sup, levels: levels, notify: notify, log: log}
+	err = d.loop(ctx, hup, usr1)
 	stopRun()
 	<-watched
 	var gap *tailer.GapError
@@ -137,6 +202,15 @@ func run(ctx context.Context, args []string, stderr io.Writer) int {
 type config struct {
 	fileConfig
 	tailer tailer.Config
+
+	// For SIGHUP: the command line to read again, the config file's own
+	// settings (before flags won) and the flags given.
+	args       []string
+	configPath string
+	file       fileConfig
+	flagsSet   map[string]bool
+	// warnings are for the log, once there is one.
+	warnings []string
 }
 
 // cycle is the backup cycle's configuration.
@@ -168,6 +242,7 @@ func parseArgs(args []string, stderr io.Writer) (config, error) {
 	fs.StringVar(&c.Cursor, "cursor", "auto", "oplog read mode: auto, tailable or poll")
 	fs.IntVar(&c.CutBytes, "cut-bytes", tailer.DefaultCutBytes, "cut a segment at this many raw bytes")
 	fs.DurationVar(&c.CutAge, "cut-age", tailer.DefaultCutAge, "cut a segment this long after its first entry")
+	fs.DurationVar(&c.PollSettle, "poll-settle", 500*time.Millisecond, "cursor mode poll: pass an entry on only once it is this old, so that entries the source shows out of order (FerretDB) are not skipped")
 	fs.DurationVar(&c.ConnectTimeout, "connect-timeout", 15*time.Second, "how long to wait for the source at start")
 	fs.StringVar(&c.LogLevel, "log-level", "info", "debug, info, warn or error")
 	fs.BoolVar(&c.AcceptGap, "accept-gap", false, "after a recorded gap, start a new chain instead of stopping")
@@ -177,20 +252,31 @@ func parseArgs(args []string, stderr io.Writer) (config, error) {
 	fs.DurationVar(&c.KeepFor, "keep-for", 0, "retention: keep snapshots younger than this (0: no age rule); the newest is always kept")
 	fs.BoolVar(&c.Prune, "prune", false, "delete segments older than the oldest kept snapshot's start (its restore window does not need them)")
 	fs.BoolVar(&c.IncludeUsers, "include-users", false, "snapshots also copy admin.system.users and admin.system.roles")
+	fs.StringVar(&c.HTTPAddr, "http-addr", "", "serve /metrics (Prometheus), /healthz, /readyz and /status on HOST:PORT, e.g. 127.0.0.1:9464 (default: off); `tailerd status` reads /status")
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: tailerd --source URI --store STORE [--checkpoint DIR] [--config FILE] [flags]\n"+
+			"       tailerd status [--http-addr HOST:PORT | --config FILE] [--json]\n\n"+
+			"Exit codes: 0 clean shutdown, 1 runtime failure, 2 bad flags or config, 3 gap in the oplog,\n"+
+			"4 source unreachable, 5 store unusable, 6 checkpoint unusable. Signals: SIGINT/SIGTERM stop,\n"+
+			"SIGHUP rereads --config, SIGUSR1 takes a snapshot.\n\nFlags:")
+		fs.PrintDefaults()
+	}
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
 	if fs.NArg() > 0 {
 		return c, fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
+	c.args, c.configPath = args, *configPath
+	c.flagsSet = map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { c.flagsSet[f.Name] = true })
 	if *configPath != "" {
-		fc, err := loadConfigFile(*configPath)
+		fc, warnings, err := loadConfigFile(*configPath)
 		if err != nil {
 			return c, err
 		}
-		set := map[string]bool{}
-		fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
-		c.fileConfig = merge(c.fileConfig, fc, set)
+		c.file, c.warnings = fc, warnings
+		c.fileConfig = merge(c.fileConfig, fc, c.flagsSet)
 	}
 	if err := c.checkSource(); err != nil {
 		return c, err
@@ -209,6 +295,9 @@ func parseArgs(args []string, stderr io.Writer) (config, error) {
 	if c.CutBytes <= 0 || c.CutBytes > 1<<30 {
 		return c, fmt.Errorf("--cut-bytes %d: want 1 byte to 1 GiB", c.CutBytes)
 	}
+	if c.PollSettle < 50*time.Millisecond || c.PollSettle > time.Minute {
+		return c, fmt.Errorf("--poll-settle %s: want 50ms to 1m", c.PollSettle)
+	}
 	if c.CutAge < 100*time.Millisecond || c.CutAge > 24*time.Hour {
 		return c, fmt.Errorf("--cut-age %s: want 100ms to 24h", c.CutAge)
 	}
@@ -220,6 +309,14 @@ func parseArgs(args []string, stderr io.Writer) (config, error) {
 	}
 	if c.KeepSnapshots < 0 || c.KeepFor < 0 {
 		return c, errors.New("--keep-snapshots and --keep-for must not be negative")
+	}
+	if c.HTTPAddr != "" {
+		if _, _, err := net.SplitHostPort(c.HTTPAddr); err != nil {
+			return c, fmt.Errorf("--http-addr %q: want HOST:PORT, e.g. 127.0.0.1:9464", c.HTTPAddr)
+		}
+	}
+	if _, err := zerolog.ParseLevel(c.LogLevel); err != nil || c.LogLevel == "" {
+		return c, fmt.Errorf("--log-level %q: want debug, info, warn or error", c.LogLevel)
 	}
 	if c.ConnectTimeout <= 0 {
 		return c, fmt.Errorf("--connect-timeout %s: want a positive duration", c.ConnectTimeout)
@@ -233,7 +330,7 @@ func parseArgs(args []string, stderr io.Writer) (config, error) {
 		return c, fmt.Errorf("--cursor %q: want auto, tailable or poll", c.Cursor)
 	}
 	c.tailer = tailer.Config{
-		Stream: c.Stream, CutBytes: c.CutBytes, CutAge: c.CutAge, Cursor: mode,
+		Stream: c.Stream, CutBytes: c.CutBytes, CutAge: c.CutAge, Cursor: mode, PollSettle: c.PollSettle,
 		Start: start, AcceptGap: c.AcceptGap,
 	}
 	return c, nil
@@ -284,6 +381,9 @@ func merge(flags, file fileConfig, set map[string]bool) fileConfig {
 	if !set["cut-age"] && file.CutAge != 0 {
 		out.CutAge = file.CutAge
 	}
+	if !set["poll-settle"] && file.PollSettle != 0 {
+		out.PollSettle = file.PollSettle
+	}
 	if !set["connect-timeout"] && file.ConnectTimeout != 0 {
 		out.ConnectTimeout = file.ConnectTimeout
 	}
@@ -310,6 +410,9 @@ func merge(flags, file fileConfig, set map[string]bool) fileConfig {
 	}
 	if !set["include-users"] && file.IncludeUsers {
 		out.IncludeUsers = true
+	}
+	if !set["http-addr"] && file.HTTPAddr != "" {
+		out.HTTPAddr = file.HTTPAddr
 	}
 	return out
 }

@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sort"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/rs/zerolog"
 	"go.mongodb.org/mongo-driver/v2/mongo"
@@ -13,14 +15,16 @@ import (
 
 	"github.com/tidelog/tidelog/checkpoint"
 	"github.com/tidelog/tidelog/cycle"
+	"github.com/tidelog/tidelog/snapshot"
 	"github.com/tidelog/tidelog/store"
 	"github.com/tidelog/tidelog/tailer"
 	"github.com/tidelog/tidelog/topology"
 )
 
 // pipelines runs one replica set's capture and backup cycle each, sharing
-// the store and the checkpoint (whose keys are per stream), and remembers
-// the running cycles so that SIGUSR1 reaches every one of them.
+// the store and the checkpoint (whose keys are per stream), and keeps a
+// registry of them: the running tailers for metrics and /status, the
+// cycles so that SIGUSR1 and SIGHUP reach every one of them.
 type pipelines struct {
 	cfg  config
 	st   store.Store
@@ -37,9 +41,49 @@ type pipelines struct {
 	// stoppedOnGap: a pipeline met a gap while tailerd was stopping, when
 	// the supervisor no longer reports errors.
 	stoppedOnGap atomic.Bool
+	// restarts counts pipelines started again after a failure; gaps the
+	// gaps capture stopped on.
+	restarts, gaps atomic.Uint64
 
-	mu     sync.Mutex
-	cycles map[string]*cycle.Runner // guarded by mu
+	mu sync.Mutex
+	// streams holds every pipeline the supervisor runs, by replica set
+	// name, from its first start until it is stopped on purpose: a failed
+	// one stays, marked, while it waits to be restarted. Guarded by mu.
+	streams map[string]*pipeState
+	// cycleCfg is the backup cycle's configuration, which SIGHUP may
+	// change. Guarded by mu.
+	cycleCfg cycle.Config
+}
+
+// statser is what metrics and /status read of a tailer.
+type statser interface{ Stats() tailer.Stats }
+
+// pipeState is one pipeline as metrics, /readyz and /status see it. Its
+// fields are guarded by pipelines.mu.
+type pipeState struct {
+	rs       topology.ReplicaSet
+	tailer   statser       // the current run's tailer; nil before the first connect attempt
+	cycle    *cycle.Runner // the current backup cycle; nil while none runs
+	reload   chan struct{} // the cycle's settings changed (capacity 1)
+	failed   error         // the last run's failure while it waits for a restart; nil while it runs
+	failedAt time.Time
+	restarts uint64
+	// lastCommit carries the last checkpoint commit across restarts (a new
+	// tailer's Stats starts from zero).
+	lastCommit time.Time
+	snaps      snapInfo
+}
+
+// snapInfo is what the store held of the stream's snapshots when last looked.
+type snapInfo struct {
+	checked  time.Time // zero: not looked yet
+	complete int
+	newest   time.Time // Finished of the newest complete one
+}
+
+func newPipelines(cfg config, st store.Store, ckpt *checkpoint.DB, log zerolog.Logger, named bool) *pipelines {
+	return &pipelines{cfg: cfg, st: st, ckpt: ckpt, log: log, named: named,
+		streams: map[string]*pipeState{}, cycleCfg: cfg.cycle()}
 }
 
 // run is the capture.RunFunc: it captures rs until ctx ends (cutting and
@@ -47,6 +91,13 @@ type pipelines struct {
 // beside it and stops with it.
 func (p *pipelines) run(ctx context.Context, rs topology.ReplicaSet) error {
 	log := p.log.With().Str("rs", rs.Name).Str("role", string(rs.Role)).Logger()
+	ps := p.begin(rs)
+	err := p.runOnce(ctx, rs, ps, log)
+	p.end(ctx, rs.Name, ps, err)
+	return err
+}
+
+func (p *pipelines) runOnce(ctx context.Context, rs topology.ReplicaSet, ps *pipeState, log zerolog.Logger) error {
 	opts := options.Client().ApplyURI(rs.URI).SetServerSelectionTimeout(p.cfg.ConnectTimeout).SetAppName("tidelog-tailerd")
 	client, err := mongo.Connect(opts)
 	if err != nil {
@@ -58,26 +109,28 @@ func (p *pipelines) run(ctx context.Context, rs topology.ReplicaSet) error {
 		}
 	}()
 	tcfg := p.cfg.tailer
-	ccfg := p.cfg.cycle()
 	if p.named {
-		tcfg.Stream, ccfg.Snapshot.Stream = rs.Name, rs.Name
+		tcfg.Stream = rs.Name
 	}
 	t := tailer.New(client, p.st, p.ckpt, tcfg, log)
-	backups := cycle.New(client, p.st, p.ckpt, ccfg, log)
-	p.register(rs.Name, backups)
-	defer p.register(rs.Name, nil)
+	p.mu.Lock()
+	ps.tailer = t
+	p.mu.Unlock()
 
-	cycleCtx, stopCycle := context.WithCancel(ctx)
-	cycleDone := make(chan struct{})
+	sideCtx, stopSide := context.WithCancel(ctx)
+	var side sync.WaitGroup
+	side.Add(2)
 	go func() {
-		defer close(cycleDone)
-		if err := backups.Run(cycleCtx); err != nil {
-			log.Error().Err(err).Msg("backup cycle stopped: no more snapshots of this replica set until its capture restarts; capture goes on")
-		}
+		defer side.Done()
+		p.runCycle(sideCtx, client, rs.Name, ps, t.Stream, log)
+	}()
+	go func() {
+		defer side.Done()
+		p.watchSnapshots(sideCtx, ps, t.Stream, log)
 	}()
 	err = t.Run(ctx)
-	stopCycle()
-	<-cycleDone
+	stopSide()
+	side.Wait()
 	if ctx.Err() != nil {
 		var gap *tailer.GapError
 		if errors.As(err, &gap) {
@@ -97,14 +150,210 @@ func (p *pipelines) run(ctx context.Context, rs topology.ReplicaSet) error {
 	return err
 }
 
-func (p *pipelines) register(name string, r *cycle.Runner) {
+// begin registers a run of rs's pipeline; a run after a failed one is a
+// restart.
+func (p *pipelines) begin(rs topology.ReplicaSet) *pipeState {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if r == nil {
-		delete(p.cycles, name)
+	ps, ok := p.streams[rs.Name]
+	if !ok {
+		ps = &pipeState{reload: make(chan struct{}, 1)}
+		p.streams[rs.Name] = ps
+	}
+	if ps.failed != nil {
+		ps.restarts++
+		p.restarts.Add(1)
+	}
+	ps.rs, ps.failed, ps.failedAt = rs, nil, time.Time{}
+	select {
+	case <-ps.reload: // the new run's cycle starts with the current settings anyway
+	default:
+	}
+	return ps
+}
+
+// end records how a run ended: a pipeline stopped on purpose leaves the
+// registry, a failed one stays, marked, until the supervisor restarts it.
+func (p *pipelines) end(ctx context.Context, name string, ps *pipeState, err error) {
+	var gap *tailer.GapError
+	if errors.As(err, &gap) {
+		p.gaps.Add(1)
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if ps.tailer != nil {
+		if lc := ps.tailer.Stats().LastCommit; lc.After(ps.lastCommit) {
+			ps.lastCommit = lc
+		}
+	}
+	if ctx.Err() != nil {
+		if p.streams[name] == ps {
+			delete(p.streams, name)
+		}
 		return
 	}
-	p.cycles[name] = r
+	if err == nil {
+		err = errors.New("pipeline returned without being asked to stop")
+	}
+	ps.failed, ps.failedAt = err, time.Now()
+}
+
+// forget drops pipelines of replica sets that left the deployment: the
+// supervisor stops them, and one waiting for its restart never runs again.
+func (p *pipelines) forget(removed []topology.ReplicaSet) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, rs := range removed {
+		if ps, ok := p.streams[rs.Name]; ok && ps.failed != nil {
+			delete(p.streams, rs.Name)
+		}
+	}
+}
+
+// cycleConfig is the backup cycle's configuration for the replica set now.
+func (p *pipelines) cycleConfig(name string) cycle.Config {
+	p.mu.Lock()
+	c := p.cycleCfg
+	p.mu.Unlock()
+	if p.named {
+		c.Snapshot.Stream = name
+	}
+	return c
+}
+
+// setCycleConfig changes every pipeline's backup cycle (SIGHUP); each
+// restarts its cycle with it once no snapshot of its own is being taken.
+func (p *pipelines) setCycleConfig(c cycle.Config) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.cycleCfg = c
+	for _, ps := range p.streams {
+		select {
+		case ps.reload <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// runCycle runs the replica set's backup cycle until ctx ends, restarting
+// it with the new settings when they change. A cycle that fails stays
+// stopped (capture goes on) until capture restarts or the settings change.
+func (p *pipelines) runCycle(ctx context.Context, client *mongo.Client, name string, ps *pipeState, stream func() string, log zerolog.Logger) {
+	for {
+		r := cycle.New(client, p.st, p.ckpt, p.cycleConfig(name), log)
+		p.mu.Lock()
+		ps.cycle = r
+		p.mu.Unlock()
+		runCtx, cancel := context.WithCancel(ctx)
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			if err := r.Run(runCtx); err != nil {
+				log.Error().Err(err).Msg("backup cycle stopped: no more snapshots of this replica set until its capture restarts or SIGHUP; capture goes on")
+			}
+		}()
+		reload := false
+		select {
+		case <-ctx.Done():
+		case <-ps.reload:
+			reload = true
+		case <-done:
+			select {
+			case <-ctx.Done():
+			case <-ps.reload:
+				reload = true
+			}
+		}
+		if reload {
+			p.awaitNoSnapshot(ctx, stream(), log)
+		}
+		cancel()
+		<-done
+		p.mu.Lock()
+		ps.cycle = nil
+		p.mu.Unlock()
+		if !reload || ctx.Err() != nil {
+			return
+		}
+		log.Info().Msg("backup cycle restarted with the reloaded settings")
+	}
+}
+
+// awaitNoSnapshot waits until no snapshot of the stream is being taken, so
+// that a reload never abandons one half-copied. Only this daemon writes a
+// stream's snapshots, so one without a manifest is in progress (a damaged
+// manifest is kept for a person, and does not count).
+func (p *pipelines) awaitNoSnapshot(ctx context.Context, stream string, log zerolog.Logger) {
+	if stream == "" {
+		return
+	}
+	logged := false
+	for {
+		busy, err := p.snapshotInProgress(ctx, stream)
+		if err == nil && !busy {
+			return
+		}
+		if !logged {
+			log.Info().Err(err).Msg("backup cycle settings reloaded: they apply once the snapshot in progress ends")
+			logged = true
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(5 * time.Second):
+		}
+	}
+}
+
+func (p *pipelines) snapshotInProgress(ctx context.Context, stream string) (bool, error) {
+	_, incomplete, err := snapshot.List(ctx, p.st, stream)
+	if err != nil {
+		return false, fmt.Errorf("list snapshots of %s: %w", stream, err)
+	}
+	for _, id := range incomplete {
+		_, err := snapshot.ReadManifest(ctx, p.st, stream, id)
+		if errors.Is(err, snapshot.ErrIncomplete) && !errors.Is(err, snapshot.ErrCorrupt) {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+// snapshotCheckEvery is how often each stream's snapshots are listed for
+// the snapshot metrics: one listing of the store per stream and minute.
+const snapshotCheckEvery = time.Minute
+
+// watchSnapshots keeps ps.snaps current until ctx ends.
+func (p *pipelines) watchSnapshots(ctx context.Context, ps *pipeState, stream func() string, log zerolog.Logger) {
+	wait := 2 * time.Second // until the tailer has named the stream
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(wait):
+		}
+		name := stream()
+		if name == "" {
+			continue
+		}
+		wait = snapshotCheckEvery
+		complete, _, err := snapshot.List(ctx, p.st, name)
+		if err != nil {
+			if ctx.Err() == nil {
+				log.Debug().Err(err).Msg("listing snapshots for metrics failed")
+			}
+			continue
+		}
+		info := snapInfo{checked: time.Now(), complete: len(complete)}
+		for _, m := range complete {
+			if m.Finished.After(info.newest) {
+				info.newest = m.Finished
+			}
+		}
+		p.mu.Lock()
+		ps.snaps = info
+		p.mu.Unlock()
+	}
 }
 
 // triggerSnapshots asks every running cycle for a snapshot now. Each
@@ -113,9 +362,88 @@ func (p *pipelines) register(name string, r *cycle.Runner) {
 func (p *pipelines) triggerSnapshots() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	for _, r := range p.cycles {
-		r.Trigger()
+	for _, ps := range p.streams {
+		if ps.cycle != nil {
+			ps.cycle.Trigger()
+		}
 	}
+}
+
+// pipeView is a copy of one pipeline's state, taken under mu, for metrics
+// and /status.
+type pipeView struct {
+	name       string
+	rs         topology.ReplicaSet
+	stats      tailer.Stats
+	hasTailer  bool
+	failed     error
+	failedAt   time.Time
+	restarts   uint64
+	lastCommit time.Time
+	snaps      snapInfo
+}
+
+// stream is the pipeline's stream name: the tailer's once it knows it.
+func (v pipeView) stream() string {
+	if v.stats.Stream != "" {
+		return v.stats.Stream
+	}
+	return v.name
+}
+
+// connected: the tailer has reached its source and found its oplog.
+func (v pipeView) connected() bool { return v.hasTailer && v.stats.Cursor != "" }
+
+// checkpointAge is how long since the stream's last checkpoint commit.
+func (v pipeView) checkpointAge(now time.Time) (time.Duration, bool) {
+	last := v.lastCommit
+	if v.stats.LastCommit.After(last) {
+		last = v.stats.LastCommit
+	}
+	if last.IsZero() {
+		return 0, false
+	}
+	return max(now.Sub(last), 0), true
+}
+
+// views copies every pipeline's state, sorted by name.
+func (p *pipelines) views() []pipeView {
+	p.mu.Lock()
+	out := make([]pipeView, 0, len(p.streams))
+	tailers := make([]statser, 0, len(p.streams))
+	for name, ps := range p.streams {
+		out = append(out, pipeView{name: name, rs: ps.rs, hasTailer: ps.tailer != nil, failed: ps.failed, failedAt: ps.failedAt,
+			restarts: ps.restarts, lastCommit: ps.lastCommit, snaps: ps.snaps})
+		tailers = append(tailers, ps.tailer)
+	}
+	p.mu.Unlock()
+	// Stats takes the tailer's own lock: not under ours.
+	for i, t := range tailers {
+		if t != nil {
+			out[i].stats = t.Stats()
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].name < out[j].name })
+	return out
+}
+
+// ready is /readyz: every pipeline has connected and none waits for a
+// restart after a failure.
+func (p *pipelines) ready() error {
+	views := p.views()
+	if len(views) == 0 {
+		return errors.New("no replica set is being captured yet")
+	}
+	var problems []error
+	for _, v := range views {
+		switch {
+		case v.failed != nil:
+			problems = append(problems, fmt.Errorf("stream %s failed and waits for a restart: %w", v.stream(), v.failed))
+		case !v.connected():
+			problems = append(problems, fmt.Errorf("stream %s: not connected to its replica set yet", v.stream()))
+		}
+	}
+	return errors.Join(problems...)
 }
 
 // fatal says which pipeline errors stop the whole daemon instead of a
