@@ -24,8 +24,8 @@ func (e *GapError) Error() string {
 	if e.Late != nil {
 		return fmt.Sprintf("gap in stream %s: oplog entry %s became visible on the source only after tidelog had read past it, "+
 			"so the segments up to %s lack it; restores of this stream can reach only positions before %s until a base snapshot "+
-			"is taken after %s. The source shows oplog holes to readers (FerretDB does): raise --poll-settle, take a new base "+
-			"snapshot (SIGUSR1), then restart tailerd with --accept-gap to go on right after %s",
+			"is taken after %s. The source shows oplog holes to readers (FerretDB does): raise --poll-settle and restart tailerd "+
+			"with --accept-gap (it goes on right after %s, in a new chain), then take a new base snapshot (SIGUSR1)",
 			e.Stream, *e.Late, e.After, *e.Late, e.After, e.After)
 	}
 	next := e.Next.String()
@@ -33,8 +33,9 @@ func (e *GapError) Error() string {
 		next = "(none: the oplog is empty)"
 	}
 	return fmt.Sprintf("gap in stream %s: the oplog no longer holds %s (last durable position); its oldest entry is %s. "+
-		"History between them is lost. Take a new base snapshot, then restart tailerd with --accept-gap to start a new chain; "+
-		"enlarge the oplog (replSetResizeOplog) so the tailer's downtime fits in it",
+		"History between them is lost. Restart tailerd with --accept-gap to start a new chain at the oldest entry, then take a "+
+		"new base snapshot (SIGUSR1) so that restores can reach the new chain; enlarge the oplog (replSetResizeOplog) so the "+
+		"tailer's downtime fits in it",
 		e.Stream, e.After, next)
 }
 

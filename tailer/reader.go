@@ -49,6 +49,7 @@ type reader struct {
 	now             func() time.Time
 	recent          []passed // passed on within recheck, in ts order, contiguous up to last
 	lastRecheck     time.Time
+	lastClockWarn   time.Time
 }
 
 // run reads until ctx ends or an unrecoverable error (gap, order) occurs.
@@ -176,7 +177,7 @@ func (r *reader) once(ctx context.Context, out chan<- *batch) (progressed bool, 
 			if r.settle > 0 && len(r.recent) == 0 && !r.inclusive {
 				// Start recheck's range at the position, so that an entry
 				// appearing just after it is caught too.
-				r.recent = append(r.recent, passed{ts: ts, wall: entryWall(cur.Current, ts)})
+				r.recent = append(r.recent, passed{ts: ts, at: now})
 			}
 			if !r.inclusive {
 				continue
@@ -191,9 +192,10 @@ func (r *reader) once(ctx context.Context, out chan<- *batch) (progressed bool, 
 				if !send() {
 					return progressed, 0, ctx.Err()
 				}
+				r.warnClockAhead(w, now)
 				return progressed, w, nil
 			}
-			r.recent = append(r.recent, passed{ts: ts, wall: wall})
+			r.recent = append(r.recent, passed{ts: ts, at: now})
 		}
 		r.inclusive = false
 		b.data = append(b.data, cur.Current...)

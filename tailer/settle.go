@@ -1,11 +1,16 @@
 package tailer
 
 import (
+	"context"
+	"errors"
+	"io"
+	"slices"
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 
 	"github.com/tidelog/tidelog/oplog"
+	"github.com/tidelog/tidelog/segment"
 )
 
 // Poll mode reads a server that shows oplog holes to readers. FerretDB
@@ -20,15 +25,19 @@ import (
 //     is not (entries are read in ts order, so what is passed on is always
 //     a prefix of the oplog). A hole closes within milliseconds of its
 //     entry's stamp; settle waits for it.
-//   - recheck: entries passed within the last recheck are read again every
+//   - recheck: entries passed on within the last recheck (by this
+//     machine's clock, from when they were passed) are read again every
 //     recheckEvery. One that was not passed on, between the oldest of them
 //     and the position, became visible too late: capture stops with a
 //     GapError whose Late names it, recorded in the store, so that no
-//     restore silently misses it.
+//     restore silently misses it. After a restart the head segment's
+//     newest entries seed the range, so a hole behind the position at the
+//     stop is still looked for.
 //
-// Both assume the source's clock is close to this machine's (they share
-// one in tests and the demo); a source clock behind ours shortens settle,
-// and recheck is what then catches a late entry.
+// Settle assumes the source's clock is close to this machine's (they share
+// one in tests and the demo): a source clock behind ours shortens it, and
+// recheck, which needs no source clock, is what then catches a late entry.
+// A source clock ahead of ours delays capture; the reader says so.
 const (
 	defaultPollSettle = 500 * time.Millisecond
 	defaultRecheck    = 3 * time.Second
@@ -43,8 +52,8 @@ const (
 
 // passed is an entry the reader passed on, kept for recheck.
 type passed struct {
-	ts   oplog.Timestamp
-	wall time.Time
+	ts oplog.Timestamp
+	at time.Time // when it was passed on, on the reader's clock
 }
 
 // entryWall is when the source stamped entry: its wall field, or, when it
@@ -59,12 +68,12 @@ func entryWall(entry bson.Raw, ts oplog.Timestamp) time.Time {
 	return ts.Time().Add(time.Second)
 }
 
-// trim forgets passed entries older than the recheck window. The newest
-// of those stays as the range's lower bound: an entry late to appear
-// between it and the next one is as recent as that next one.
+// trim forgets entries passed on longer ago than the recheck window. The
+// newest of those stays as the range's lower bound: an entry late to
+// appear between it and the next one is as recent as that next one.
 func (r *reader) trim(now time.Time) {
 	cut := 0
-	for len(r.recent)-cut > 1 && (now.Sub(r.recent[cut+1].wall) > r.recheck || len(r.recent)-cut > maxRecent) {
+	for len(r.recent)-cut > 1 && (now.Sub(r.recent[cut+1].at) > r.recheck || len(r.recent)-cut > maxRecent) {
 		cut++
 	}
 	if cut > 0 {
@@ -84,4 +93,68 @@ func (r *reader) wasPassed(ts oplog.Timestamp) bool {
 		}
 	}
 	return lo < len(r.recent) && r.recent[lo].ts == ts
+}
+
+// warnClockAhead logs, at most once a minute, that an entry stamped in the
+// future on this machine's clock holds capture back: the source's clock is
+// ahead of ours by about wait-settle.
+func (r *reader) warnClockAhead(wait time.Duration, now time.Time) {
+	ahead := wait - r.settle
+	if ahead < time.Second || now.Sub(r.lastClockWarn) < time.Minute {
+		return
+	}
+	r.lastClockWarn = now
+	r.log.Warn().Str("stream", r.stream).Dur("ahead", ahead.Round(time.Millisecond)).
+		Msg("the source stamps oplog entries ahead of this machine's clock; poll mode holds each entry back until it settles by ours, so capture lags by as much: synchronise the clocks (NTP)")
+}
+
+// seedRecheck starts recheck's range, after a restart, with the entries of
+// the head segment: a hole behind the position at the stop is looked for as
+// if this process had passed them. Best effort: without them the range
+// starts at the position, as on a first start, and the reader says so.
+func (t *Tailer) seedRecheck(ctx context.Context, rd *reader, head segment.Info) {
+	if rd.settle <= 0 {
+		return
+	}
+	rc, err := t.store.OpenSegment(ctx, t.stream, head.Name)
+	if err == nil {
+		defer rc.Close()
+		var sr *segment.Reader
+		if sr, err = segment.NewReader(rc, head.Name); err == nil {
+			now := rd.now()
+			for {
+				e, nerr := sr.Next()
+				if nerr != nil {
+					if !errors.Is(nerr, io.EOF) {
+						err = nerr
+					}
+					break
+				}
+				ts, terr := oplog.EntryTS(e)
+				if terr != nil {
+					err = terr
+					break
+				}
+				rd.recent = append(rd.recent, passed{ts: ts, at: now})
+			}
+			if len(rd.recent) > maxRecent {
+				rd.recent = rd.recent[len(rd.recent)-maxRecent:]
+			}
+		}
+	}
+	if err != nil || len(rd.recent) == 0 || rd.recent[len(rd.recent)-1].ts != head.OpEnd {
+		rd.recent = nil
+		t.log.Warn().Err(err).Str("segment", head.Name).
+			Msg("could not read the head segment to look again behind the position after the restart; an entry the source shows late just behind it would not be caught")
+	}
+}
+
+// known adds ts to the passed entries in its place, so that recheck does
+// not report it: a late entry already recorded as a gap.
+func (r *reader) known(ts oplog.Timestamp) {
+	if len(r.recent) == 0 || r.wasPassed(ts) {
+		return
+	}
+	i, _ := slices.BinarySearchFunc(r.recent, ts, func(p passed, ts oplog.Timestamp) int { return p.ts.Compare(ts) })
+	r.recent = slices.Insert(r.recent, i, passed{ts: ts, at: r.now()})
 }

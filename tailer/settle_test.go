@@ -220,3 +220,67 @@ func TestLateEntryStopsCaptureAndIsRecorded(t *testing.T) {
 		t.Fatalf("new chain starts %s linked to %+v, want after %s with no link", second.OpStart, second.Prev, third)
 	}
 }
+
+// An entry passed on at once because its wall is old (a big batch that took
+// long to show, or a source clock behind ours) is still rechecked: the
+// window counts from when it was passed on, not from its wall.
+func TestPollRecheckCountsFromPassing(t *testing.T) {
+	f := newFixture(t)
+	start := f.putEntry(1, fakeWall.Add(-20*time.Second))
+	now := fakeWall
+	r := f.pollReader(start, &now)
+	b := f.putEntry(3, fakeWall.Add(-4*time.Second)) // older than the recheck window when it shows
+	if got, _, err := readOnce(t, r); err != nil || len(got) != 1 || got[0] != b {
+		t.Fatalf("passed on %v (err %v), want [%s]", got, err, b)
+	}
+	late := f.putEntry(2, fakeWall.Add(-5*time.Second))
+	now = now.Add(recheckEvery)
+	_, _, err := readOnce(t, r)
+	var gap *GapError
+	if !errors.As(err, &gap) || gap.Late == nil || *gap.Late != late {
+		t.Fatalf("poll after a late entry behind an old one: err %v, want a gap naming %s", err, late)
+	}
+}
+
+// A restart does not forget to look behind the position: a hole behind the
+// head at the stop that closes after the restart stops capture too.
+func TestLateEntryAfterRestartIsCaught(t *testing.T) {
+	f := newFixture(t)
+	f.putEntry(1, fakeWall.Add(-10*time.Second))
+	third := f.putEntry(3, fakeWall)
+	var clock atomic.Int64
+	clock.Store(fakeWall.Add(time.Second).UnixNano())
+	ckDir := t.TempDir()
+	run := func() (*Tailer, chan error, func()) {
+		ck, err := checkpoint.Open(ckDir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tl := New(f.client, f.store, ck, Config{CutAge: 100 * time.Millisecond}, zerolog.Nop())
+		tl.clock = func() time.Time { return time.Unix(0, clock.Load()) }
+		ctx, cancel := context.WithCancel(context.Background())
+		errc := make(chan error, 1)
+		go func() { errc <- tl.Run(ctx) }()
+		return tl, errc, func() { cancel(); ck.Close() }
+	}
+	tl, errc, stop := run()
+	waitUntil(t, "the settled entries are stored", func() bool { return tl.Stats().Durable == third })
+	stop()
+	if err := <-errc; err != nil {
+		t.Fatal(err)
+	}
+
+	late := f.putEntry(2, fakeWall.Add(-time.Millisecond))
+	_, errc, stop = run()
+	defer stop()
+	clock.Store(fakeWall.Add(2500 * time.Millisecond).UnixNano())
+	select {
+	case err := <-errc:
+		var gap *GapError
+		if !errors.As(err, &gap) || gap.Late == nil || *gap.Late != late {
+			t.Fatalf("restarted run returned %v, want a gap naming %s", err, late)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("the restarted tailer went on past an entry that appeared behind its position")
+	}
+}

@@ -39,8 +39,12 @@ type Stats struct {
 }
 
 // LagSeconds is how far the store is behind the source's newest entry,
-// by the entries' own clock.
+// by the entries' own clock; 0 before anything is stored (a fresh stream
+// has no position to measure from: Pending tells its progress).
 func (s Stats) LagSeconds() float64 {
+	if s.Durable.IsZero() {
+		return 0
+	}
 	newest := s.SourceNewest
 	if s.Captured.After(newest) {
 		newest = s.Captured
@@ -54,7 +58,8 @@ func (s Stats) LagSeconds() float64 {
 // HeadroomSeconds is about how long capture could stop before the oplog
 // rolls past the durable position and history is lost: the oplog keeps a
 // window of roughly constant length, so its oldest entry reaches Durable
-// after Durable-Oldest seconds. ok is false before the first probe.
+// after Durable-Oldest seconds. ok is false before the first probe and
+// while nothing has been read.
 func (s Stats) HeadroomSeconds() (seconds float64, ok bool) {
 	if s.SourceOldest.IsZero() {
 		return 0, false
@@ -62,6 +67,9 @@ func (s Stats) HeadroomSeconds() (seconds float64, ok bool) {
 	pos := s.Durable
 	if pos.IsZero() {
 		pos = s.Captured
+	}
+	if pos.IsZero() {
+		return 0, false
 	}
 	return float64(int64(pos.T) - int64(s.SourceOldest.T)), true
 }

@@ -42,6 +42,13 @@ func TestStatsFollowCapture(t *testing.T) {
 
 func TestLagSeconds(t *testing.T) {
 	s := Stats{}
+	s.SourceNewest.T, s.SourceOldest.T = 100, 50
+	if s.LagSeconds() != 0 {
+		t.Fatalf("lag %v before anything is stored, want 0", s.LagSeconds())
+	}
+	if h, ok := s.HeadroomSeconds(); ok {
+		t.Fatalf("headroom %v before anything is read, want none", h)
+	}
 	s.Durable.T, s.SourceNewest.T = 100, 107
 	if s.LagSeconds() != 7 {
 		t.Fatalf("lag %v, want 7", s.LagSeconds())

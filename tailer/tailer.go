@@ -126,6 +126,11 @@ func (t *Tailer) startPosition(ctx context.Context, head segment.Info, hasHead b
 			// A gap after the head is already on record: proving again would
 			// only fail again. Start a new chain if the operator accepted it.
 			g := &GapError{Stream: t.stream, After: gaps[n-1].After, Next: gaps[n-1].Next, Late: gaps[n-1].Late}
+			// The store's record is what restores see: put it again, in
+			// case it was not stored when the gap was found.
+			if err := t.putGap(ctx, gaps[n-1]); err != nil {
+				return nil, segment.Link{}, err
+			}
 			if !t.cfg.AcceptGap {
 				return nil, segment.Link{}, g
 			}
@@ -134,10 +139,13 @@ func (t *Tailer) startPosition(ctx context.Context, head segment.Info, hasHead b
 				// new chain, so that restores cannot cross the entry missed.
 				t.log.Warn().Stringer("from", rd.last).Stringer("late", *g.Late).
 					Msg("--accept-gap: starting a new chain after the recorded late entry; restores cannot cross it")
+				t.seedRecheck(ctx, rd, head)
+				rd.known(*g.Late) // recorded: not late again
 				return rd, segment.Link{}, nil
 			}
 			return t.newChainAfterGap(ctx, rd)
 		}
+		t.seedRecheck(ctx, rd, head)
 		return rd, head.Link(), nil
 	}
 	s := t.cfg.Start
@@ -219,10 +227,13 @@ func (t *Tailer) pipeline(ctx context.Context, rd *reader) error {
 		case err := <-readErr:
 			// Keep what was read before the error: drain, cut, then report.
 			stopRead()
+			var gap *GapError
 			if derr := t.drain(context.WithoutCancel(ctx), batches); derr != nil {
+				if errors.As(err, &gap) && gap.Late != nil {
+					return t.lateBehindUndrained(ctx, gap, derr)
+				}
 				return derr
 			}
-			var gap *GapError
 			if errors.As(err, &gap) {
 				return t.recordGap(context.WithoutCancel(ctx), gap)
 			}
@@ -370,14 +381,49 @@ func (t *Tailer) recordGap(ctx context.Context, g *GapError) error {
 		gap.Reason = fmt.Sprintf("oplog entry %s became visible after the reader had passed it; the segments up to %s lack it", *g.Late, g.After)
 		gap.Late = g.Late
 	}
-	if err := t.store.PutGap(ctx, t.stream, gap); err != nil {
-		t.log.Error().Err(err).Msg("could not record the gap in the store")
-	}
+	// The checkpoint first: the next start puts its gaps in the store again.
 	if err := t.ckpt.RecordGap(t.stream, gap); err != nil {
 		t.log.Error().Err(err).Msg("could not record the gap in the checkpoint")
 	}
+	if err := t.putGap(ctx, gap); err != nil {
+		t.log.Error().Err(err).Msg("could not record the gap in the store; the next start tries again")
+	}
 	t.log.Error().Stringer("after", g.After).Stringer("next", g.Next).Msg(g.Error())
 	return g
+}
+
+// lateBehindUndrained handles a late entry found when what was read after
+// the durable head could not be stored. The next start reads again from
+// the head, so a late entry after it is captured then; one at or before it
+// is missing from stored segments and is recorded against the head.
+func (t *Tailer) lateBehindUndrained(ctx context.Context, gap *GapError, derr error) error {
+	_, durable := t.Progress()
+	if gap.Late.After(durable) {
+		t.log.Warn().Stringer("late", *gap.Late).Stringer("durable", durable).
+			Msg("an entry appeared behind the reader, after the last stored segment; it is read at the next start")
+		return derr
+	}
+	g := *gap
+	g.After, g.Next = durable, durable.Next()
+	return errors.Join(t.recordGap(context.WithoutCancel(ctx), &g), derr)
+}
+
+// putGap stores a gap record, retrying for a while: for a late entry it is
+// the only thing that keeps restores from crossing the entry missed.
+func (t *Tailer) putGap(ctx context.Context, gap store.Gap) error {
+	ctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	backoff := 100 * time.Millisecond
+	for {
+		err := t.store.PutGap(ctx, t.stream, gap)
+		if err == nil {
+			return nil
+		}
+		if !sleep(ctx, backoff) {
+			return fmt.Errorf("stream %s: store the gap after %s in %s: %w", t.stream, gap.After, t.store, err)
+		}
+		backoff = min(backoff*2, 5*time.Second)
+	}
 }
 
 type storeName struct{ s store.Store }

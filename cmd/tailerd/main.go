@@ -118,7 +118,7 @@ func run(ctx context.Context, args []string, stderr io.Writer) int {
 	obs.cfg.Store(&running)
 	if cfg.HTTPAddr != "" {
 		reg := prometheus.NewRegistry()
-		reg.MustRegister(&collector{now: time.Now, interval: cfg.SnapshotEvery, get: obs.get, spool: obs.spoolStatus})
+		reg.MustRegister(&collector{now: time.Now, interval: func() time.Duration { return obs.cfg.Load().SnapshotEvery }, get: obs.get, spool: obs.spoolStatus})
 		httpSrv = &metrics.Server{Registry: reg, Ready: obs.ready, Status: func() any { return obs.status(levels) },
 			Log: log.With().Str("part", "http").Logger()}
 		httpLn, err = httpSrv.Listen(cfg.HTTPAddr)

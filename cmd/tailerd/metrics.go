@@ -14,7 +14,7 @@ import (
 type collector struct {
 	get      func() *pipelines           // nil until capture has started
 	spool    func() (spool.Status, bool) // nil or !ok: no spool
-	interval time.Duration               // --snapshot-every at start, for the snapshot-age alert
+	interval func() time.Duration        // --snapshot-every as running (SIGHUP may change it), for the snapshot-age alert
 	now      func() time.Time
 }
 
@@ -164,7 +164,9 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	counter(descRestarts, float64(p.restarts.Load()))
 	counter(descGaps, float64(p.gaps.Load()))
 	gauge(descStart, unixSeconds(started))
-	gauge(descSnapInterval, c.interval.Seconds())
+	if c.interval != nil {
+		gauge(descSnapInterval, c.interval().Seconds())
+	}
 	if c.spool == nil {
 		return
 	}

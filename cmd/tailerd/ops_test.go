@@ -240,6 +240,14 @@ func TestReload(t *testing.T) {
 	if again := reload(running, next, &fakeTarget{}); len(again) != 2 {
 		t.Errorf("second reload of the same file: %+v (want source and cut_age, still needing a restart)", again)
 	}
+
+	// A changed stream needs a restart: the reloaded cycle must go on
+	// snapshotting the stream being captured.
+	f = fakeTarget{}
+	reload(old, rewrite("source: mongodb://u:pw1@h:1/\nstore: /s\nstream: other\nkeep_snapshots: 4\n"), &f)
+	if len(f.cycles) != 1 || f.cycles[0].Snapshot.Stream != old.Stream || f.cycles[0].Retention.Keep != 4 {
+		t.Errorf("cycle after reloading stream and keep_snapshots: %+v, want stream %q kept", f.cycles, old.Stream)
+	}
 }
 
 func TestLevelWriter(t *testing.T) {
@@ -330,7 +338,7 @@ func TestMetricsMatchDeployList(t *testing.T) {
 		return spool.Status{Bytes: 10, MaxBytes: 1 << 30, Items: 1, Dests: []spool.DestStatus{{Name: "standby", PendingBytes: 10, OldestAge: time.Second}}}, true
 	}
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(&collector{get: func() *pipelines { return p }, spool: sp, interval: time.Hour, now: time.Now})
+	reg.MustRegister(&collector{get: func() *pipelines { return p }, spool: sp, interval: func() time.Duration { return time.Hour }, now: time.Now})
 	got := scrape(t, reg)
 	var names []string
 	for n := range got {

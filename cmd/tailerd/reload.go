@@ -98,7 +98,9 @@ func reload(old, next config, to reloadTarget) []change {
 		}
 	}
 	if cycleChanged {
-		to.setCycleConfig(next.cycle())
+		// Only the reloadable settings: a changed stream, say, needs a
+		// restart, and the cycle must keep snapshotting the stream captured.
+		to.setCycleConfig(applied(old, next).cycle())
 	}
 	return out
 }
