@@ -9,6 +9,8 @@
 //	replayer export  --store STORE [--stream NAME] [--from TS] [--to TS] --out FILE
 //	replayer list    --store STORE [--json]
 //	replayer verify  --store STORE [--stream NAME]
+//	replayer follow  --store STORE --target URI --checkpoint DIR [--stream NAME]
+//	                 [--delay D] [--until TS] [--poll D] [--http-addr HOST:PORT] [--drop]
 //
 // STORE is a directory, s3://BUCKET/PREFIX?endpoint=HOST:PORT or
 // kafka://HOST:PORT,.../TOPICPREFIX (package storeurl); S3 credentials come
@@ -26,7 +28,10 @@
 // met corruption; restore-dump: a damaged dump), 5 not a tidelog store,
 // 6 target already holds the data (use --drop), 7 target unreachable, 8 entry
 // not supported by the replayer. A cluster restore exits with the code of
-// the first stream that failed.
+// the first stream that failed. follow: 0 on --until reached or SIGINT/SIGTERM
+// (the last apply committed), 3 a gap in the store (or --until before what the
+// target holds), 4 a broken chain or damaged segment, 2 a checkpoint made for
+// another store, stream or target (see docs/follow.md).
 package main
 
 import (
@@ -73,7 +78,10 @@ const usage = `usage:
   replayer export  --store STORE [--stream NAME] [--from TS] [--to TS] --out FILE
   replayer list    --store STORE [--json]
   replayer verify  --store STORE [--stream NAME]
-restore, apply and restore-dump also take --ns-include/--ns-exclude PATTERN, --ns-from/--ns-to PATTERN,
+  replayer follow  --store STORE --target URI --checkpoint DIR [--stream NAME] [--delay D] [--until TS]
+                   [--poll 200ms] [--http-addr HOST:PORT] [--drop] [--ready-lag D]
+                   (a standby: restores the newest position once, then applies new segments as they come)
+restore, apply, follow and restore-dump also take --ns-include/--ns-exclude PATTERN, --ns-from/--ns-to PATTERN,
 --include-users, --cluster-target and --skip-unsupported REPORT (see -h of each).
 STORE: a directory, s3://BUCKET[/PREFIX]?endpoint=HOST:PORT[&tls=false&region=R&path_style=true&ca_file=FILE]
        or kafka://HOST:PORT[,HOST:PORT...][/TOPICPREFIX]; S3 credentials from AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY
@@ -105,6 +113,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = listCmd(ctx, args[1:], stdout, stderr)
 	case "verify":
 		err = verifyCmd(ctx, args[1:], stdout, stderr)
+	case "follow":
+		err = followCmd(ctx, args[1:], stdout, stderr, log)
 	case "help", "-h", "--help":
 		fmt.Fprintln(stdout, usage)
 		return exitOK

@@ -1,0 +1,260 @@
+package follow
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+
+	"github.com/cockroachdb/pebble/v2"
+	"github.com/cockroachdb/pebble/v2/vfs"
+	"github.com/rs/zerolog"
+	"go.mongodb.org/mongo-driver/v2/bson"
+)
+
+// Checkpoint keys. The format key marks a follower's checkpoint (a
+// tailerd checkpoint, or any other Pebble database, lacks it and is
+// refused); the state key holds the State as JSON.
+const (
+	formatKey = "tidelog-follow/format"
+	stateKey  = "tidelog-follow/state"
+	// journalPrefix keys the pre-images of the cycle under way, one key per
+	// document (see journal.go): journalPrefix + 16 hex digits.
+	journalPrefix = "tidelog-follow/journal/"
+	journalEnd    = "tidelog-follow/journal0" // '0' follows '/'
+	formatVersion = "1"
+)
+
+// ErrCheckpoint is wrapped by errors about a checkpoint directory that is
+// not a usable follower checkpoint.
+var ErrCheckpoint = errors.New("not a usable follower checkpoint")
+
+// Checkpoint is the follower's durable position: one Pebble database in
+// its own directory, written with Sync, so a commit that returned survives
+// a crash and a crash never leaves half of one. One process at a time may
+// hold it (the directory is locked).
+type Checkpoint struct {
+	dir  string
+	pdb  *pebble.DB
+	lock *pebble.Lock
+}
+
+// OpenCheckpoint opens the checkpoint in dir, creating it when dir is
+// missing or empty. A directory holding anything else is refused.
+func OpenCheckpoint(dir string, log zerolog.Logger) (*Checkpoint, error) {
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return nil, fmt.Errorf("checkpoint %s: %w", dir, err)
+	}
+	if err := checkDir(abs); err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(abs, 0o777); err != nil {
+		return nil, fmt.Errorf("checkpoint %s: create: %w", abs, err)
+	}
+	lock, err := pebble.LockDirectory(abs, vfs.Default)
+	if err != nil {
+		return nil, fmt.Errorf("checkpoint %s: cannot lock it (is another replayer follow using it?): %w", abs, err)
+	}
+	pdb, err := openPebble(abs, lock, log)
+	if err != nil {
+		_ = lock.Close()
+		return nil, err
+	}
+	c := &Checkpoint{dir: abs, pdb: pdb, lock: lock}
+	if err := c.checkFormat(); err != nil {
+		_ = c.Close()
+		return nil, err
+	}
+	return c, nil
+}
+
+// Dir is the checkpoint's directory (absolute).
+func (c *Checkpoint) Dir() string { return c.dir }
+
+// Load returns the committed state; false when none was committed yet.
+func (c *Checkpoint) Load() (State, bool, error) {
+	v, closer, err := c.pdb.Get([]byte(stateKey))
+	if errors.Is(err, pebble.ErrNotFound) {
+		return State{}, false, nil
+	}
+	if err != nil {
+		return State{}, false, fmt.Errorf("checkpoint %s: read state: %w", c.dir, err)
+	}
+	defer closer.Close()
+	s, err := decodeState(v)
+	if err != nil {
+		return State{}, false, c.corrupt(err)
+	}
+	return s, true, nil
+}
+
+// Save commits s durably (synced) before it returns, and clears the
+// journal in the same atomic write: the cycle it covered is committed.
+func (c *Checkpoint) Save(s State) (err error) {
+	b, err := encodeState(s)
+	if err != nil {
+		return fmt.Errorf("checkpoint %s: encode state: %w", c.dir, err)
+	}
+	defer recoverFatal(&err)
+	batch := c.pdb.NewBatch()
+	defer batch.Close()
+	if err := batch.DeleteRange([]byte(journalPrefix), []byte(journalEnd), nil); err != nil {
+		return fmt.Errorf("checkpoint %s: commit: %w", c.dir, err)
+	}
+	if err := batch.Set([]byte(stateKey), b, nil); err != nil {
+		return fmt.Errorf("checkpoint %s: commit: %w", c.dir, err)
+	}
+	if err := batch.Commit(pebble.Sync); err != nil {
+		return fmt.Errorf("checkpoint %s: commit: %w", c.dir, err)
+	}
+	return nil
+}
+
+// SaveJournal replaces the journal with pre, durably, before it returns.
+// Each entry is the target namespace, a NUL, then the document's BSON.
+func (c *Checkpoint) SaveJournal(pre []preimage) (err error) {
+	defer recoverFatal(&err)
+	batch := c.pdb.NewBatch()
+	defer batch.Close()
+	if err := batch.DeleteRange([]byte(journalPrefix), []byte(journalEnd), nil); err != nil {
+		return fmt.Errorf("checkpoint %s: journal: %w", c.dir, err)
+	}
+	for i, p := range pre {
+		v := append(append([]byte(p.NS), 0), p.Doc...)
+		if err := batch.Set(fmt.Appendf(nil, "%s%016x", journalPrefix, i), v, nil); err != nil {
+			return fmt.Errorf("checkpoint %s: journal: %w", c.dir, err)
+		}
+	}
+	if err := batch.Commit(pebble.Sync); err != nil {
+		return fmt.Errorf("checkpoint %s: journal: %w", c.dir, err)
+	}
+	return nil
+}
+
+// Journal returns the pre-images of a cycle that did not commit (none
+// after a commit).
+func (c *Checkpoint) Journal() ([]preimage, error) {
+	it, err := c.pdb.NewIter(&pebble.IterOptions{LowerBound: []byte(journalPrefix), UpperBound: []byte(journalEnd)})
+	if err != nil {
+		return nil, fmt.Errorf("checkpoint %s: read journal: %w", c.dir, err)
+	}
+	var out []preimage
+	for ok := it.First(); ok; ok = it.Next() {
+		v := it.Value()
+		i := bytes.IndexByte(v, 0)
+		doc := bson.Raw(append([]byte(nil), v[i+1:]...))
+		if i < 0 || doc.Validate() != nil {
+			it.Close()
+			return nil, c.corrupt(fmt.Errorf("journal entry %s does not decode", it.Key()))
+		}
+		out = append(out, preimage{NS: string(v[:i]), Doc: doc})
+	}
+	if err := it.Close(); err != nil {
+		return nil, fmt.Errorf("checkpoint %s: read journal: %w", c.dir, err)
+	}
+	return out, nil
+}
+
+// Close closes the database and releases the directory.
+func (c *Checkpoint) Close() error {
+	err := c.pdb.Close()
+	if lerr := c.lock.Close(); err == nil {
+		err = lerr
+	}
+	if err != nil {
+		return fmt.Errorf("checkpoint %s: close: %w", c.dir, err)
+	}
+	return nil
+}
+
+// checkFormat marks a new database as a follower checkpoint and refuses a
+// database with keys but without the mark, or of another format.
+func (c *Checkpoint) checkFormat() error {
+	v, closer, err := c.pdb.Get([]byte(formatKey))
+	if errors.Is(err, pebble.ErrNotFound) {
+		empty, err := c.isEmpty()
+		if err != nil {
+			return c.corrupt(err)
+		}
+		if !empty {
+			return c.corrupt(errors.New("the Pebble database holds keys but no follower format mark (a tailerd checkpoint?)"))
+		}
+		if err := c.pdb.Set([]byte(formatKey), []byte(formatVersion), pebble.Sync); err != nil {
+			return fmt.Errorf("checkpoint %s: write format: %w", c.dir, err)
+		}
+		return nil
+	}
+	if err != nil {
+		return c.corrupt(err)
+	}
+	defer closer.Close()
+	if string(v) != formatVersion {
+		return c.corrupt(fmt.Errorf("format %q, but this tidelog reads only format %s (upgrade tidelog)", v, formatVersion))
+	}
+	return nil
+}
+
+func (c *Checkpoint) isEmpty() (bool, error) {
+	it, err := c.pdb.NewIter(nil)
+	if err != nil {
+		return false, err
+	}
+	empty := !it.First()
+	return empty, it.Close()
+}
+
+func (c *Checkpoint) corrupt(cause error) error {
+	return corruptDir(c.dir, cause)
+}
+
+func corruptDir(dir string, cause error) error {
+	return fmt.Errorf("checkpoint %s: %w: %w; give --checkpoint a directory of its own (to start the standby over, move this one aside and run with --drop)",
+		dir, ErrCheckpoint, cause)
+}
+
+// checkDir refuses a path that exists and is neither an empty directory
+// nor a Pebble database: Pebble would create a database among foreign files.
+func checkDir(dir string) error {
+	fi, err := os.Stat(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("checkpoint %s: %w", dir, err)
+	}
+	if !fi.IsDir() {
+		return corruptDir(dir, errors.New("not a directory"))
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return fmt.Errorf("checkpoint %s: %w", dir, err)
+	}
+	if len(entries) == 0 {
+		return nil
+	}
+	desc, err := pebble.Peek(dir, vfs.Default)
+	if err != nil {
+		return corruptDir(dir, err)
+	}
+	if !desc.Exists {
+		return corruptDir(dir, errors.New("the directory holds files but no Pebble database"))
+	}
+	return nil
+}
+
+// openPebble opens the database, turning a fatal Pebble error while it
+// reads damaged files into an error.
+func openPebble(dir string, lock *pebble.Lock, log zerolog.Logger) (pdb *pebble.DB, err error) {
+	defer recoverFatal(&err)
+	pdb, err = pebble.Open(dir, &pebble.Options{Logger: pebbleLogger{log: log}, Lock: lock})
+	if err != nil {
+		if errors.Is(err, fs.ErrPermission) {
+			return nil, fmt.Errorf("checkpoint %s: %w", dir, err)
+		}
+		return nil, corruptDir(dir, err)
+	}
+	return pdb, nil
+}

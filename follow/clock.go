@@ -1,0 +1,14 @@
+package follow
+
+import "time"
+
+// Clock tells the time a --delay is measured against. Tests inject one to
+// move time without sleeping.
+type Clock interface {
+	Now() time.Time
+}
+
+// systemClock is the wall clock.
+type systemClock struct{}
+
+func (systemClock) Now() time.Time { return time.Now() }

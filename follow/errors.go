@@ -1,0 +1,101 @@
+package follow
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/tidelog/tidelog/oplog"
+	"github.com/tidelog/tidelog/plan"
+	"github.com/tidelog/tidelog/replay"
+	"github.com/tidelog/tidelog/segment"
+	"github.com/tidelog/tidelog/store"
+)
+
+// GapError stops a follower at a gap the store records: tailerd lost
+// history (the source's oplog rolled over) right after the last segment
+// applied, and the next segment starts a new chain. No entry after the gap
+// can be applied on top of the target: what happened in between is unknown.
+type GapError struct {
+	Stream  string
+	Gap     store.Gap
+	Segment string          // the segment after the gap
+	Applied oplog.Timestamp // the target is consistent at this position
+}
+
+func (e *GapError) Error() string {
+	return fmt.Sprintf("stream %s: the store records a gap after %s (entries up to %s were lost at the source: %s), and segment %s starts a new chain after it. "+
+		"The target holds the stream through %s and cannot follow past the gap. To go on, start the standby over from a base taken after the gap: "+
+		"have tailerd take a snapshot (SIGUSR1, or --snapshot-every), then move the --checkpoint directory aside and run replayer follow again with --drop",
+		e.Stream, e.Gap.After, e.Gap.Next, e.Gap.Reason, e.Segment, e.Applied)
+}
+
+// ChainError stops a follower at a segment that does not continue what it
+// applied, with no gap recorded to explain it: the store was damaged,
+// edited, or is not the one this checkpoint followed.
+type ChainError struct {
+	Stream  string
+	Segment string
+	Reason  string
+	Applied oplog.Timestamp
+}
+
+func (e *ChainError) Error() string {
+	return fmt.Sprintf("stream %s: segment %s %s; nothing of it was applied. The target holds the stream through %s. "+
+		"Run `replayer verify` on the store for a full report; the follower cannot go on until the chain is whole again "+
+		"(or start the standby over: move the --checkpoint directory aside and run replayer follow again with --drop)",
+		e.Stream, e.Segment, e.Reason, e.Applied)
+}
+
+// Is makes a broken chain match segment.ErrCorrupt: the store is damaged.
+func (e *ChainError) Is(target error) bool { return target == segment.ErrCorrupt }
+
+// MismatchError refuses a checkpoint made for another store, stream or
+// target: following with it would write the wrong data silently.
+type MismatchError struct {
+	Dir, What, Have, Want string
+}
+
+func (e *MismatchError) Error() string {
+	return fmt.Sprintf("checkpoint %s follows %s %q, not %q: give each standby its own --checkpoint directory "+
+		"(to start this one over onto %q, move the directory aside and run with --drop)", e.Dir, e.What, e.Have, e.Want, e.Want)
+}
+
+// PastUntilError refuses an --until before what the target already holds.
+type PastUntilError struct {
+	Until, Through oplog.Timestamp
+}
+
+func (e *PastUntilError) Error() string {
+	return fmt.Sprintf("--until %s is before what the target already holds (entries through %s): a follower only goes forward; "+
+		"to get the data at %s, restore it elsewhere with replayer restore --to %s", e.Until, e.Through, e.Until, e.Until)
+}
+
+// stopNow is an error that ends Run at once, without the retries other
+// failures get (the test hooks' simulated kills).
+type stopNow struct{ err error }
+
+func (e *stopNow) Error() string { return e.err.Error() }
+func (e *stopNow) Unwrap() error { return e.err }
+
+// permanent tells the failures retrying cannot fix: they stop the follower
+// with what to do. Everything else (the target or the store unreachable, a
+// write refused) is retried from the last commit, with backoff.
+func permanent(err error) bool {
+	var (
+		ge *GapError
+		ce *ChainError
+		me *MismatchError
+		pe *PastUntilError
+		sn *stopNow
+		ue *replay.UnsupportedError
+		cf *replay.ConflictError
+		we *plan.WindowError
+	)
+	return errors.As(err, &ge) || errors.As(err, &ce) || errors.As(err, &me) || errors.As(err, &pe) ||
+		errors.As(err, &sn) || errors.As(err, &ue) || errors.As(err, &cf) || errors.As(err, &we) ||
+		errors.Is(err, segment.ErrCorrupt) || errors.Is(err, segment.ErrUnsupported) ||
+		errors.Is(err, store.ErrNotStore) || errors.Is(err, ErrCheckpoint) || errors.Is(err, errPruned)
+}
+
+// errPruned: a segment the follower needs is no longer in the store.
+var errPruned = errors.New("segment needed by the follower is no longer in the store")

@@ -1,0 +1,101 @@
+package follow
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tidelog/tidelog/segment"
+	"github.com/tidelog/tidelog/store"
+)
+
+// A gap recorded in the store right after the last segment applied stops
+// the follower with a *GapError that says what was lost and what to do;
+// nothing after the gap is applied and the checkpoint stays where it was.
+func TestFollowStopsAtGap(t *testing.T) {
+	fx := newFixture(t)
+	m := model{}
+	s1 := fx.put(inserts(t, m, 1, 5)...)
+	r := fx.start(nil)
+	fx.waitThrough(r, s1.OpEnd)
+
+	gap := store.Gap{After: s1.OpEnd, Next: ts(T0, 100), Detected: time.Now(), Reason: "the oplog rolled over"}
+	if err := fx.st.PutGap(context.Background(), stream, gap); err != nil {
+		t.Fatal(err)
+	}
+	fx.prev = segment.Link{} // tailerd --accept-gap: a new chain
+	after := fx.put(ins(t, ts(T0, 100), 100, "after the gap"))
+
+	_, err := r.wait(t)
+	var ge *GapError
+	if !errors.As(err, &ge) || ge.Segment != after.Name || ge.Gap.After != s1.OpEnd || ge.Applied != s1.OpEnd {
+		t.Fatalf("a gap in the store: %v; want a *GapError naming %s", err, after.Name)
+	}
+	for _, want := range []string{"gap after " + s1.OpEnd.String(), "rolled over", "snapshot", "move the --checkpoint directory aside", "--drop"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("the gap error does not say %q:\n%v", want, err)
+		}
+	}
+	fx.check(m)
+	if st := r.f.Status(); st.Phase != "failed" || st.Ready || st.ApplyErrors != 1 {
+		t.Errorf("status after the gap: %+v", st)
+	}
+
+	// A restart stops at the same place, before writing anything.
+	r = fx.start(nil)
+	if _, err := r.wait(t); !errors.As(err, &ge) {
+		t.Fatalf("restart at a gap: %v", err)
+	}
+	fx.check(m)
+}
+
+// A segment that does not link to the one applied before it, with no gap
+// recorded, is a broken chain (damage): a *ChainError matching
+// segment.ErrCorrupt; so is a damaged segment. Nothing of either is applied.
+func TestFollowStopsAtBrokenChain(t *testing.T) {
+	fx := newFixture(t)
+	m := model{}
+	s1 := fx.put(inserts(t, m, 1, 5)...)
+	r := fx.start(nil)
+	fx.waitThrough(r, s1.OpEnd)
+	fx.prev.Checksum ^= 1
+	fx.put(ins(t, ts(T0, 6), 6, "six"))
+	_, err := r.wait(t)
+	var ce *ChainError
+	if !errors.As(err, &ce) || !errors.Is(err, segment.ErrCorrupt) || !strings.Contains(err.Error(), "replayer verify") {
+		t.Fatalf("a broken chain: %v", err)
+	}
+	fx.check(m)
+}
+
+// A segment whose bytes are damaged is refused before any of its entries
+// is applied.
+func TestFollowStopsAtDamagedSegment(t *testing.T) {
+	fx := newFixture(t)
+	m := model{}
+	s1 := fx.put(inserts(t, m, 1, 5)...)
+	r := fx.start(nil)
+	fx.waitThrough(r, s1.OpEnd)
+
+	w := segment.NewWriter(stream)
+	w.Start(fx.prev)
+	for _, e := range inserts(t, model{}, 6, 50) {
+		if err := w.Append(e); err != nil {
+			t.Fatal(err)
+		}
+	}
+	info, data, err := w.Finish()
+	if err != nil {
+		t.Fatal(err)
+	}
+	data[len(data)-40] ^= 0xff
+	if err := fx.st.PutSegment(context.Background(), stream, info.Name, data); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.wait(t); !errors.Is(err, segment.ErrCorrupt) {
+		t.Fatalf("a damaged segment: %v", err)
+	}
+	fx.check(m)
+}

@@ -1,0 +1,259 @@
+package follow
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"time"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+
+	"github.com/tidelog/tidelog/oplog"
+	"github.com/tidelog/tidelog/replay"
+	"github.com/tidelog/tidelog/segment"
+)
+
+// A cycle applies at most this much before it commits, so that a long
+// catch-up commits as it goes and a stop waits for little.
+const (
+	maxCycleSegments = 256
+	maxCycleBytes    = 64 << 20
+)
+
+// session applies segments with one Applier from one committed state: a
+// process's life, or the time between two failures (a failure discards
+// the Applier and starts a session from the last commit).
+type session struct {
+	f     *Follower
+	a     *replay.Applier
+	tail  *tail
+	cur   *loaded // fetched, partly handed out (held back by --delay or --until)
+	state State   // last committed
+
+	through oplog.Timestamp // newest entry handed to the applier
+	// counted: entries and segments at or before it were counted by an
+	// earlier session (this one reads them again).
+	counted oplog.Timestamp
+	// Since the last commit.
+	consumed          *segment.Info // last segment all of whose entries were handed out
+	entries, segments uint64
+	// held are the documents named by entries after the resume point: a
+	// transaction's are written at its commit, maybe in a later cycle.
+	held []heldRef
+}
+
+// newSession opens the stream after state, with an Applier that skips
+// the entries through its resume point.
+func (f *Follower) newSession(ctx context.Context, state State) (*session, error) {
+	t, err := openTail(ctx, f.opts.Store, state)
+	if err != nil {
+		return nil, err
+	}
+	opts := f.opts.Apply
+	opts.After = state.Applied
+	if err := f.repair(ctx); err != nil {
+		return nil, err
+	}
+	a := replay.NewApplier(f.opts.Target, opts, f.log)
+	return &session{f: f, a: a, tail: t, state: state, through: state.Through, counted: state.Through}, nil
+}
+
+// repair puts back what a cycle cut short left absent (see journal.go).
+func (f *Follower) repair(ctx context.Context) error {
+	pre, err := f.ckpt.Journal()
+	if err != nil || len(pre) == 0 {
+		return err
+	}
+	n, err := repair(ctx, f.opts.Target, pre)
+	if err != nil {
+		return err
+	}
+	f.log.Warn().Int("documents", len(pre)).Int("put_back", n).
+		Msg("the last apply was cut short before its commit: put back the documents it had left absent; applying again from the last commit")
+	return nil
+}
+
+// close releases the Applier's spill files.
+func (s *session) close() { _ = s.a.Close() }
+
+// cycle applies what is new in the store and may be applied now, up to a
+// budget, waits for the target to acknowledge it and commits. It reports
+// whether it committed anything.
+func (s *session) cycle(ctx context.Context) (bool, error) {
+	h := s.f.horizon()
+	if err := s.tail.refresh(ctx); err != nil {
+		return false, err
+	}
+	spans, err := s.gather(ctx, h)
+	if err != nil {
+		return false, err
+	}
+	if len(spans) == 0 {
+		s.f.polled(s.tail.newest, !s.due(h))
+		return false, nil
+	}
+	if err := s.journal(ctx, spans); err != nil {
+		return false, err
+	}
+	if err := s.feed(ctx, spans); err != nil {
+		return false, err
+	}
+	s.f.polled(s.tail.newest, !s.due(h))
+	if err := s.a.Settle(ctx); err != nil {
+		return false, fmt.Errorf("apply through %s: %w", s.through, err)
+	}
+	return true, s.commit()
+}
+
+// due tells whether entries up to h wait in the store or in the segment
+// being handed out: when not, the follower is caught up.
+func (s *session) due(h oplog.Timestamp) bool {
+	if s.cur != nil && !s.cur.done() && !s.cur.ts[s.cur.next].After(h) {
+		return true
+	}
+	_, start, ok := s.tail.next()
+	return ok && !start.After(h)
+}
+
+// span is the entries of one fetched segment a cycle hands out: next up
+// to end.
+type span struct {
+	l   *loaded
+	end int
+}
+
+// gather picks what the cycle applies: the entries up to h of the segment
+// being handed out and of new ones, fetched (and verified, and checked
+// against the chain) while their first entry is at or before h.
+func (s *session) gather(ctx context.Context, h oplog.Timestamp) ([]span, error) {
+	var out []span
+	budget, segs := int64(maxCycleBytes), 0
+	l := s.cur
+	for {
+		if l == nil {
+			name, start, ok := s.tail.next()
+			// Past an --until the store reached, the next segment is still
+			// fetched (not applied): it proves nothing lies between.
+			if !ok || (start.After(h) && !s.f.untilBinds(h)) || segs >= maxCycleSegments || budget <= 0 {
+				return out, nil
+			}
+			var err error
+			if l, err = s.tail.fetch(ctx, name); err != nil {
+				return nil, err
+			}
+			budget, segs = budget-int64(l.info.RawSize), segs+1
+		}
+		end := l.next
+		for end < len(l.entries) && !l.ts[end].After(h) {
+			end++
+		}
+		if l == s.cur && end == l.next {
+			return out, nil // held back: nothing new in it
+		}
+		out = append(out, span{l: l, end: end})
+		if end < len(l.entries) {
+			return out, nil
+		}
+		l = nil
+	}
+}
+
+// journal commits the pre-images of every document the spans may write
+// (and of the transactions still open, written at their commit) before
+// any of it is written.
+func (s *session) journal(ctx context.Context, spans []span) error {
+	ns := s.f.opts.Apply.Namespaces
+	for _, sp := range spans {
+		for i := sp.l.next; i < sp.end; i++ {
+			ts := sp.l.ts[i]
+			refs(bson.Raw(sp.l.entries[i]), ns, func(r docRef) { s.held = append(s.held, heldRef{ts: ts, ref: r}) })
+		}
+	}
+	docs := make([]docRef, len(s.held))
+	for i, h := range s.held {
+		docs[i] = h.ref
+	}
+	pre, err := readPreimages(ctx, s.f.opts.Target, docs)
+	if err != nil {
+		return err
+	}
+	return s.f.ckpt.SaveJournal(pre)
+}
+
+// feed hands the spans' entries to the applier.
+func (s *session) feed(ctx context.Context, spans []span) error {
+	for _, sp := range spans {
+		if err := s.apply(ctx, sp.l, sp.end); err != nil {
+			return err
+		}
+		s.cur = sp.l
+		if sp.l.done() {
+			s.consume(sp.l)
+			s.cur = nil
+		}
+	}
+	return nil
+}
+
+// apply hands l's entries up to end to the applier.
+func (s *session) apply(ctx context.Context, l *loaded, end int) error {
+	for ; l.next < end; l.next++ {
+		ts := l.ts[l.next]
+		if err := s.a.Apply(ctx, bson.Raw(l.entries[l.next])); err != nil {
+			return fmt.Errorf("segment %s: %w", l.info.Name, err)
+		}
+		if ts.After(s.through) {
+			s.through = ts
+		}
+		if ts.After(s.counted) {
+			s.entries++
+		}
+	}
+	return nil
+}
+
+// consume records a segment all of whose entries were handed out.
+func (s *session) consume(l *loaded) {
+	info := l.info
+	s.consumed = &info
+	if info.OpEnd.After(s.counted) {
+		s.segments++
+	}
+}
+
+// commit writes the position the target acknowledged to the checkpoint.
+func (s *session) commit() error {
+	next := s.state
+	if c := s.consumed; c != nil {
+		next.Segment, next.Link = c.Name, c.Link()
+	}
+	next.Applied = s.a.Stats().Applied
+	if s.through.After(next.Through) {
+		next.Through = s.through
+	}
+	next.Committed = time.Now()
+	if hook := s.f.opts.beforeCommit; hook != nil {
+		if err := hook(next); err != nil {
+			return &stopNow{err: err}
+		}
+	}
+	if err := s.f.ckpt.Save(next); err != nil {
+		return err
+	}
+	s.state, s.tail.applied = next, next.Applied
+	s.f.committed(next, s.entries, s.segments, s.a.OpenTxns())
+	s.consumed, s.entries, s.segments = nil, 0, 0
+	s.held = slices.DeleteFunc(s.held, func(h heldRef) bool { return !h.ts.After(next.Applied) })
+	if next.Through.After(s.counted) {
+		s.counted = next.Through
+	}
+	return nil
+}
+
+// reached tells whether every entry up to Until is applied: the chain
+// fetched reaches Until. A segment fetched and not finished holds entries
+// after it (apply hands out every entry up to the horizon), and one fetched
+// past Until proves nothing lies between.
+func (s *session) reached(h oplog.Timestamp) bool {
+	return s.f.untilBinds(h) && s.tail.linked && !s.tail.link.OpEnd.Before(h)
+}

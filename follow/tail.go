@@ -1,0 +1,225 @@
+package follow
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"sort"
+
+	"github.com/tidelog/tidelog/oplog"
+	"github.com/tidelog/tidelog/segment"
+	"github.com/tidelog/tidelog/store"
+)
+
+// tail reads one stream's segments in order from a position. It remembers
+// the newest name listed, so a poll costs one listing of names and fetches
+// only the segments after it; each is fetched once, verified in full and
+// checked against the chain before any of its entries is handed out.
+type tail struct {
+	st      store.Store
+	stream  string
+	pending []string        // listed, not fetched yet, in order
+	listed  string          // newest name listed
+	newest  oplog.Timestamp // end of the newest segment listed
+
+	// link is the last fetched segment's end and checksum: the next segment
+	// must carry it. linked is false while re-reading segments from before
+	// the checkpoint's segment, whose predecessors the checkpoint does not
+	// describe.
+	link   segment.Link
+	linked bool
+	// anchor, while re-reading, is the checkpoint's segment: it must still
+	// be the segment that was applied (anchorLink).
+	anchor     string
+	anchorLink segment.Link
+	// applied is the resume point the reading started from.
+	applied oplog.Timestamp
+}
+
+// openTail lists the stream and positions the tail after state: at the
+// first segment holding an entry after the resume point. That may be the
+// checkpoint's segment or one before it (a transaction open at the commit
+// holds the resume point back), which are then read again.
+func openTail(ctx context.Context, st store.Store, state State) (*tail, error) {
+	t := &tail{st: st, stream: state.Stream, applied: state.Applied}
+	names, err := t.list(ctx)
+	if err != nil {
+		return nil, err
+	}
+	start := len(names)
+	for i, name := range names {
+		if _, end, err := segment.ParseName(name); err == nil && end.After(state.Applied) {
+			start = i
+			break
+		}
+	}
+	t.pending = append([]string(nil), names[start:]...)
+	if !state.Link.OpEnd.After(state.Applied) {
+		t.link, t.linked = state.Link, true
+		return t, nil
+	}
+	// Re-reading: the checkpoint's segment holds entries after the resume point.
+	t.anchor, t.anchorLink = state.Segment, state.Link
+	if i := sort.SearchStrings(t.pending, state.Segment); i == len(t.pending) || t.pending[i] != state.Segment {
+		return nil, fmt.Errorf("stream %s: segment %s holds entries after the resume point %s, which must be read again: %w (was it pruned? start the standby over: move the --checkpoint directory aside and run with --drop)",
+			state.Stream, state.Segment, state.Applied, errPruned)
+	}
+	return t, nil
+}
+
+// list reads the stream's segment names and notes the newest.
+func (t *tail) list(ctx context.Context) ([]string, error) {
+	names, err := t.st.Segments(ctx, t.stream)
+	if err != nil {
+		return nil, fmt.Errorf("list segments of %s in %s: %w", t.stream, t.st, err)
+	}
+	if n := len(names); n > 0 && names[n-1] > t.listed {
+		t.listed = names[n-1]
+		if _, end, err := segment.ParseName(t.listed); err == nil {
+			t.newest = end
+		}
+	}
+	return names, nil
+}
+
+// refresh lists the stream and queues the segments after the newest one
+// seen before.
+func (t *tail) refresh(ctx context.Context) error {
+	last := t.listed
+	names, err := t.list(ctx)
+	if err != nil {
+		return err
+	}
+	i := sort.SearchStrings(names, last)
+	if i < len(names) && names[i] == last {
+		i++
+	}
+	t.pending = append(t.pending, names[i:]...)
+	return nil
+}
+
+// next is the next segment to fetch and the position of its first entry.
+func (t *tail) next() (string, oplog.Timestamp, bool) {
+	if len(t.pending) == 0 {
+		return "", oplog.Timestamp{}, false
+	}
+	start, _, err := segment.ParseName(t.pending[0])
+	if err != nil {
+		// The store lists only valid names; fetch reports the damage.
+		return t.pending[0], oplog.Timestamp{}, true
+	}
+	return t.pending[0], start, true
+}
+
+// fetch reads and verifies the next segment, checks that it continues the
+// chain and moves past it.
+func (t *tail) fetch(ctx context.Context, name string) (*loaded, error) {
+	l, err := t.read(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	if err := t.accept(ctx, l.info); err != nil {
+		return nil, err
+	}
+	t.pending = t.pending[1:]
+	return l, nil
+}
+
+// read fetches one segment whole and verifies every checksum before any
+// entry is handed out.
+func (t *tail) read(ctx context.Context, name string) (*loaded, error) {
+	rc, err := t.st.OpenSegment(ctx, t.stream, name)
+	if errors.Is(err, store.ErrNotExist) {
+		return nil, fmt.Errorf("stream %s: segment %s was listed and is gone: %w (is retention pruning segments the standby has not applied yet?)", t.stream, name, errPruned)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("open %s/%s in %s: %w", t.stream, name, t.st, err)
+	}
+	defer rc.Close()
+	data, err := io.ReadAll(rc)
+	if err != nil {
+		return nil, fmt.Errorf("read %s/%s in %s: %w", t.stream, name, t.st, err)
+	}
+	return decode(data, name)
+}
+
+// accept checks a fetched segment's place in the chain.
+func (t *tail) accept(ctx context.Context, info segment.Info) error {
+	if t.anchor == info.Name {
+		if info.Link() != t.anchorLink {
+			return &ChainError{Stream: t.stream, Segment: info.Name, Applied: t.applied, Reason: fmt.Sprintf(
+				"is not the segment applied before the restart: it ends %s with checksum %08x, the checkpoint recorded %s with checksum %08x (the store was rewritten, or is another one)",
+				info.OpEnd, info.Checksum, t.anchorLink.OpEnd, t.anchorLink.Checksum)}
+		}
+		t.anchor = ""
+	}
+	switch {
+	case !t.linked && !info.Prev.IsZero() && info.Prev.OpEnd.After(t.applied):
+		return fmt.Errorf("stream %s: segment %s continues %s, after the resume point %s: the segments between are gone: %w (start the standby over: move the --checkpoint directory aside and run with --drop)",
+			t.stream, info.Name, info.Prev.OpEnd, t.applied, errPruned)
+	case t.linked && info.Prev != t.link:
+		return t.broken(ctx, info)
+	}
+	t.link, t.linked = info.Link(), true
+	return nil
+}
+
+// broken explains a segment that does not link to the one before it: a
+// gap the store records there, or damage.
+func (t *tail) broken(ctx context.Context, info segment.Info) error {
+	if !info.Prev.IsZero() {
+		return &ChainError{Stream: t.stream, Segment: info.Name, Applied: t.applied, Reason: fmt.Sprintf(
+			"does not link to the segment applied before it: it continues %s (checksum %08x), that one ends %s (checksum %08x)",
+			info.Prev.OpEnd, info.Prev.Checksum, t.link.OpEnd, t.link.Checksum)}
+	}
+	gaps, err := t.st.Gaps(ctx, t.stream)
+	if err != nil {
+		return fmt.Errorf("list gaps of %s in %s: %w", t.stream, t.st, err)
+	}
+	for _, g := range gaps {
+		if !g.After.Before(t.link.OpEnd) && !g.After.After(info.OpStart) {
+			return &GapError{Stream: t.stream, Gap: g, Segment: info.Name, Applied: t.applied}
+		}
+	}
+	return &ChainError{Stream: t.stream, Segment: info.Name, Applied: t.applied, Reason: fmt.Sprintf(
+		"starts a new chain right after the segment applied before it (ending %s), and the store records no gap there", t.link.OpEnd)}
+}
+
+// decode verifies a segment's bytes in full and returns its entries.
+func decode(data []byte, name string) (*loaded, error) {
+	r, err := segment.NewReader(bytes.NewReader(data), name)
+	if err != nil {
+		return nil, err
+	}
+	h := r.Header()
+	arena := make([]byte, 0, h.RawSize)
+	var offs []int
+	var tss []oplog.Timestamp
+	for {
+		e, err := r.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return nil, err
+		}
+		ts, err := oplog.EntryTS(e)
+		if err != nil {
+			return nil, fmt.Errorf("segment %s: %w", name, err)
+		}
+		offs = append(offs, len(arena))
+		tss = append(tss, ts)
+		arena = append(arena, e...)
+	}
+	l := &loaded{info: r.Info(), ts: tss, entries: make([][]byte, len(offs))}
+	for i, off := range offs {
+		end := len(arena)
+		if i+1 < len(offs) {
+			end = offs[i+1]
+		}
+		l.entries[i] = arena[off:end]
+	}
+	return l, nil
+}
