@@ -16,12 +16,14 @@ build:
 	$(GO) build -o bin/ ./cmd/tailerd ./cmd/replayer
 
 # Segment pipeline vs raw lz4, replay engine vs serial baseline (100k entries: long),
-# and tail/put to a directory, S3 (MinIO) and Kafka (kfake) on the same oplog.
+# tail/put to a directory, S3 (MinIO) and Kafka (kfake) on the same oplog, and the standby's
+# write→segment and write→applied latency at 500 writes/s.
 bench: ferretdb minio
 	@scripts/postgres.sh
 	$(GO) test -run='^$$' -bench='SegmentPipeline|RawLZ4' -benchmem -count=3 ./bench
 	$(GO) test -run='^$$' -bench=Replay -benchtime=1x -timeout=3h ./bench
 	$(GO) test -run='^$$' -bench='TailTo|PutSegment' -benchmem -benchtime=3x -timeout=1h ./bench
+	$(GO) test -run='^$$' -bench=Lag -benchtime=1x -timeout=30m ./bench
 
 # Short fuzz runs of every decoder; FUZZTIME=5m for a longer one.
 FUZZTIME ?= 30s

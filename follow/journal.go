@@ -40,6 +40,11 @@ type docRef struct {
 	id bson.RawValue
 }
 
+// key tells documents apart by namespace and exact _id bytes.
+func (d docRef) key() string {
+	return d.ns + "\x00" + string(rune(d.id.Type)) + string(d.id.Value)
+}
+
 // preimage is a target document as it was before a cycle.
 type preimage struct {
 	NS  string

@@ -161,17 +161,38 @@ func (s *session) gather(ctx context.Context, h oplog.Timestamp) ([]span, error)
 // journal commits the pre-images of every document the spans may write
 // (and of the transactions still open, written at their commit) before
 // any of it is written.
+//
+// A document whose first write in the cycle is a plain insert entry needs
+// none: if a kill leaves it absent, the resumed replay applies that insert
+// again, and what follows it. Skipping them keeps an insert-heavy cycle
+// from reading the target (on FerretDB, a $in query reads the whole
+// collection).
 func (s *session) journal(ctx context.Context, spans []span) error {
 	ns := s.f.opts.Apply.Namespaces
+	seen := make(map[string]bool, len(s.held))
+	for _, h := range s.held {
+		seen[h.ref.key()] = true
+	}
+	insertedFirst := map[string]bool{}
 	for _, sp := range spans {
 		for i := sp.l.next; i < sp.end; i++ {
 			ts := sp.l.ts[i]
-			refs(bson.Raw(sp.l.entries[i]), ns, func(r docRef) { s.held = append(s.held, heldRef{ts: ts, ref: r}) })
+			entry := bson.Raw(sp.l.entries[i])
+			op, _ := entry.Lookup("op").StringValueOK()
+			refs(entry, ns, func(r docRef) {
+				s.held = append(s.held, heldRef{ts: ts, ref: r})
+				if k := r.key(); !seen[k] {
+					seen[k] = true
+					insertedFirst[k] = op == "i"
+				}
+			})
 		}
 	}
-	docs := make([]docRef, len(s.held))
-	for i, h := range s.held {
-		docs[i] = h.ref
+	docs := make([]docRef, 0, len(s.held))
+	for _, h := range s.held {
+		if !insertedFirst[h.ref.key()] {
+			docs = append(docs, h.ref)
+		}
 	}
 	pre, err := readPreimages(ctx, s.f.opts.Target, docs)
 	if err != nil {
