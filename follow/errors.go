@@ -83,6 +83,7 @@ func (e *stopNow) Unwrap() error { return e.err }
 func permanent(err error) bool {
 	var (
 		ge *GapError
+		le *LateEntryError
 		ce *ChainError
 		me *MismatchError
 		pe *PastUntilError
@@ -91,7 +92,7 @@ func permanent(err error) bool {
 		cf *replay.ConflictError
 		we *plan.WindowError
 	)
-	return errors.As(err, &ge) || errors.As(err, &ce) || errors.As(err, &me) || errors.As(err, &pe) ||
+	return errors.As(err, &ge) || errors.As(err, &le) || errors.As(err, &ce) || errors.As(err, &me) || errors.As(err, &pe) ||
 		errors.As(err, &sn) || errors.As(err, &ue) || errors.As(err, &cf) || errors.As(err, &we) ||
 		errors.Is(err, segment.ErrCorrupt) || errors.Is(err, segment.ErrUnsupported) ||
 		errors.Is(err, store.ErrNotStore) || errors.Is(err, ErrCheckpoint) || errors.Is(err, errPruned)

@@ -29,6 +29,8 @@ type session struct {
 	tail  *tail
 	cur   *loaded // fetched, partly handed out (held back by --delay or --until)
 	state State   // last committed
+	// lateChecked is when the store's gaps were last read (checkLate).
+	lateChecked time.Time
 
 	through oplog.Timestamp // newest entry handed to the applier
 	// counted: entries and segments at or before it were counted by an
@@ -81,6 +83,9 @@ func (s *session) close() { _ = s.a.Close() }
 // whether it committed anything.
 func (s *session) cycle(ctx context.Context) (bool, error) {
 	h := s.f.horizon()
+	if err := s.checkLate(ctx); err != nil {
+		return false, err
+	}
 	if err := s.tail.refresh(ctx); err != nil {
 		return false, err
 	}
@@ -179,9 +184,13 @@ func (s *session) journal(ctx context.Context, spans []span) error {
 			ts := sp.l.ts[i]
 			entry := bson.Raw(sp.l.entries[i])
 			op, _ := entry.Lookup("op").StringValueOK()
+			// Entries at or before the resume point are skipped by the
+			// applier: their inserts are not re-applied, so they cannot
+			// stand for a document's first write.
+			applied := !ts.After(s.state.Applied)
 			refs(entry, ns, func(r docRef) {
 				s.held = append(s.held, heldRef{ts: ts, ref: r})
-				if k := r.key(); !seen[k] {
+				if k := r.key(); !seen[k] && !applied {
 					seen[k] = true
 					insertedFirst[k] = op == "i"
 				}

@@ -180,6 +180,10 @@ func (t *tail) broken(ctx context.Context, info segment.Info) error {
 	}
 	for _, g := range gaps {
 		if !g.After.Before(t.link.OpEnd) && !g.After.After(info.OpStart) {
+			if g.Late != nil {
+				// Everything up to the gap is applied, the late entry missing.
+				return &LateEntryError{Stream: t.stream, Gap: g, Through: t.link.OpEnd}
+			}
 			return &GapError{Stream: t.stream, Gap: g, Segment: info.Name, Applied: t.applied}
 		}
 	}

@@ -175,6 +175,7 @@ func targetName(uri string) string {
 func followError(err error, storeLoc string) error {
 	var (
 		ge *follow.GapError
+		le *follow.LateEntryError
 		pe *follow.PastUntilError
 		me *follow.MismatchError
 		we *plan.WindowError
@@ -182,7 +183,7 @@ func followError(err error, storeLoc string) error {
 		ue *replay.UnsupportedError
 	)
 	switch {
-	case errors.As(err, &ge), errors.As(err, &pe), errors.As(err, &we):
+	case errors.As(err, &ge), errors.As(err, &le), errors.As(err, &pe), errors.As(err, &we):
 		return coded(exitWindow, err)
 	case errors.As(err, &me):
 		return coded(exitUsage, err)
