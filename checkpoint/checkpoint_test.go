@@ -17,6 +17,7 @@ import (
 
 	"github.com/cockroachdb/pebble/v2"
 
+	"github.com/tidelog/tidelog/internal/pebbledir"
 	"github.com/tidelog/tidelog/oplog"
 	"github.com/tidelog/tidelog/segment"
 	"github.com/tidelog/tidelog/store"
@@ -467,7 +468,7 @@ func TestCorruptDirectory(t *testing.T) {
 		}},
 		{"ForeignPebble", func(t *testing.T) string {
 			dir := t.TempDir()
-			pdb, err := pebble.Open(dir, &pebble.Options{Logger: pebbleLogger{}})
+			pdb, err := pebble.Open(dir, &pebble.Options{Logger: pebbledir.Logger{}})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -18,14 +18,13 @@ package checkpoint
 import (
 	"errors"
 	"fmt"
-	"io/fs"
-	"os"
 	"path/filepath"
 	"sync"
 
 	"github.com/cockroachdb/pebble/v2"
-	"github.com/cockroachdb/pebble/v2/vfs"
 	"github.com/rs/zerolog"
+
+	"github.com/tidelog/tidelog/internal/pebbledir"
 )
 
 // formatVersion is the layout of keys and values described in keys.go and
@@ -69,23 +68,12 @@ func OpenWith(dir string, o Options) (*DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("checkpoint %s: %w", dir, err)
 	}
-	if err := checkDir(abs); err != nil {
-		return nil, err
-	}
-	if err := os.MkdirAll(abs, 0o777); err != nil {
-		return nil, fmt.Errorf("checkpoint %s: create: %w", abs, err)
-	}
-	lock, err := pebble.LockDirectory(abs, vfs.Default)
-	if err != nil {
-		return nil, fmt.Errorf("checkpoint %s: cannot lock it (is another tailerd using it?): %w", abs, err)
-	}
-	pdb, err := openPebble(abs, lock, o)
-	if err != nil {
-		_ = lock.Close()
-		if errors.Is(err, fs.ErrPermission) {
-			return nil, fmt.Errorf("checkpoint %s: %w", abs, err)
-		}
+	pdb, lock, err := pebbledir.Open(abs, "tailerd", o.Logger)
+	if errors.Is(err, pebbledir.ErrUnusable) {
 		return nil, corruptDir(abs, err)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("checkpoint %s: %w", abs, err)
 	}
 	d := &DB{dir: abs, pdb: pdb, lock: lock}
 	if err := d.checkFormat(); err != nil {
@@ -93,52 +81,6 @@ func OpenWith(dir string, o Options) (*DB, error) {
 		return nil, err
 	}
 	return d, nil
-}
-
-// checkDir refuses a path that exists and is not an empty directory or a
-// Pebble database. Pebble itself would create a new database among foreign
-// files, and the tailer would then start over next to someone else's data.
-func checkDir(dir string) error {
-	fi, err := os.Stat(dir)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil
-	}
-	if err != nil {
-		return fmt.Errorf("checkpoint %s: %w", dir, err)
-	}
-	if !fi.IsDir() {
-		return corruptDir(dir, errors.New("not a directory"))
-	}
-	entries, err := os.ReadDir(dir)
-	if err != nil {
-		return fmt.Errorf("checkpoint %s: %w", dir, err)
-	}
-	if len(entries) == 0 {
-		return nil
-	}
-	desc, err := pebble.Peek(dir, vfs.Default)
-	if err != nil {
-		return corruptDir(dir, err)
-	}
-	if !desc.Exists {
-		return corruptDir(dir, errors.New("the directory holds files but no Pebble database"))
-	}
-	return nil
-}
-
-// openPebble opens the Pebble database in dir, which lock protects. A panic
-// in Pebble while it reads damaged files (including a fatal log, see
-// pebbleLogger) is returned as an error.
-func openPebble(dir string, lock *pebble.Lock, o Options) (pdb *pebble.DB, err error) {
-	defer func() {
-		if r := recover(); r != nil {
-			pdb, err = nil, fmt.Errorf("pebble panicked while opening: %v", r)
-		}
-	}()
-	return pebble.Open(dir, &pebble.Options{
-		Logger: pebbleLogger{log: o.Logger},
-		Lock:   lock,
-	})
 }
 
 // corruptDir is the error for a directory that is not a usable checkpoint.

@@ -4,14 +4,13 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"io/fs"
-	"os"
 	"path/filepath"
 
 	"github.com/cockroachdb/pebble/v2"
-	"github.com/cockroachdb/pebble/v2/vfs"
 	"github.com/rs/zerolog"
 	"go.mongodb.org/mongo-driver/v2/bson"
+
+	"github.com/tidelog/tidelog/internal/pebbledir"
 )
 
 // Checkpoint keys. The format key marks a follower's checkpoint (a
@@ -48,20 +47,12 @@ func OpenCheckpoint(dir string, log zerolog.Logger) (*Checkpoint, error) {
 	if err != nil {
 		return nil, fmt.Errorf("checkpoint %s: %w", dir, err)
 	}
-	if err := checkDir(abs); err != nil {
-		return nil, err
+	pdb, lock, err := pebbledir.Open(abs, "replayer follow", log)
+	if errors.Is(err, pebbledir.ErrUnusable) {
+		return nil, corruptDir(abs, err)
 	}
-	if err := os.MkdirAll(abs, 0o777); err != nil {
-		return nil, fmt.Errorf("checkpoint %s: create: %w", abs, err)
-	}
-	lock, err := pebble.LockDirectory(abs, vfs.Default)
 	if err != nil {
-		return nil, fmt.Errorf("checkpoint %s: cannot lock it (is another replayer follow using it?): %w", abs, err)
-	}
-	pdb, err := openPebble(abs, lock, log)
-	if err != nil {
-		_ = lock.Close()
-		return nil, err
+		return nil, fmt.Errorf("checkpoint %s: %w", abs, err)
 	}
 	c := &Checkpoint{dir: abs, pdb: pdb, lock: lock}
 	if err := c.checkFormat(); err != nil {
@@ -98,7 +89,7 @@ func (c *Checkpoint) Save(s State) (err error) {
 	if err != nil {
 		return fmt.Errorf("checkpoint %s: encode state: %w", c.dir, err)
 	}
-	defer recoverFatal(&err)
+	defer pebbledir.RecoverFatal(&err)
 	batch := c.pdb.NewBatch()
 	defer batch.Close()
 	if err := batch.DeleteRange([]byte(journalPrefix), []byte(journalEnd), nil); err != nil {
@@ -116,7 +107,7 @@ func (c *Checkpoint) Save(s State) (err error) {
 // SaveJournal replaces the journal with pre, durably, before it returns.
 // Each entry is the target namespace, a NUL, then the document's BSON.
 func (c *Checkpoint) SaveJournal(pre []preimage) (err error) {
-	defer recoverFatal(&err)
+	defer pebbledir.RecoverFatal(&err)
 	batch := c.pdb.NewBatch()
 	defer batch.Close()
 	if err := batch.DeleteRange([]byte(journalPrefix), []byte(journalEnd), nil); err != nil {
@@ -213,48 +204,4 @@ func (c *Checkpoint) corrupt(cause error) error {
 func corruptDir(dir string, cause error) error {
 	return fmt.Errorf("checkpoint %s: %w: %w; give --checkpoint a directory of its own (to start the standby over, move this one aside and run with --drop)",
 		dir, ErrCheckpoint, cause)
-}
-
-// checkDir refuses a path that exists and is neither an empty directory
-// nor a Pebble database: Pebble would create a database among foreign files.
-func checkDir(dir string) error {
-	fi, err := os.Stat(dir)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil
-	}
-	if err != nil {
-		return fmt.Errorf("checkpoint %s: %w", dir, err)
-	}
-	if !fi.IsDir() {
-		return corruptDir(dir, errors.New("not a directory"))
-	}
-	entries, err := os.ReadDir(dir)
-	if err != nil {
-		return fmt.Errorf("checkpoint %s: %w", dir, err)
-	}
-	if len(entries) == 0 {
-		return nil
-	}
-	desc, err := pebble.Peek(dir, vfs.Default)
-	if err != nil {
-		return corruptDir(dir, err)
-	}
-	if !desc.Exists {
-		return corruptDir(dir, errors.New("the directory holds files but no Pebble database"))
-	}
-	return nil
-}
-
-// openPebble opens the database, turning a fatal Pebble error while it
-// reads damaged files into an error.
-func openPebble(dir string, lock *pebble.Lock, log zerolog.Logger) (pdb *pebble.DB, err error) {
-	defer recoverFatal(&err)
-	pdb, err = pebble.Open(dir, &pebble.Options{Logger: pebbleLogger{log: log}, Lock: lock})
-	if err != nil {
-		if errors.Is(err, fs.ErrPermission) {
-			return nil, fmt.Errorf("checkpoint %s: %w", dir, err)
-		}
-		return nil, corruptDir(dir, err)
-	}
-	return pdb, nil
 }
