@@ -8,37 +8,11 @@
 # Why a copy: the module cache is read-only, and building in a copy of the module
 # uses MinIO's own go.mod and go.sum unchanged.
 set -euo pipefail
+. "$(dirname "$0")/cachedbuild.sh"
 
 version=v0.0.0-20260212201848-7aac2a2c5b7c
-cache=${TIDELOG_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/tidelog}
-bin=$cache/minio-$version/minio
-
-if [ -x "$bin" ]; then
-  echo "$bin"
-  exit 0
-fi
-
-mkdir -p "$cache"
-# Test binaries of several packages may ask at once: one builds, the others
-# wait for it and then find the binary.
-exec 9>"$cache/minio-$version.lock"
-flock 9
-if [ -x "$bin" ]; then
-  echo "$bin"
-  exit 0
-fi
-
-work=$(mktemp -d "$cache/minio-build.XXXXXX")
-trap 'chmod -R u+w "$work" 2>/dev/null; rm -rf "$work"' EXIT
-
-# Resolve the module through the proxy; GOFLAGS=-mod=mod lets `go mod download`
-# run outside any module.
-dir=$(cd "$work" && GOFLAGS=-mod=mod go mod download -json "github.com/minio/minio@$version" |
-  sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')
-[ -n "$dir" ] || { echo "minio.sh: could not download MinIO $version" >&2; exit 1; }
-
-cp -r "$dir" "$work/src"
-chmod -R u+w "$work/src"
+cached_begin minio "$version"
+module_copy github.com/minio/minio "$version"
 
 # The version MinIO reports (and logs at start), taken from the pseudo-version:
 # its time as MinIO's RFC 3339 Version and release tag, its commit as the commit ID.
@@ -53,7 +27,4 @@ ldflags="-s -w -X $pkg.Version=$rfc3339 -X $pkg.ReleaseTag=$tag -X $pkg.CommitID
 echo "minio.sh: building MinIO $version (one time, a few minutes, cached in $cache)" >&2
 (cd "$work/src" && GOFLAGS=-mod=mod CGO_ENABLED=0 go build -trimpath -tags kqueue -ldflags "$ldflags" -o "$work/minio" .)
 
-mkdir -p "$(dirname "$bin")"
-mv "$work/minio" "$bin.tmp"
-mv "$bin.tmp" "$bin"
-echo "$bin"
+cached_install "$work/minio"
