@@ -52,7 +52,7 @@ func TestFollowResumesAfterKillBetweenApplyAndCommit(t *testing.T) {
 	}
 	fx.check(m) // the writes reached the target; the checkpoint does not say so
 
-	ck, err := OpenCheckpoint(fx.ckpt, fx.log.zl())
+	ck, err := OpenCheckpoint(fx.ckpt, fx.log.Logger())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"path/filepath"
 	"sort"
-	"sync"
 	"testing"
 	"time"
 
@@ -14,6 +13,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
 
+	"github.com/tidelog/tidelog/internal/testlog"
 	"github.com/tidelog/tidelog/internal/testserver"
 	"github.com/tidelog/tidelog/oplog"
 	"github.com/tidelog/tidelog/segment"
@@ -32,7 +32,7 @@ type fixture struct {
 	prev   segment.Link
 	client *mongo.Client
 	ckpt   string
-	log    *syncBuffer
+	log    *testlog.Buffer
 }
 
 func newFixture(t *testing.T) *fixture {
@@ -49,7 +49,7 @@ func newFixture(t *testing.T) *fixture {
 	}
 	t.Cleanup(func() { client.Disconnect(context.Background()) })
 	return &fixture{t: t, st: st, w: segment.NewWriter(stream), client: client,
-		ckpt: filepath.Join(dir, "checkpoint"), log: &syncBuffer{}}
+		ckpt: filepath.Join(dir, "checkpoint"), log: &testlog.Buffer{}}
 }
 
 // put stores entries as the next segment of the chain.
@@ -266,26 +266,6 @@ func inserts(t *testing.T, m model, from, n uint32) []bson.Raw {
 	return out
 }
 
-// syncBuffer is a log sink safe for the follower's goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 var _ store.Store = (*dirstore.Store)(nil)
-
-func (s *syncBuffer) zl() zerolog.Logger { return zerolog.New(s) }
 
 func itoa(i int32) string { return fmt.Sprint(i) }

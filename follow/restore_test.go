@@ -39,7 +39,7 @@ func TestFollowRedoesInterruptedInitialRestore(t *testing.T) {
 			if _, err := r.wait(t); !errors.Is(err, errKilled) {
 				t.Fatalf("kill during the initial restore: %v", err)
 			}
-			ck, err := OpenCheckpoint(fx.ckpt, fx.log.zl())
+			ck, err := OpenCheckpoint(fx.ckpt, fx.log.Logger())
 			if err != nil {
 				t.Fatal(err)
 			}

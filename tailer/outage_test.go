@@ -1,11 +1,9 @@
 package tailer
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -14,6 +12,7 @@ import (
 
 	"github.com/tidelog/tidelog/catalog"
 	"github.com/tidelog/tidelog/checkpoint"
+	"github.com/tidelog/tidelog/internal/testlog"
 	"github.com/tidelog/tidelog/internal/testserver"
 	"github.com/tidelog/tidelog/store"
 )
@@ -38,30 +37,12 @@ func (h *hangingStore) PutSegment(ctx context.Context, stream, name string, data
 	return h.Store.PutSegment(ctx, stream, name, data)
 }
 
-// syncBuffer is a log destination safe for the timer goroutine's writes.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // runHanging starts a tailer over a hanging store, with short timers.
-func runHanging(t *testing.T, f *fixture, grace time.Duration) (*hangingStore, *syncBuffer, func() error) {
+func runHanging(t *testing.T, f *fixture, grace time.Duration) (*hangingStore, *testlog.Buffer, func() error) {
 	t.Helper()
 	hs := &hangingStore{Store: f.store}
 	hs.down.Store(true)
-	logs := &syncBuffer{}
+	logs := &testlog.Buffer{}
 	ck, err := checkpoint.Open(t.TempDir())
 	if err != nil {
 		t.Fatal(err)

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tidelog/tidelog/internal/testlog"
 	"github.com/tidelog/tidelog/internal/testserver"
 )
 
@@ -101,10 +102,10 @@ func TestWatchReportsShardChanges(t *testing.T) {
 func TestWatchKeepsTopologyWhenReadsFail(t *testing.T) {
 	t.Parallel()
 	c := startCluster(t, "shardA", "shardB")
-	var logs logBuffer
+	var logs testlog.Buffer
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	w, err := NewWatcher(ctx, c.config.URI, Options{Timeout: time.Second, Log: logs.logger()})
+	w, err := NewWatcher(ctx, c.config.URI, Options{Timeout: time.Second, Log: logs.Logger()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -128,13 +129,13 @@ func TestWatchKeepsTopologyWhenReadsFail(t *testing.T) {
 		done <- w.Run(ctx, 50*time.Millisecond, func(top Topology, c Changes) { ch <- report{top, c} })
 	}()
 	const within = 20 * time.Second
-	waitFor(t, within, "two failed polls logged", func() bool { return logs.count("poll failed") >= 2 })
+	waitFor(t, within, "two failed polls logged", func() bool { return logs.Count("poll failed") >= 2 })
 	noReport(t, ch, "while the config server is down")
 
 	if err := c.config.Restart(ctx); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, within, "a poll to recover", func() bool { return logs.count("poll recovered") >= 1 })
+	waitFor(t, within, "a poll to recover", func() bool { return logs.Count("poll recovered") >= 1 })
 	noReport(t, ch, "after the config server came back unchanged")
 
 	c.removeShard(t, "shardB")
