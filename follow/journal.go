@@ -148,7 +148,18 @@ func repair(ctx context.Context, target *mongo.Client, pre []preimage) (int, err
 		case err == nil:
 			n++
 		case isDuplicateKey(err):
-			// present: a version at or after the last commit
+			// Usually the document is present, at a version at or after the
+			// last commit. But a unique secondary index also answers 11000:
+			// then the document is still absent, and a resumed update of it
+			// would fail or, worse, be skipped. Only the _id decides.
+			id := p.Doc.Lookup("_id")
+			found := target.Database(db).Collection(coll).FindOne(ctx, bson.D{{Key: "_id", Value: id}}).Err()
+			if errors.Is(found, mongo.ErrNoDocuments) {
+				return n, fmt.Errorf("put back %s's document %s, left absent by a write cut short: a unique index holds another document with the same key (%w); remove or fix that document on the target, then start the follower again", p.NS, id, err)
+			}
+			if found != nil {
+				return n, fmt.Errorf("put back %s's document %s: check whether it is present: %w", p.NS, id, found)
+			}
 		default:
 			return n, fmt.Errorf("put back %s's document %s, left absent by a write cut short: %w", p.NS, p.Doc.Lookup("_id"), err)
 		}
