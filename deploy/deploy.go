@@ -45,4 +45,5 @@ var TailerdMetrics = []string{
 var FollowMetrics = []string{
 	"tidelog_follow_apply_errors_total",
 	"tidelog_follow_apply_lag_seconds",
+	"tidelog_follow_delay_seconds",
 }

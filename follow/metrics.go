@@ -8,6 +8,7 @@ import (
 const (
 	metricApplied  = "tidelog_follow_applied_timestamp_seconds"
 	metricLag      = "tidelog_follow_apply_lag_seconds"
+	metricDelay    = "tidelog_follow_delay_seconds"
 	metricEntries  = "tidelog_follow_entries_applied_total"
 	metricSegments = "tidelog_follow_segments_applied_total"
 	metricErrors   = "tidelog_follow_apply_errors_total"
@@ -31,6 +32,7 @@ func (f *Follower) Collector() prometheus.Collector {
 	help := map[string]string{
 		metricApplied:  "ts (seconds since the epoch) of the newest entry applied: the target holds the source's data as of it",
 		metricLag:      "now minus the applied timestamp, at scrape time (grows while the source is idle, too)",
+		metricDelay:    "the configured --delay: the lag it adds on purpose (alert on lag minus delay)",
 		metricEntries:  "oplog entries applied (rate() is entries/s)",
 		metricSegments: "segments applied whole",
 		metricErrors:   "failed apply cycles (each retried from the last commit) and failures that stopped the follower",
@@ -70,6 +72,7 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	if !s.CheckpointCommitted.IsZero() {
 		emit(metricCkptAge, prometheus.GaugeValue, s.CheckpointAgeSeconds)
 	}
+	emit(metricDelay, prometheus.GaugeValue, c.f.opts.Delay.Seconds())
 	emit(metricEntries, prometheus.CounterValue, float64(s.EntriesApplied))
 	emit(metricSegments, prometheus.CounterValue, float64(s.SegmentsApplied))
 	emit(metricErrors, prometheus.CounterValue, float64(s.ApplyErrors))
