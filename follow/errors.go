@@ -95,8 +95,10 @@ func permanent(err error) bool {
 	return errors.As(err, &ge) || errors.As(err, &le) || errors.As(err, &ce) || errors.As(err, &me) || errors.As(err, &pe) ||
 		errors.As(err, &sn) || errors.As(err, &ue) || errors.As(err, &cf) || errors.As(err, &we) ||
 		errors.Is(err, segment.ErrCorrupt) || errors.Is(err, segment.ErrUnsupported) ||
-		errors.Is(err, store.ErrNotStore) || errors.Is(err, ErrCheckpoint) || errors.Is(err, errPruned)
+		errors.Is(err, store.ErrNotStore) || errors.Is(err, ErrCheckpoint) || errors.Is(err, ErrPruned)
 }
 
-// errPruned: a segment the follower needs is no longer in the store.
-var errPruned = errors.New("segment needed by the follower is no longer in the store")
+// ErrPruned: a segment the follower needs is no longer in the store
+// (retention pruned it, or it was deleted). The standby cannot go on: it
+// must start over from a snapshot.
+var ErrPruned = errors.New("segment needed by the follower is no longer in the store")

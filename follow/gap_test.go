@@ -99,3 +99,34 @@ func TestFollowStopsAtDamagedSegment(t *testing.T) {
 	}
 	fx.check(m)
 }
+
+// Segments pruned (or deleted) right after the last one applied are not
+// damage: the follower says they are gone and that the standby must start
+// over, with ErrPruned (exit 3 in replayer), at once and after a restart.
+func TestFollowStopsAtPrunedSegments(t *testing.T) {
+	fx := newFixture(t)
+	m := model{}
+	s1 := fx.put(inserts(t, m, 1, 5)...)
+	r := fx.start(nil)
+	fx.waitThrough(r, s1.OpEnd)
+	if _, err := r.stop(t); err != nil {
+		t.Fatal(err)
+	}
+
+	s2 := fx.put(ins(t, ts(T0, 6), 6, "six"))
+	fx.put(ins(t, ts(T0, 7), 7, "seven"))
+	if err := fx.st.DeleteSegment(context.Background(), stream, s2.Name); err != nil {
+		t.Fatal(err)
+	}
+	r = fx.start(nil)
+	_, err := r.wait(t)
+	if !errors.Is(err, ErrPruned) || errors.Is(err, segment.ErrCorrupt) {
+		t.Fatalf("segments gone after the resume point: %v; want ErrPruned, not damage", err)
+	}
+	for _, want := range []string{"gone", s1.OpEnd.String(), "--drop"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("the error does not say %q:\n%v", want, err)
+		}
+	}
+	fx.check(m)
+}

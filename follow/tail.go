@@ -64,7 +64,7 @@ func openTail(ctx context.Context, st store.Store, state State) (*tail, error) {
 	t.anchor, t.anchorLink = state.Segment, state.Link
 	if i := sort.SearchStrings(t.pending, state.Segment); i == len(t.pending) || t.pending[i] != state.Segment {
 		return nil, fmt.Errorf("stream %s: segment %s holds entries after the resume point %s, which must be read again: %w (was it pruned? start the standby over: move the --checkpoint directory aside and run with --drop)",
-			state.Stream, state.Segment, state.Applied, errPruned)
+			state.Stream, state.Segment, state.Applied, ErrPruned)
 	}
 	return t, nil
 }
@@ -132,7 +132,7 @@ func (t *tail) fetch(ctx context.Context, name string) (*loaded, error) {
 func (t *tail) read(ctx context.Context, name string) (*loaded, error) {
 	rc, err := t.st.OpenSegment(ctx, t.stream, name)
 	if errors.Is(err, store.ErrNotExist) {
-		return nil, fmt.Errorf("stream %s: segment %s was listed and is gone: %w (is retention pruning segments the standby has not applied yet?)", t.stream, name, errPruned)
+		return nil, fmt.Errorf("stream %s: segment %s was listed and is gone: %w (is retention pruning segments the standby has not applied yet?)", t.stream, name, ErrPruned)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("open %s/%s in %s: %w", t.stream, name, t.st, err)
@@ -158,7 +158,12 @@ func (t *tail) accept(ctx context.Context, info segment.Info) error {
 	switch {
 	case !t.linked && !info.Prev.IsZero() && info.Prev.OpEnd.After(t.applied):
 		return fmt.Errorf("stream %s: segment %s continues %s, after the resume point %s: the segments between are gone: %w (start the standby over: move the --checkpoint directory aside and run with --drop)",
-			t.stream, info.Name, info.Prev.OpEnd, t.applied, errPruned)
+			t.stream, info.Name, info.Prev.OpEnd, t.applied, ErrPruned)
+	case t.linked && !info.Prev.IsZero() && info.Prev.OpEnd.After(t.link.OpEnd):
+		// The segments between are not listed any more: pruned, not damaged
+		// (a damaged chain links to the wrong bytes, not to a later end).
+		return fmt.Errorf("stream %s: segment %s continues %s, but the last segment applied ends %s: the segments between are gone (pruned by retention, or deleted): %w (start the standby over: move the --checkpoint directory aside and run with --drop)",
+			t.stream, info.Name, info.Prev.OpEnd, t.link.OpEnd, ErrPruned)
 	case t.linked && info.Prev != t.link:
 		return t.broken(ctx, info)
 	}

@@ -183,7 +183,7 @@ func followError(err error, storeLoc string) error {
 		ue *replay.UnsupportedError
 	)
 	switch {
-	case errors.As(err, &ge), errors.As(err, &le), errors.As(err, &pe), errors.As(err, &we):
+	case errors.As(err, &ge), errors.As(err, &le), errors.As(err, &pe), errors.As(err, &we), errors.Is(err, follow.ErrPruned):
 		return coded(exitWindow, err)
 	case errors.As(err, &me):
 		return coded(exitUsage, err)
