@@ -1,6 +1,9 @@
 // Package bench holds benchmarks that span packages. Run:
 //
 //	go test -run='^$' -bench='SegmentPipeline|RawLZ4' -benchmem -count=3 ./bench
+//
+// SegmentPipeline/plain and SegmentPipeline/encrypted run side by side on
+// the same corpus: the cost of encryption is their difference.
 package bench
 
 import (
@@ -16,9 +19,11 @@ import (
 	"time"
 
 	"github.com/pierrec/lz4/v4"
+	"go.mongodb.org/mongo-driver/v2/bson"
+
+	"github.com/tidelog/tidelog/crypt"
 	"github.com/tidelog/tidelog/oplog"
 	"github.com/tidelog/tidelog/segment"
-	"go.mongodb.org/mongo-driver/v2/bson"
 )
 
 // corpusSize is the raw size of the synthetic oplog both benchmarks use.
@@ -177,13 +182,27 @@ func mallocs() uint64 {
 
 // BenchmarkSegmentPipeline is the whole life of one segment: Append every
 // entry, Finish, write the file, then open it and read every entry back
-// with full verification. Besides the totals it reports the time of each
-// stage per op (write-ms: Append and Finish; file-ms: WriteFile and Open;
-// read-ms: Reader), to show where the time goes.
+// with full verification; plain, then encrypted (AES-256-GCM, one key), on
+// the same corpus in the same run. Besides the totals it reports the time
+// of each stage per op (write-ms: Append and Finish; file-ms: WriteFile and
+// Open; read-ms: Reader) and the write and read stages' throughput over the
+// raw bytes (write-MB/s, read-MB/s), to show where the time goes.
 func BenchmarkSegmentPipeline(b *testing.B) {
+	key := crypt.NewKey()
+	keys, err := crypt.NewKeyring(key)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Run("plain", func(b *testing.B) { segmentPipeline(b, segment.WriterOptions{}, segment.ReaderOptions{}) })
+	b.Run("encrypted", func(b *testing.B) {
+		segmentPipeline(b, segment.WriterOptions{Keys: keys}, segment.ReaderOptions{Keys: keys, RequireEncryption: true})
+	})
+}
+
+func segmentPipeline(b *testing.B, wopts segment.WriterOptions, ropts segment.ReaderOptions) {
 	c := getCorpus(b)
 	path := filepath.Join(b.TempDir(), "segment.tseg")
-	w := segment.NewWriter("rs0")
+	w := segment.NewWriterWith("rs0", wopts)
 	var size int
 	var tWrite, tFile, tRead time.Duration
 	b.SetBytes(int64(len(c.raw)))
@@ -202,6 +221,9 @@ func BenchmarkSegmentPipeline(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
+		if info.Encrypted != (wopts.Keys != nil) {
+			b.Fatalf("segment encrypted: %v", info.Encrypted)
+		}
 		size = len(data)
 		t1 := time.Now()
 		if err := os.WriteFile(path, data, 0o644); err != nil {
@@ -212,7 +234,7 @@ func BenchmarkSegmentPipeline(b *testing.B) {
 			b.Fatal(err)
 		}
 		t2 := time.Now()
-		r, err := segment.NewReader(f, info.Name)
+		r, err := segment.NewReaderWith(f, info.Name, ropts)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -238,9 +260,12 @@ func BenchmarkSegmentPipeline(b *testing.B) {
 	b.ReportMetric(float64(mallocs()-m0)/float64(iters*len(c.entries)), "allocs/entry")
 	b.ReportMetric(float64(len(c.raw))/float64(size), "ratio")
 	ms := func(d time.Duration) float64 { return d.Seconds() * 1000 / float64(iters) }
+	mbs := func(d time.Duration) float64 { return float64(len(c.raw)) * float64(iters) / 1e6 / d.Seconds() }
 	b.ReportMetric(ms(tWrite), "write-ms/op")
 	b.ReportMetric(ms(tFile), "file-ms/op")
 	b.ReportMetric(ms(tRead), "read-ms/op")
+	b.ReportMetric(mbs(tWrite), "write-MB/s")
+	b.ReportMetric(mbs(tRead), "read-MB/s")
 }
 
 // BenchmarkRawLZ4 is the baseline: the same bytes, concatenated, through an

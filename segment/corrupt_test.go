@@ -125,7 +125,7 @@ func TestReaderUnsupported(t *testing.T) {
 	cases := map[string]func(h []byte) []byte{
 		"format version 2": func(h []byte) []byte { binary.LittleEndian.PutUint16(h[offVersion:], 2); return h },
 		"codec 7":          func(h []byte) []byte { h[offCodec] = 7; return h },
-		"header flags":     func(h []byte) []byte { h[offFlags] = 1; return h },
+		"header flags":     func(h []byte) []byte { h[offFlags] = 2; return h }, // bit 0 is FlagEncrypted
 	}
 	for what, edit := range cases {
 		bad := rewriteHeader(data, edit)

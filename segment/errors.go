@@ -3,6 +3,8 @@ package segment
 import (
 	"errors"
 	"strconv"
+
+	"github.com/tidelog/tidelog/crypt"
 )
 
 // ErrCorrupt is matched (errors.Is) by every error that reports a damaged,
@@ -14,6 +16,21 @@ var ErrCorrupt = errors.New("segment corrupt")
 // written in a format this build of tidelog does not know (a newer format
 // version, codec or flag). The segment is fine; tidelog must be upgraded.
 var ErrUnsupported = errors.New("unsupported segment format")
+
+// ErrKeyRequired is matched (errors.Is) by the error for an encrypted
+// segment read without keys; the error (a *crypt.KeyError) names the
+// segment and its key id. The segment may be fine. It is crypt.ErrKeyRequired.
+var ErrKeyRequired = crypt.ErrKeyRequired
+
+// ErrWrongKey is matched (errors.Is) by the error for an encrypted segment
+// whose key is not among those given; the error (a *crypt.KeyError) names
+// the segment, its key id and the ids given. It is crypt.ErrWrongKey.
+var ErrWrongKey = crypt.ErrWrongKey
+
+// ErrNotEncrypted is matched (errors.Is) by the error for a plaintext
+// segment read with ReaderOptions.RequireEncryption. It is
+// crypt.ErrNotEncrypted.
+var ErrNotEncrypted = crypt.ErrNotEncrypted
 
 // ErrInvalidEntry is matched (errors.Is) by Writer.Append's error for an
 // entry that is not a well-formed BSON oplog entry with a ts.

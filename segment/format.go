@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"hash/crc32"
 	"unicode/utf8"
+
+	"github.com/tidelog/tidelog/crypt"
 )
 
 // The on-disk layout; docs/segment-format.md is the specification and must
@@ -45,6 +47,20 @@ const (
 	offStreamLen    = 68
 	offStream       = 70
 
+	// FlagEncrypted (header flags bit 0) marks an encrypted segment: the
+	// header's extension area begins with the encryption block and the
+	// body is sealed (docs/segment-format.md, docs/encryption.md). Readers
+	// that predate it stop with ErrUnsupported, as for any unknown flag.
+	FlagEncrypted uint8 = 1
+
+	// The encryption block, at the start of the extension area (offsets
+	// from there): algorithm, chunk size, key id, salt.
+	encOffAlg       = 0
+	encOffChunkSize = 1
+	encOffKeyID     = 5
+	encOffSalt      = encOffKeyID + crypt.KeyIDSize
+	encBlockSize    = encOffSalt + crypt.SaltSize
+
 	// minHeaderSize is the version-1 header with an empty stream name
 	// (which is then rejected); maxHeaderSize bounds what a reader will
 	// allocate for a header whose length field is damaged.
@@ -63,6 +79,18 @@ const (
 
 // headerSize is the length of the version-1 header for a stream name.
 func headerSize(stream string) int { return minHeaderSize + len(stream) }
+
+// headerSizeFor is headerSize, with the encryption block if encrypted.
+func headerSizeFor(stream string, encrypted bool) int {
+	if encrypted {
+		return headerSize(stream) + encBlockSize
+	}
+	return headerSize(stream)
+}
+
+// rawCRCSize is the raw CRC-32C that follows the lz4 frame inside an
+// encrypted body, where it cannot confirm a guess about the plaintext.
+const rawCRCSize = 4
 
 // crc32c extends crc with the CRC-32C (Castagnoli) of b. MakeTable returns
 // the same cached table on every call for Castagnoli, which makes

@@ -14,15 +14,23 @@ import (
 // repairs the header and file checksums, so that mutations reach the checks
 // behind them (header fields, body, trailer) instead of stopping at a CRC.
 //
-// Invariants: no panic; every error matches ErrCorrupt or ErrUnsupported
-// (the source never fails); io.EOF comes only with a set of entries that
-// agrees with the header and the Info, and that a Writer accepts again.
+// Encrypted segments are read with a fixed test key, and seeded: encrypted
+// with it (one chunk, several small chunks) and with another key.
+//
+// Invariants: no panic; every error matches ErrCorrupt, ErrUnsupported or,
+// for a segment of another key, ErrWrongKey (the source never fails);
+// io.EOF comes only with a set of entries that agrees with the header and
+// the Info, and that a Writer accepts again.
 func FuzzReader(f *testing.F) {
+	kr := testRing(f, testKey(f, 1))
 	w := NewWriter("rs0")
 	a, dataA := build(f, w, Link{}, entries(f, 40, oplog.Timestamp{}, 20, 60, 400))
 	_, dataB := build(f, w, a.Link(), entries(f, 41, a.OpEnd, 3, 60, 200))
 	_, dataC := build(f, w, Link{}, entries(f, 42, oplog.Timestamp{}, 1, 60, 100))
-	for _, d := range [][]byte{dataA, dataB, dataC} {
+	_, dataD := build(f, encWriter(kr, 0), a.Link(), entries(f, 43, a.OpEnd, 6, 60, 300))
+	_, dataE := build(f, encWriter(kr, 128), Link{}, entries(f, 44, oplog.Timestamp{}, 8, 60, 200))
+	_, dataF := build(f, encWriter(testRing(f, testKey(f, 2)), 0), Link{}, entries(f, 45, oplog.Timestamp{}, 2, 60, 100))
+	for _, d := range [][]byte{dataA, dataB, dataC, dataD, dataE, dataF} {
 		f.Add(d, false)
 		f.Add(d, true)
 	}
@@ -30,7 +38,7 @@ func FuzzReader(f *testing.F) {
 		if fix {
 			data = fixChecksums(data)
 		}
-		r, err := NewReader(bytes.NewReader(data), "")
+		r, err := NewReaderWith(bytes.NewReader(data), "", ReaderOptions{Keys: kr})
 		if err != nil {
 			checkFuzzErr(t, err)
 			return
@@ -80,8 +88,8 @@ func FuzzReader(f *testing.F) {
 
 func checkFuzzErr(t *testing.T, err error) {
 	t.Helper()
-	if !errors.Is(err, ErrCorrupt) && !errors.Is(err, ErrUnsupported) {
-		t.Fatalf("error is neither ErrCorrupt nor ErrUnsupported: %v", err)
+	if !errors.Is(err, ErrCorrupt) && !errors.Is(err, ErrUnsupported) && !errors.Is(err, ErrWrongKey) {
+		t.Fatalf("error is not ErrCorrupt, ErrUnsupported or ErrWrongKey: %v", err)
 	}
 	if err == io.EOF {
 		t.Fatal("io.EOF as an error")

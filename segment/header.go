@@ -7,6 +7,7 @@ import (
 	"io"
 	"math"
 
+	"github.com/tidelog/tidelog/crypt"
 	"github.com/tidelog/tidelog/oplog"
 )
 
@@ -21,6 +22,12 @@ type Header struct {
 	RawSize  uint64          // bytes of concatenated BSON entries
 	BodySize uint64          // bytes of the compressed body
 	Prev     Link            // previous segment of the stream; zero starts a chain
+	// Encrypted says the body is sealed (FlagEncrypted) with the master
+	// key KeyID names; the header itself is plaintext, so catalogs and
+	// structural checks need no key.
+	Encrypted bool
+	KeyID     crypt.KeyID
+	enc       crypt.Params // when Encrypted: what decrypting needs
 }
 
 // Name is the name the segment must be stored under.
@@ -32,14 +39,22 @@ func (h Header) FileSize(headerLen int64) uint64 {
 	return uint64(headerLen) + h.BodySize + TrailerSize
 }
 
-// putHeader encodes h into b, which is exactly headerSize(h.Stream) long,
-// ending with the header CRC.
+// putHeader encodes h into b, which is exactly headerSizeFor(h.Stream,
+// h.Encrypted) long, ending with the header CRC.
 func putHeader(b []byte, h *Header) {
 	le := binary.LittleEndian
 	copy(b, headerMagic)
 	le.PutUint16(b[offVersion:], h.Version)
 	b[offCodec] = h.Codec
 	b[offFlags] = 0
+	if h.Encrypted {
+		b[offFlags] = FlagEncrypted
+		e := b[offStream+len(h.Stream):]
+		e[encOffAlg] = h.enc.Alg
+		le.PutUint32(e[encOffChunkSize:], h.enc.ChunkSize)
+		copy(e[encOffKeyID:], h.enc.KeyID[:])
+		copy(e[encOffSalt:], h.enc.Salt[:])
+	}
 	le.PutUint32(b[offHeaderLen:], uint32(len(b)))
 	le.PutUint64(b[offOpStart:], h.OpStart.Uint64())
 	le.PutUint64(b[offOpEnd:], h.OpEnd.Uint64())
@@ -70,7 +85,8 @@ func parseHeader(b []byte) (Header, error) {
 	if c := b[offCodec]; c != CodecLZ4Frame {
 		return Header{}, &UnsupportedError{Feature: fmt.Sprintf("codec %d", c)}
 	}
-	if f := b[offFlags]; f != 0 {
+	flags := b[offFlags]
+	if f := flags &^ FlagEncrypted; f != 0 {
 		return Header{}, &UnsupportedError{Feature: fmt.Sprintf("header flags %#02x", f)}
 	}
 	corrupt := func(off int, format string, args ...any) (Header, error) {
@@ -97,6 +113,11 @@ func parseHeader(b []byte) (Header, error) {
 			Checksum: le.Uint32(b[offPrevChecksum:]),
 		},
 	}
+	if flags&FlagEncrypted != 0 {
+		if err := parseEncryption(b, offStream+sl, &h); err != nil {
+			return Header{}, err
+		}
+	}
 	// A header that passed its checksum but breaks these rules was not
 	// written by a correct writer; treat it as corruption.
 	if err := checkStream(h.Stream); err != nil {
@@ -120,10 +141,40 @@ func parseHeader(b []byte) (Header, error) {
 	if h.BodySize < lz4FrameStart || h.BodySize > math.MaxInt64 {
 		return corrupt(offBodySize, "body size %d is impossible", h.BodySize)
 	}
+	if h.Encrypted {
+		// The sealed body holds the lz4 frame and the raw CRC; only some
+		// sizes are made of whole chunks and a final one.
+		plain, ok := crypt.PlainSize(int64(h.BodySize), int(h.enc.ChunkSize))
+		if !ok || plain < lz4FrameStart+rawCRCSize {
+			return corrupt(offBodySize, "body size %d is not a sealed body of %d-byte chunks", h.BodySize, h.enc.ChunkSize)
+		}
+	}
 	if !h.Prev.IsZero() && !h.OpStart.After(h.Prev.OpEnd) {
 		return corrupt(offPrevOpEnd, "previous segment ends at %s, not before opStart %s", h.Prev.OpEnd, h.OpStart)
 	}
 	return h, nil
+}
+
+// parseEncryption decodes the encryption block at b[at:] into h. The header
+// CRC already holds: an unknown algorithm or chunk size is unsupported.
+func parseEncryption(b []byte, at int, h *Header) error {
+	le := binary.LittleEndian
+	if at+encBlockSize > len(b)-4 {
+		return &CorruptError{Offset: int64(at), Reason: fmt.Sprintf("header: encrypted, but the %d-byte header has no room for the %d-byte encryption block", len(b), encBlockSize)}
+	}
+	e := b[at:]
+	p := crypt.Params{Alg: e[encOffAlg], ChunkSize: le.Uint32(e[encOffChunkSize:])}
+	copy(p.KeyID[:], e[encOffKeyID:])
+	copy(p.Salt[:], e[encOffSalt:])
+	if err := p.Check(); err != nil {
+		var ue *crypt.UnsupportedError
+		if errors.As(err, &ue) {
+			return &UnsupportedError{Feature: ue.Feature}
+		}
+		return err
+	}
+	h.Encrypted, h.KeyID, h.enc = true, p.KeyID, p
+	return nil
 }
 
 // headerLen checks the fixed prefix of a header and returns the header length.
@@ -143,30 +194,31 @@ func headerLen(p []byte) (int, error) {
 // catalog be built from a store listing without reading bodies. Errors are
 // a *CorruptError, an *UnsupportedError, or an I/O error from r (wrapped).
 func ReadHeader(r io.Reader) (Header, int64, error) {
-	h, n, err := readHeader(r)
+	h, b, err := readHeader(r)
 	if err != nil {
 		return Header{}, 0, named(err, "")
 	}
-	return h, int64(n), nil
+	return h, int64(len(b)), nil
 }
 
-// readHeader reads exactly the header from r.
-func readHeader(r io.Reader) (Header, int, error) {
+// readHeader reads exactly the header from r and returns it decoded and as
+// stored (an encrypted body authenticates the stored bytes).
+func readHeader(r io.Reader) (Header, []byte, error) {
 	var prefix [prefixSize]byte
 	if k, err := io.ReadFull(r, prefix[:]); err != nil {
-		return Header{}, 0, readErr(err, int64(k), "header")
+		return Header{}, nil, readErr(err, int64(k), "header")
 	}
 	n, err := headerLen(prefix[:])
 	if err != nil {
-		return Header{}, 0, err
+		return Header{}, nil, err
 	}
 	b := make([]byte, n)
 	copy(b, prefix[:])
 	if k, err := io.ReadFull(r, b[prefixSize:]); err != nil {
-		return Header{}, 0, readErr(err, int64(prefixSize+k), "header")
+		return Header{}, nil, readErr(err, int64(prefixSize+k), "header")
 	}
 	h, err := parseHeader(b)
-	return h, n, err
+	return h, b, err
 }
 
 // readErr turns an error of io.ReadFull on the file into a truncation

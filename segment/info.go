@@ -4,6 +4,7 @@
 package segment
 
 import (
+	"github.com/tidelog/tidelog/crypt"
 	"github.com/tidelog/tidelog/oplog"
 )
 
@@ -29,6 +30,9 @@ type Info struct {
 	Size     uint64          // bytes of the whole segment file
 	Checksum uint32          // CRC-32C of the whole file before the trailer's own checksum field; identifies the segment in the chain
 	Prev     Link            // the previous segment in the stream
+	// Encrypted says the body is sealed with the master key KeyID names.
+	Encrypted bool
+	KeyID     crypt.KeyID
 }
 
 // Link returns the Link that the next segment of the stream must carry.

@@ -9,8 +9,10 @@ import (
 	"io"
 
 	"github.com/pierrec/lz4/v4"
-	"github.com/tidelog/tidelog/oplog"
 	"go.mongodb.org/mongo-driver/v2/bson"
+
+	"github.com/tidelog/tidelog/crypt"
+	"github.com/tidelog/tidelog/oplog"
 )
 
 // Reader streams the entries of one segment and verifies all of it. Memory
@@ -31,7 +33,9 @@ type Reader struct {
 	hdr    Header
 	hdrLen int
 
-	body  io.LimitedReader // the body region of src
+	body  io.LimitedReader   // the body region of src
+	dec   *crypt.ChunkReader // encrypted: opens body; nil for plaintext
+	frm   io.LimitedReader   // encrypted: the lz4 frame part of dec's plaintext
 	frame [lz4FrameStart]byte
 	zr    *lz4.Reader
 	raw   rawReader     // over zr
@@ -53,33 +57,71 @@ type Reader struct {
 // OpEnd)); a mismatch is corruption, as it means the file was renamed or
 // swapped. r should be positioned at the segment's first byte and end at its
 // last; readers without ReadByte (files, network bodies) are buffered.
+//
+// NewReader reads plaintext segments only: an encrypted one fails with an
+// error matching ErrKeyRequired. NewReaderWith takes keys.
 func NewReader(r io.Reader, name string) (*Reader, error) {
+	return NewReaderWith(r, name, ReaderOptions{})
+}
+
+// NewReaderWith is NewReader with options: keys for encrypted segments,
+// and whether plaintext ones are refused. An encrypted segment's chunks
+// are authenticated before any byte of them reaches the lz4 decoder, so
+// no entry is ever decoded from unauthenticated bytes.
+func NewReaderWith(r io.Reader, name string, opts ReaderOptions) (*Reader, error) {
+	rd, hdr, err := openSegment(r, name)
+	if err != nil {
+		return nil, err
+	}
+	h := rd.hdr
+	body := io.Reader(&rd.body)
+	if h.Encrypted {
+		c, err := crypt.NewCipher(opts.Keys, h.enc, crypt.InfoSegment, "segment "+rd.name)
+		if err != nil {
+			return nil, err
+		}
+		rd.dec = c.NewReader(&rd.body, hdr[:len(hdr)-4])
+		// The lz4 reader must not see the raw CRC after the frame: it
+		// would take it for the start of another frame.
+		plain, _ := crypt.PlainSize(int64(h.BodySize), int(h.enc.ChunkSize)) // checked by parseHeader
+		rd.frm = io.LimitedReader{R: rd.dec, N: plain - rawCRCSize}
+		body = &rd.frm
+	} else if opts.RequireEncryption {
+		return nil, &crypt.NotEncryptedError{Object: "segment " + rd.name}
+	}
+	if k, err := io.ReadFull(body, rd.frame[:]); err != nil {
+		return nil, rd.bodyErr(err, fmt.Sprintf("the lz4 frame start (%d of %d bytes)", k, lz4FrameStart))
+	}
+	if err := checkFrameStart(rd.frame[:]); err != nil {
+		return nil, rd.corrupt(int64(rd.hdrLen), nil, "%v", err)
+	}
+	rd.zr = lz4.NewReader(io.MultiReader(bytes.NewReader(rd.frame[:]), body))
+	rd.raw.r = rd.zr
+	rd.raws = bufio.NewReaderSize(&rd.raw, 2*blockSize)
+	return rd, nil
+}
+
+// openSegment reads and verifies the header of the segment in r, checks it
+// against name, and returns a Reader positioned at the body, with the
+// header as stored.
+func openSegment(r io.Reader, name string) (*Reader, []byte, error) {
 	if _, ok := r.(io.ByteReader); !ok {
 		r = bufio.NewReaderSize(r, 64<<10)
 	}
 	rd := &Reader{name: name, src: source{r: r, sum: true}}
-	h, n, err := readHeader(&rd.src)
+	h, hdr, err := readHeader(&rd.src)
 	if err != nil {
-		return nil, named(err, name)
+		return nil, nil, named(err, name)
 	}
 	if name == "" {
 		rd.name = h.Name()
 	} else if hn := h.Name(); hn != name {
-		return nil, rd.corrupt(offOpStart, nil, "named %s but its header covers %s to %s (renamed or swapped segment %s)",
+		return nil, nil, rd.corrupt(offOpStart, nil, "named %s but its header covers %s to %s (renamed or swapped segment %s)",
 			name, h.OpStart, h.OpEnd, hn)
 	}
-	rd.hdr, rd.hdrLen = h, n
+	rd.hdr, rd.hdrLen = h, len(hdr)
 	rd.body = io.LimitedReader{R: &rd.src, N: int64(h.BodySize)}
-	if k, err := io.ReadFull(&rd.body, rd.frame[:]); err != nil {
-		return nil, rd.bodyErr(err, fmt.Sprintf("the lz4 frame start (%d of %d bytes)", k, lz4FrameStart))
-	}
-	if err := checkFrameStart(rd.frame[:]); err != nil {
-		return nil, rd.corrupt(int64(n), nil, "%v", err)
-	}
-	rd.zr = lz4.NewReader(io.MultiReader(bytes.NewReader(rd.frame[:]), &rd.body))
-	rd.raw.r = rd.zr
-	rd.raws = bufio.NewReaderSize(&rd.raw, 2*blockSize)
-	return rd, nil
+	return rd, hdr, nil
 }
 
 // Header returns the verified header.
@@ -189,53 +231,103 @@ func (r *Reader) finish() error {
 	if r.rawSize != r.hdr.RawSize {
 		return r.corrupt(r.src.off, nil, "entries hold %d raw bytes but the header says %d", r.rawSize, r.hdr.RawSize)
 	}
+	if r.dec != nil {
+		if err := r.finishSealed(); err != nil {
+			return err
+		}
+	}
 	if r.body.N != 0 {
 		return r.corrupt(r.src.off, nil, "lz4 frame ends %d bytes before the body's end", r.body.N)
 	}
+	rawCRC := r.raw.crc
+	if r.dec != nil {
+		rawCRC = 0 // in the sealed body, checked by finishSealed
+	}
+	info, err := r.trailer(rawCRC)
+	if err != nil {
+		return err
+	}
+	r.info = info
+	return nil
+}
 
+// finishSealed reads what follows the lz4 frame in an encrypted body: the
+// raw CRC, then the end of the final chunk.
+func (r *Reader) finishSealed() error {
+	if r.frm.N != 0 {
+		return r.corrupt(r.src.off, nil, "lz4 frame ends %d bytes before the end of the encrypted body", r.frm.N)
+	}
+	var b [rawCRCSize]byte
+	if _, err := io.ReadFull(r.dec, b[:]); err != nil {
+		return r.bodyErr(err, "the raw CRC after the lz4 frame")
+	}
+	if got := binary.LittleEndian.Uint32(b[:]); got != r.raw.crc {
+		return r.corrupt(r.src.off, nil, "raw CRC mismatch (stored %08x, computed %08x)", got, r.raw.crc)
+	}
+	var one [1]byte
+	if k, err := io.ReadFull(r.dec, one[:]); k > 0 {
+		return r.corrupt(r.src.off, nil, "data after the raw CRC in the encrypted body")
+	} else if err != io.EOF {
+		return r.bodyErr(err, "the end of the encrypted body")
+	}
+	return nil
+}
+
+// trailer reads and checks the trailer, which must end the file, and
+// returns the segment's Info. rawCRC is what the trailer must hold.
+func (r *Reader) trailer(rawCRC uint32) (Info, error) { return r.readTrailer(&rawCRC) }
+
+// trailerAnyRawCRC is trailer without a check of the raw CRC field.
+func (r *Reader) trailerAnyRawCRC() (Info, error) { return r.readTrailer(nil) }
+
+func (r *Reader) readTrailer(rawCRC *uint32) (Info, error) {
 	start := r.src.off
 	var t [TrailerSize]byte
 	if k, err := io.ReadFull(&r.src, t[:offTrailerFileCRC]); err != nil {
-		return named(readErr(err, start+int64(k), "trailer"), r.name)
+		return Info{}, named(readErr(err, start+int64(k), "trailer"), r.name)
 	}
 	sum := r.src.crc
 	r.src.sum = false // the file CRC does not cover itself
 	if k, err := io.ReadFull(&r.src, t[offTrailerFileCRC:]); err != nil {
-		return named(readErr(err, start+offTrailerFileCRC+int64(k), "trailer"), r.name)
+		return Info{}, named(readErr(err, start+offTrailerFileCRC+int64(k), "trailer"), r.name)
 	}
 	le := binary.LittleEndian
 	if string(t[offTrailerMagic:offTrailerFileCRC]) != trailerMagic {
-		return r.corrupt(start+offTrailerMagic, nil, "trailer magic missing")
+		return Info{}, r.corrupt(start+offTrailerMagic, nil, "trailer magic missing")
 	}
 	if got := le.Uint64(t[offTrailerBodySize:]); got != r.hdr.BodySize {
-		return r.corrupt(start+offTrailerBodySize, nil, "trailer body size %d but the header says %d", got, r.hdr.BodySize)
+		return Info{}, r.corrupt(start+offTrailerBodySize, nil, "trailer body size %d but the header says %d", got, r.hdr.BodySize)
 	}
-	if got := le.Uint32(t[offTrailerRawCRC:]); got != r.raw.crc {
-		return r.corrupt(start+offTrailerRawCRC, nil, "raw CRC mismatch (stored %08x, computed %08x)", got, r.raw.crc)
+	if got := le.Uint32(t[offTrailerRawCRC:]); rawCRC != nil && got != *rawCRC {
+		if r.hdr.Encrypted {
+			return Info{}, r.corrupt(start+offTrailerRawCRC, nil, "raw CRC field %08x in the trailer of an encrypted segment, where it must be 0", got)
+		}
+		return Info{}, r.corrupt(start+offTrailerRawCRC, nil, "raw CRC mismatch (stored %08x, computed %08x)", got, *rawCRC)
 	}
 	if got := le.Uint32(t[offTrailerFileCRC:]); got != sum {
-		return r.corrupt(start+offTrailerFileCRC, nil, "file checksum mismatch (stored %08x, computed %08x)", got, sum)
+		return Info{}, r.corrupt(start+offTrailerFileCRC, nil, "file checksum mismatch (stored %08x, computed %08x)", got, sum)
 	}
 	end := r.src.off
 	var one [1]byte
 	if k, err := io.ReadFull(&r.src, one[:]); k > 0 {
-		return r.corrupt(end, nil, "trailing bytes after the trailer")
+		return Info{}, r.corrupt(end, nil, "trailing bytes after the trailer")
 	} else if err != io.EOF {
-		return named(fmt.Errorf("reading byte %d: %w", end, err), r.name)
+		return Info{}, named(fmt.Errorf("reading byte %d: %w", end, err), r.name)
 	}
 	h := r.hdr
-	r.info = Info{
-		Name:     r.name,
-		Stream:   h.Stream,
-		OpStart:  h.OpStart,
-		OpEnd:    h.OpEnd,
-		Count:    h.Count,
-		RawSize:  h.RawSize,
-		Size:     uint64(end),
-		Checksum: sum,
-		Prev:     h.Prev,
-	}
-	return nil
+	return Info{
+		Name:      r.name,
+		Stream:    h.Stream,
+		OpStart:   h.OpStart,
+		OpEnd:     h.OpEnd,
+		Count:     h.Count,
+		RawSize:   h.RawSize,
+		Size:      uint64(end),
+		Checksum:  sum,
+		Prev:      h.Prev,
+		Encrypted: h.Encrypted,
+		KeyID:     h.KeyID,
+	}, nil
 }
 
 // corrupt returns a *CorruptError for this segment.
@@ -250,9 +342,12 @@ func (r *Reader) bodyErr(err error, what string) error {
 	if r.src.ioErr != nil {
 		return named(fmt.Errorf("reading byte %d: %w", r.src.off, r.src.ioErr), r.name)
 	}
+	var de *crypt.DamagedError
 	switch {
 	case r.src.eof && r.body.N > 0:
 		return r.corrupt(r.src.off, nil, "file truncated in the body, reading %s", what)
+	case r.dec != nil && errors.As(r.dec.Err(), &de):
+		return r.corrupt(int64(r.hdrLen)+de.Offset, nil, "encrypted body: %s", de.Reason)
 	case errors.Is(err, io.EOF):
 		return r.corrupt(r.src.off, nil, "lz4 frame ends before %s", what)
 	case errors.Is(err, io.ErrUnexpectedEOF):
@@ -281,9 +376,15 @@ func (r *rawReader) Read(p []byte) (int, error) {
 }
 
 // Verify reads the whole segment in r through a Reader, checking everything
-// NewReader and Next check, and returns its Info.
+// NewReader and Next check, and returns its Info. Like NewReader it reads
+// plaintext segments only; VerifyWith takes keys.
 func Verify(r io.Reader, name string) (Info, error) {
-	rd, err := NewReader(r, name)
+	return VerifyWith(r, name, ReaderOptions{})
+}
+
+// VerifyWith is Verify with options (keys, RequireEncryption).
+func VerifyWith(r io.Reader, name string, opts ReaderOptions) (Info, error) {
+	rd, err := NewReaderWith(r, name, opts)
 	if err != nil {
 		return Info{}, err
 	}

@@ -5,6 +5,8 @@ import (
 	"fmt"
 
 	"github.com/pierrec/lz4/v4"
+
+	"github.com/tidelog/tidelog/crypt"
 	"github.com/tidelog/tidelog/oplog"
 )
 
@@ -22,9 +24,13 @@ type Writer struct {
 	stream string
 	hdrLen int
 	prev   Link
+	keys   *crypt.Keyring // encrypt with its primary key; nil: plaintext
+	chunk  uint32         // encrypting: chunk size; 0 is the default (tests set it)
 
-	out   outBuffer   // header reservation, then the lz4 body, then the trailer
-	zw    *lz4.Writer // writes the body into out
+	out   outBuffer   // header reservation, then the body, then the trailer
+	plain outBuffer   // encrypting: the lz4 frame, sealed into out by Finish
+	aad   []byte      // encrypting: the header as authenticated
+	zw    *lz4.Writer // writes the lz4 frame into out, or plain
 	stage []byte      // raw bytes not yet given to zw; less than one block
 
 	count  int
@@ -46,10 +52,19 @@ func (o *outBuffer) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-// NewWriter returns a Writer for stream's segments, started with a zero Link
-// (the first segment of a chain). An invalid stream name makes Append fail.
-func NewWriter(stream string) *Writer {
-	w := &Writer{stream: stream, hdrLen: headerSize(stream), zw: lz4.NewWriter(nil)}
+// NewWriter returns a Writer for stream's plaintext segments, started with a
+// zero Link (the first segment of a chain). An invalid stream name makes
+// Append fail.
+func NewWriter(stream string) *Writer { return NewWriterWith(stream, WriterOptions{}) }
+
+// NewWriterWith is NewWriter with options: with opts.Keys holding a key,
+// every segment is encrypted.
+func NewWriterWith(stream string, opts WriterOptions) *Writer {
+	enc := opts.Keys.Len() > 0
+	w := &Writer{stream: stream, hdrLen: headerSizeFor(stream, enc), zw: lz4.NewWriter(nil)}
+	if enc {
+		w.keys = opts.Keys
+	}
 	if err := checkStream(stream); err != nil {
 		w.setupErr = fmt.Errorf("segment writer: %w", err)
 	} else if err := w.zw.Apply(LZ4Options()...); err != nil {
@@ -80,6 +95,11 @@ func (w *Writer) Start(prev Link) {
 	w.stage = w.stage[:0]
 	// Reset drops whatever an abandoned segment left in the lz4 writer and
 	// keeps its options.
+	if w.keys != nil {
+		w.plain.b = w.plain.b[:0]
+		w.zw.Reset(&w.plain)
+		return
+	}
 	w.zw.Reset(&w.out)
 }
 
@@ -219,11 +239,22 @@ func (w *Writer) Finish() (Info, []byte, error) {
 		BodySize: uint64(len(w.out.b) - w.hdrLen),
 		Prev:     w.prev,
 	}
-	putHeader(w.out.b[:w.hdrLen], &h)
+	rawCRC := w.rawCRC
+	if w.keys != nil {
+		if err := w.seal(&h); err != nil {
+			w.err = fmt.Errorf("segment writer %s: %w", w.stream, err)
+			return Info{}, nil, w.err
+		}
+		// The raw CRC went into the sealed body: in the clear it would
+		// let anyone confirm a guess of the plaintext.
+		rawCRC = 0
+	} else {
+		putHeader(w.out.b[:w.hdrLen], &h)
+	}
 
 	le := binary.LittleEndian
 	b := le.AppendUint64(w.out.b, h.BodySize)
-	b = le.AppendUint32(b, w.rawCRC)
+	b = le.AppendUint32(b, rawCRC)
 	b = append(b, trailerMagic...)
 	sum := crc32c(0, b)
 	b = le.AppendUint32(b, sum)
@@ -231,14 +262,48 @@ func (w *Writer) Finish() (Info, []byte, error) {
 	w.finished = true
 
 	return Info{
-		Name:     h.Name(),
-		Stream:   h.Stream,
-		OpStart:  h.OpStart,
-		OpEnd:    h.OpEnd,
-		Count:    h.Count,
-		RawSize:  h.RawSize,
-		Size:     uint64(len(b)),
-		Checksum: sum,
-		Prev:     h.Prev,
+		Name:      h.Name(),
+		Stream:    h.Stream,
+		OpStart:   h.OpStart,
+		OpEnd:     h.OpEnd,
+		Count:     h.Count,
+		RawSize:   h.RawSize,
+		Size:      uint64(len(b)),
+		Checksum:  sum,
+		Prev:      h.Prev,
+		Encrypted: h.Encrypted,
+		KeyID:     h.KeyID,
 	}, b, nil
+}
+
+// seal completes the header of an encrypted segment and seals the lz4
+// frame, followed by the raw CRC, into the body: one pass over the
+// compressed bytes, straight into the output buffer, with the header (all
+// but its CRC) as the additional data of every chunk. The header cannot be
+// written before the body is complete (it holds the counts and the body
+// size), so neither can the first chunk be sealed.
+func (w *Writer) seal(h *Header) error {
+	p, err := crypt.NewParams(w.keys)
+	if err != nil {
+		return err
+	}
+	if w.chunk != 0 {
+		p.ChunkSize = w.chunk
+	}
+	c, err := crypt.NewCipher(w.keys, p, crypt.InfoSegment, "segment "+h.Name())
+	if err != nil {
+		return err
+	}
+	w.plain.b = binary.LittleEndian.AppendUint32(w.plain.b, w.rawCRC)
+	h.Encrypted, h.KeyID, h.enc = true, p.KeyID, p
+	h.BodySize = uint64(crypt.SealedSize(int64(len(w.plain.b)), c.ChunkSize()))
+	if need := w.hdrLen + int(h.BodySize) + TrailerSize; cap(w.out.b) < need {
+		w.out.b = append(make([]byte, 0, need), w.out.b[:w.hdrLen]...)
+	}
+	hdr := w.out.b[:w.hdrLen]
+	putHeader(hdr, h)
+	// A copy: the AEAD contract forbids additional data overlapping dst.
+	w.aad = append(w.aad[:0], hdr[:w.hdrLen-4]...)
+	w.out.b = c.Seal(hdr, w.plain.b, w.aad)
+	return nil
 }

@@ -12,6 +12,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
 
+	"github.com/tidelog/tidelog/crypt"
 	"github.com/tidelog/tidelog/store"
 )
 
@@ -39,7 +40,11 @@ var errStoreStopped = errors.New("the store stopped reading")
 // per worker whatever the collection's size. The store makes the file
 // visible only when the pipe ends cleanly, so an error on either side
 // leaves no file, or the file of an earlier attempt, never a partial one.
-func copyFile(ctx context.Context, src *source, st store.Store, stream, id string, t copyTask) (File, error) {
+//
+// With keys, the frame is encrypted on the way (an envelope bound to this
+// file of this snapshot), and the manifest's size and CRC-32C are those of
+// the encrypted bytes: the file's integrity can be checked without the key.
+func copyFile(ctx context.Context, src *source, st store.Store, stream, id string, t copyTask, keys *crypt.Keyring) (File, error) {
 	cur, err := src.coll(t.db, t.name).Find(ctx, t.filter)
 	if err != nil {
 		return File{}, fmt.Errorf("read %s: %w", t.ns, err)
@@ -48,7 +53,7 @@ func copyFile(ctx context.Context, src *source, st store.Store, stream, id strin
 	f := File{Name: t.file}
 	produced := make(chan error, 1)
 	go func() {
-		err := writeFrame(ctx, cur, pw, &f)
+		err := writeFrame(ctx, cur, pw, &f, keys, objectContext(stream, id, t.file))
 		pw.CloseWithError(err) // nil: the store reads io.EOF and commits the file
 		produced <- err
 	}()
@@ -71,12 +76,22 @@ func copyFile(ctx context.Context, src *source, st store.Store, stream, id strin
 	return f, nil
 }
 
-// writeFrame writes the documents of cur as one lz4 frame to w and fills in
-// f's counts and checksum, which it computes over the bytes as written.
-func writeFrame(ctx context.Context, cur *mongo.Cursor, w io.Writer, f *File) error {
+// writeFrame writes the documents of cur as one lz4 frame to w, encrypted
+// with keys (if it holds a key) under identity, and fills in f's counts and
+// checksum, which it computes over the bytes as written.
+func writeFrame(ctx context.Context, cur *mongo.Cursor, w io.Writer, f *File, keys *crypt.Keyring, identity string) error {
 	defer closeCursor(ctx, cur)
 	cw := &crcWriter{w: w}
-	zw := lz4.NewWriter(cw)
+	var out io.Writer = cw
+	var enc *crypt.Writer
+	if keys.Len() > 0 {
+		var err error
+		if enc, err = crypt.NewWriter(cw, keys, identity); err != nil {
+			return err
+		}
+		out = enc
+	}
+	zw := lz4.NewWriter(out)
 	if err := zw.Apply(lz4Options()...); err != nil {
 		return fmt.Errorf("lz4 options: %w", err)
 	}
@@ -92,6 +107,11 @@ func writeFrame(ctx context.Context, cur *mongo.Cursor, w io.Writer, f *File) er
 	}
 	if err := zw.Close(); err != nil {
 		return err
+	}
+	if enc != nil {
+		if err := enc.Close(); err != nil {
+			return err
+		}
 	}
 	f.StoredBytes, f.CRC32C = cw.n, cw.sum
 	return nil

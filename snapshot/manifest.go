@@ -6,6 +6,7 @@ import (
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 
+	"github.com/tidelog/tidelog/crypt"
 	"github.com/tidelog/tidelog/oplog"
 )
 
@@ -48,6 +49,15 @@ type Manifest struct {
 	// Checksum is the CRC-32C of the manifest as stored; set by Take and
 	// ReadManifest, not part of what it covers.
 	Checksum uint32
+	// Encrypted says the manifest (and so every data file) is encrypted
+	// with the master key KeyID names; set by Take and ReadManifest from
+	// the stored bytes, not written in the manifest.
+	Encrypted bool
+	KeyID     crypt.KeyID
+
+	// read is how the manifest was read (or, after Take, written): Docs
+	// and Verify read the data files the same way.
+	read ReadOptions
 }
 
 // Collection is one namespace of the snapshot: its definition, its indexes

@@ -3,6 +3,8 @@ package snapshot
 import (
 	"errors"
 	"time"
+
+	"github.com/tidelog/tidelog/crypt"
 )
 
 // Defaults for Options fields left zero.
@@ -27,6 +29,9 @@ type Options struct {
 	IncludeUsers bool
 	// Now returns the wall-clock time (tests); nil is time.Now.
 	Now func() time.Time
+	// Keys, when it holds a key, encrypts every data file and the manifest
+	// with its primary key (docs/snapshot-format.md). Nil: plaintext.
+	Keys *crypt.Keyring
 }
 
 // withDefaults fills zero fields and rejects nonsense.

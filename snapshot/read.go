@@ -13,6 +13,7 @@ import (
 	"github.com/pierrec/lz4/v4"
 	"go.mongodb.org/mongo-driver/v2/bson"
 
+	"github.com/tidelog/tidelog/crypt"
 	"github.com/tidelog/tidelog/store"
 )
 
@@ -63,14 +64,33 @@ func readFile(ctx context.Context, st store.Store, m *Manifest, f File, fn func(
 		}
 		return bad(err, format, args...)
 	}
+	body, dec, err := openFile(cr, m, f.Name)
+	if err != nil {
+		var ce *CorruptError
+		var ke *crypt.KeyError
+		if errors.As(err, &ce) || errors.As(err, &ke) || errors.Is(err, ErrNotEncrypted) || errors.Is(err, ErrUnsupported) {
+			return err
+		}
+		return fail(err, "cut short at the start")
+	}
+	// fail, and the checks of an encrypted file: damage the envelope found
+	// is reported as such, before what the lz4 reader made of it.
+	failBody := func(err error, format string, args ...any) error {
+		if dec != nil {
+			if derr := dec.Err(); derr != nil && derr != io.EOF && ctx.Err() == nil && (cr.err == nil || cr.err == io.EOF) {
+				return decryptErr(derr, m.Stream, m.ID, f.Name)
+			}
+		}
+		return fail(err, format, args...)
+	}
 	var head [frameStart]byte
-	if n, err := io.ReadFull(cr, head[:]); err != nil {
-		return fail(err, "cut short in the lz4 frame header (%d bytes)", n)
+	if n, err := io.ReadFull(body, head[:]); err != nil {
+		return failBody(err, "cut short in the lz4 frame header (%d bytes)", n)
 	}
 	if err := checkFrameStart(head[:]); err != nil {
 		return bad(nil, "%v", err)
 	}
-	zr := lz4.NewReader(io.MultiReader(bytes.NewReader(head[:]), cr))
+	zr := lz4.NewReader(io.MultiReader(bytes.NewReader(head[:]), body))
 	if err := zr.Apply(lz4.ConcurrencyOption(1)); err != nil {
 		return fmt.Errorf("lz4 options: %w", err)
 	}
@@ -82,7 +102,7 @@ func readFile(ctx context.Context, st store.Store, m *Manifest, f File, fn func(
 			break
 		}
 		if err != nil {
-			return fail(err, "document %d at raw byte %d", docs+1, raw)
+			return failBody(err, "document %d at raw byte %d", docs+1, raw)
 		}
 		if err := fn(doc); err != nil {
 			return err
@@ -91,9 +111,12 @@ func readFile(ctx context.Context, st store.Store, m *Manifest, f File, fn func(
 		raw += int64(len(doc))
 	}
 	// The lz4 frame ended (its content checksum held); whatever follows it
-	// in the file is damage, counted by the size and CRC checks below.
-	if _, err := io.Copy(io.Discard, cr); err != nil {
-		return fail(err, "after the lz4 frame")
+	// in the file is damage, counted by the size and CRC checks below. In
+	// an envelope, reading to its end authenticates the final chunk.
+	if n, err := io.Copy(io.Discard, body); err != nil {
+		return failBody(err, "after the lz4 frame")
+	} else if n > 0 && dec != nil {
+		return bad(nil, "%d bytes after the lz4 frame in the encrypted file", n)
 	}
 	switch {
 	case docs != f.Docs:
@@ -106,6 +129,31 @@ func readFile(ctx context.Context, st store.Store, m *Manifest, f File, fn func(
 		return bad(nil, "CRC-32C %08x, the manifest says %08x", cr.sum, f.CRC32C)
 	}
 	return nil
+}
+
+// openFile starts reading a data file from cr: an encrypted file (known by
+// its envelope magic) through a decrypting reader, which it returns too;
+// a plaintext one as it is, unless encryption is required: by the read
+// options, or because the manifest itself was encrypted. Its errors are
+// final (a *CorruptError, a key or policy error) or cr's.
+func openFile(cr *crcReader, m *Manifest, file string) (io.Reader, *crypt.Reader, error) {
+	var prefix [len(crypt.EnvelopeMagic)]byte
+	n, err := io.ReadFull(cr, prefix[:])
+	if err != nil && err != io.ErrUnexpectedEOF && err != io.EOF {
+		return nil, nil, err
+	}
+	body := io.MultiReader(bytes.NewReader(prefix[:n]), cr)
+	if !crypt.IsEnvelope(prefix[:n]) {
+		if m.read.RequireEncryption || m.Encrypted {
+			return nil, nil, &crypt.NotEncryptedError{Object: objectName(m.Stream, m.ID, file)}
+		}
+		return body, nil, nil
+	}
+	dec, err := crypt.NewReader(body, m.read.Keys, objectContext(m.Stream, m.ID, file))
+	if err != nil {
+		return nil, nil, decryptErr(err, m.Stream, m.ID, file)
+	}
+	return dec, dec, nil
 }
 
 // docReader splits a stream of concatenated BSON documents.

@@ -11,6 +11,7 @@ import (
 	"github.com/rs/zerolog"
 	"go.mongodb.org/mongo-driver/v2/mongo"
 
+	"github.com/tidelog/tidelog/crypt"
 	"github.com/tidelog/tidelog/store"
 )
 
@@ -70,6 +71,13 @@ func Take(ctx context.Context, client *mongo.Client, st store.Store, opts Option
 	if err != nil {
 		return nil, fmt.Errorf("snapshot %s of %s is incomplete: encode the manifest: %w", m.ID, m.Stream, err)
 	}
+	m.read = ReadOptions{Keys: opts.Keys}
+	if opts.Keys.Len() > 0 {
+		if data, m.KeyID, err = sealManifest(data, m.Stream, m.ID, opts.Keys); err != nil {
+			return nil, fmt.Errorf("snapshot %s of %s is incomplete: encrypt the manifest: %w", m.ID, m.Stream, err)
+		}
+		m.Encrypted = true
+	}
 	if _, err := st.PutSnapshotFile(ctx, m.Stream, m.ID, ManifestName, bytes.NewReader(data)); err != nil {
 		return nil, fmt.Errorf("snapshot %s of %s is incomplete: store the manifest: %w", m.ID, m.Stream, err)
 	}
@@ -114,7 +122,7 @@ func copyAll(ctx context.Context, src *source, st store.Store, m *Manifest, opts
 	slices.SortStableFunc(tasks, func(a, b copyTask) int { return cmp.Compare(b.weight, a.weight) })
 	return runAll(ctx, opts.Workers, tasks, func(ctx context.Context, t copyTask) error {
 		began := time.Now()
-		f, err := copyFile(ctx, src, st, m.Stream, m.ID, t)
+		f, err := copyFile(ctx, src, st, m.Stream, m.ID, t, opts.Keys)
 		if err != nil {
 			return err
 		}
@@ -123,6 +131,23 @@ func copyAll(ctx context.Context, src *source, st store.Store, m *Manifest, opts
 			Int64("stored_bytes", f.StoredBytes).Dur("took", time.Since(began)).Msg("file stored")
 		return nil
 	})
+}
+
+// sealManifest encrypts manifest.json's bytes into an envelope bound to
+// this snapshot's manifest.
+func sealManifest(data []byte, stream, id string, keys *crypt.Keyring) ([]byte, crypt.KeyID, error) {
+	var out bytes.Buffer
+	w, err := crypt.NewWriter(&out, keys, objectContext(stream, id, ManifestName))
+	if err != nil {
+		return nil, crypt.KeyID{}, err
+	}
+	if _, err := w.Write(data); err != nil {
+		return nil, crypt.KeyID{}, err
+	}
+	if err := w.Close(); err != nil {
+		return nil, crypt.KeyID{}, err
+	}
+	return out.Bytes(), w.KeyID(), nil
 }
 
 // freeID returns id, or id with a "-2", "-3"... suffix if a snapshot of
