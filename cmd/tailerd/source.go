@@ -118,10 +118,13 @@ func (f memberFlags) String() string {
 	return fmt.Sprint(len(*f.list), " members")
 }
 
+// Set takes a malformed value too, without a name, for checkSource to
+// refuse: an error here would have the flag package repeat the value, and
+// with it the URI's password.
 func (f memberFlags) Set(v string) error {
 	name, uri, ok := strings.Cut(v, "=")
-	if !ok || name == "" || uri == "" {
-		return errors.New("want NAME=URI, e.g. shard1=mongodb://h1:27018/?replicaSet=shard1")
+	if !ok {
+		name, uri = "", v
 	}
 	*f.list = append(*f.list, memberConfig{Name: name, URI: uri})
 	return nil
@@ -150,7 +153,7 @@ func (c config) checkSource() error {
 		uris = uris[:0]
 		for _, m := range c.Members {
 			if m.Name == "" || m.URI == "" {
-				return errors.New("members: each needs a name and a uri")
+				return errors.New("members: each needs a name and a uri: want NAME=URI, e.g. shard1=mongodb://h1:27018/?replicaSet=shard1")
 			}
 			uris = append(uris, m.URI)
 		}

@@ -81,10 +81,13 @@ func (f publishFlags) String() string {
 	return fmt.Sprint(len(*f.list), " stores")
 }
 
+// Set takes a malformed value too, without a name, for checkPublish to
+// refuse: an error here would have the flag package repeat the value, and
+// with it any credentials wrongly put in the location.
 func (f publishFlags) Set(v string) error {
 	name, loc, ok := strings.Cut(v, "=")
-	if !ok || name == "" || loc == "" {
-		return errors.New("want NAME=LOCATION, e.g. standby=kafka://k1:9092/tidelog")
+	if !ok {
+		name, loc = "", v
 	}
 	*f.list = append(*f.list, publishConfig{Name: name, Store: loc})
 	return nil
@@ -106,8 +109,13 @@ func (c config) checkPublish() error {
 	}
 	seen := map[string]bool{primaryDest: true}
 	for _, p := range c.PublishTo {
+		if p.Name == "" || p.Store == "" {
+			return errors.New("--publish-to wants NAME=LOCATION, e.g. standby=kafka://k1:9092/tidelog")
+		}
 		if !store.PlainName(p.Name) || strings.HasPrefix(p.Name, ".") {
-			return fmt.Errorf("--publish-to %s: the name may hold only letters, digits, '.', '_' and '-'", p.Name)
+			// Not repeated: a location given without "NAME=" puts its
+			// start, maybe user:password@, before the first '='.
+			return errors.New("--publish-to NAME=LOCATION: the name may hold only letters, digits, '.', '_' and '-' (and the location no credentials)")
 		}
 		if seen[p.Name] {
 			return fmt.Errorf("--publish-to %s: name used twice (%q names --store)", p.Name, primaryDest)

@@ -49,16 +49,43 @@ type Options struct {
 	// ReplSetName is the replica set name the server reports (empty:
 	// ReplicaSet): several servers stand in for the shards of a cluster.
 	ReplSetName string
+	// TLS makes the server's port (Addr) speak TLS, with a certificate of
+	// a new PKI in Dir/pki, and require a client certificate that PKI
+	// signed. Server.URI then carries tls=true, tlsCAFile and
+	// tlsCertificateKeyFile. (FerretDB also listens in plain on another
+	// port, which no URI names: see listenArgs.)
+	TLS bool
+	// Auth turns on FerretDB's SCRAM authentication (SCRAM-SHA-1 and
+	// SCRAM-SHA-256, its experimental --test-enable-new-auth) with one
+	// user in admin, User and Password (AuthUser and AuthPassword when
+	// empty); every command but hello and the SASL ones then needs it.
+	// Server.URI carries the credentials. FerretDB v1 authenticates but
+	// does not authorize: the user's roles are not enforced.
+	Auth           bool
+	User, Password string
 }
+
+// The user an Options.Auth server is set up with unless Options say
+// otherwise. It guards nothing: the server listens on loopback only and
+// lives as long as one test.
+const (
+	AuthUser     = "tidelog-admin"
+	AuthPassword = "tidelog-admin-password"
+)
 
 // Server is one running FerretDB process.
 type Server struct {
-	URI  string // mongodb://127.0.0.1:PORT/?directConnection=true
+	// URI is mongodb://[USER:PASSWORD@]127.0.0.1:PORT/?directConnection=true,
+	// with the TLS options of a TLS server.
+	URI  string
 	Addr string
+	// PKI holds the certificates of a TLS server (nil without TLS).
+	PKI *PKI
 
 	opts  Options
 	pg    *postgres
 	debug string
+	plain string // a TLS server's plain listener, which no URI names (see listenArgs)
 	cmd   *exec.Cmd
 	done  chan struct{}
 	log   *os.File
@@ -104,7 +131,19 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	if opts.Auth {
+		opts.User, opts.Password = cmp.Or(opts.User, AuthUser), cmp.Or(opts.Password, AuthPassword)
+	}
 	s := &Server{opts: opts}
+	if opts.TLS {
+		dir := filepath.Join(opts.Dir, "pki")
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return nil, fmt.Errorf("testserver: %w", err)
+		}
+		if s.PKI, err = NewPKI(dir); err != nil {
+			return nil, err
+		}
+	}
 	if opts.Postgres {
 		if s.pg, err = startPostgres(ctx); err != nil {
 			return nil, err
@@ -153,6 +192,11 @@ func (s *Server) launch(ctx context.Context, bin string) error {
 	if err != nil {
 		return err
 	}
+	if s.PKI != nil {
+		if s.plain, err = freeAddr(); err != nil {
+			return err
+		}
+	}
 	return s.launchOn(ctx, bin, addr, debug)
 }
 
@@ -179,11 +223,15 @@ func (s *Server) launchOn(ctx context.Context, bin, addr, debug string) error {
 	args := append(backend,
 		"--state-dir="+dataDir,
 		"--repl-set-name="+cmp.Or(s.opts.ReplSetName, ReplicaSet),
-		"--listen-addr="+addr,
 		"--debug-addr="+debug,
 		"--telemetry=disable",
 		"--log-level=warn",
 	)
+	args = append(args, s.listenArgs(addr)...)
+	if s.opts.Auth {
+		args = append(args, "--test-enable-new-auth", "--setup-database=admin",
+			"--setup-username="+s.opts.User, "--setup-password="+s.opts.Password)
+	}
 	if s.opts.CappedCleanup > 0 {
 		args = append(args, "--test-capped-cleanup-interval="+s.opts.CappedCleanup.String())
 	}
@@ -198,7 +246,7 @@ func (s *Server) launchOn(ctx context.Context, bin, addr, debug string) error {
 		return fmt.Errorf("start FerretDB: %w", err)
 	}
 	s.cmd, s.log, s.Addr, s.debug = cmd, logf, addr, debug
-	s.URI = "mongodb://" + addr + "/?directConnection=true"
+	s.URI = s.uri(addr)
 	s.done = make(chan struct{})
 	go func() { cmd.Wait(); close(s.done) }()
 	if err := s.waitReady(ctx); err != nil {

@@ -46,11 +46,14 @@ type Config struct {
 	MaxMessageBytes int
 	// ClientID names the store's connections.
 	ClientID string
+	// TLS, if set, makes every connection TLS.
+	TLS *TLS
+	// SASL, if set, authenticates every connection.
+	SASL *SASL
 	// Opts are passed to every franz-go client the store makes, after its
-	// own connection settings: the place for TLS (kgo.DialTLSConfig), SASL
-	// (kgo.SASL), a dialer or a logger. They must not change producing or
-	// consuming: the store sets acks, idempotence, partitioning and
-	// offsets itself, after these.
+	// own connection, TLS and SASL settings: the place for a dialer or a
+	// logger. They must not change producing or consuming: the store sets
+	// acks, idempotence, partitioning and offsets itself, after these.
 	Opts []kgo.Opt
 }
 
@@ -82,7 +85,8 @@ func (c Config) withDefaults() (Config, error) {
 }
 
 // String names the store by its brokers and topic prefix. Broker addresses
-// carry no secrets; credentials live in Opts, which are never printed.
+// carry no secrets; SASL holds where the password is, not the password,
+// and Opts are never printed.
 func (c Config) String() string {
 	return "kafka:" + strings.Join(c.Brokers, ",") + "/" + c.TopicPrefix
 }

@@ -20,6 +20,7 @@ type Store struct {
 	cfg   Config
 	name  string      // String(), fixed at Open
 	where string      // brokers/prefix, in errors: "kafka <where>: <op>: <cause>"
+	sec   []kgo.Opt   // TLS and SASL, from cfg
 	cl    *kgo.Client // producing and admin requests; consumers are made per read
 	adm   *kadm.Client
 	// staleAge is staleAttemptAge; tests shorten it to provoke a cut.
@@ -41,10 +42,16 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
+	where := strings.TrimPrefix(cfg.String(), "kafka:")
+	sec, err := cfg.securityOpts()
+	if err != nil {
+		return nil, fmt.Errorf("kafka %s: %w", where, err)
+	}
 	s := &Store{
 		cfg:      cfg,
 		name:     cfg.String(),
-		where:    strings.TrimPrefix(cfg.String(), "kafka:"),
+		where:    where,
+		sec:      sec,
 		staleAge: staleAttemptAge,
 		indexes:  make(map[string]*topicIndex),
 		ready:    make(map[string]bool),
@@ -69,6 +76,9 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	s.cl, s.adm = cl, kadm.NewClient(cl)
 	if err := cl.Ping(ctx); err != nil {
 		cl.Close()
+		if hint := connProblem(err, cfg); hint != "" {
+			return nil, fmt.Errorf("kafka %s: %s: %w", s.where, hint, err)
+		}
 		return nil, fmt.Errorf("kafka %s: no broker answers: %w", s.where, err)
 	}
 	return s, nil
@@ -78,6 +88,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 // cluster is, who we are, and the caller's TLS, SASL and other options.
 func (s *Store) connOpts() []kgo.Opt {
 	opts := []kgo.Opt{kgo.SeedBrokers(s.cfg.Brokers...), kgo.ClientID(s.cfg.ClientID)}
+	opts = append(opts, s.sec...)
 	return append(opts, s.cfg.Opts...)
 }
 

@@ -11,7 +11,8 @@ import (
 
 // parseKafka reads kafka://HOST:PORT[,HOST:PORT...][/TOPICPREFIX][?...]:
 // the seed brokers as the host list (as Kafka clients write
-// bootstrap.servers) and the topic prefix as the path.
+// bootstrap.servers) and the topic prefix as the path; TLS and SASL
+// settings are parameters (see parseKafkaSecurity).
 func parseKafka(raw string, u parts) (Location, error) {
 	var cfg kafkastore.Config
 	if u.authority == "" {
@@ -48,6 +49,9 @@ func parseKafka(raw string, u parts) (Location, error) {
 	}
 	cfg.MaxMessageBytes = int(mmb)
 	cfg.ClientID, _ = u.query.str("client_id")
+	if cfg.TLS, cfg.SASL, err = parseKafkaSecurity(raw, u.query); err != nil {
+		return Location{}, err
+	}
 	if err := u.query.done("kafka"); err != nil {
 		return Location{}, err
 	}

@@ -21,17 +21,24 @@ type params struct {
 var secretParams = []string{
 	"access_key", "secret_key", "accesskey", "secretkey", "access_key_id", "secret_access_key",
 	"aws_access_key_id", "aws_secret_access_key", "session_token", "token",
-	"password", "passwd", "secret", "user", "username", "sasl_user", "sasl_password",
+	"password", "passwd", "pass", "pwd", "secret", "user", "username", "sasl_user", "sasl_password",
+	"sasl_username", "sasl_pass", "sasl.password", "sasl.jaas.config", "ssl.key.password", "key_password",
 }
 
-func parseParams(raw, query string) (params, error) {
+// publicParams are names in secretParams that a scheme takes because they
+// are not secret there: a Kafka SASL user name is no more secret than a
+// MongoDB user name in a logged URI.
+var publicParams = map[string][]string{"kafka": {"user"}}
+
+func parseParams(raw, scheme, query string) (params, error) {
 	values, err := url.ParseQuery(query)
 	if err != nil {
 		return params{}, invalid(raw, "query: %v", err)
 	}
 	for name, vs := range values {
-		if slices.Contains(secretParams, strings.ToLower(name)) {
-			return params{}, invalid(raw, "parameter %q is refused: %s", name, credentialsHelp)
+		lower := strings.ToLower(name)
+		if slices.Contains(secretParams, lower) && !slices.Contains(publicParams[scheme], name) {
+			return params{}, invalid(raw, "parameter %q is refused: %s", name, credentialsHelp(scheme))
 		}
 		if len(vs) > 1 {
 			return params{}, invalid(raw, "parameter %q given %d times", name, len(vs))

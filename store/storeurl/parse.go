@@ -84,13 +84,13 @@ func split(raw, scheme, rest string) (parts, error) {
 	rest, rawQuery, _ := strings.Cut(rest, "?")
 	authority, path, _ := strings.Cut(rest, "/")
 	if strings.Contains(authority, "@") || scheme != "file" && strings.Contains(rest, "@") {
-		return parts{}, invalid(raw, "'@' is refused: it would be user info (user:password@), and %s", credentialsHelp)
+		return parts{}, invalid(raw, "'@' is refused: it would be user info (user:password@), and %s", credentialsHelp(scheme))
 	}
 	decoded, err := url.PathUnescape(path)
 	if err != nil {
 		return parts{}, invalid(raw, "path: %v", err)
 	}
-	q, err := parseParams(raw, rawQuery)
+	q, err := parseParams(raw, scheme, rawQuery)
 	if err != nil {
 		return parts{}, err
 	}

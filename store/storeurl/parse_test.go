@@ -37,6 +37,17 @@ func TestParseAccepts(t *testing.T) {
 			Location{Kind: Kafka, Kafka: kafkastore.Config{
 				Brokers: []string{"k1:9092", "k2:9093", "[::1]:9094"}, TopicPrefix: "prod-tidelog",
 				ReplicationFactor: 3, MinInsyncReplicas: 2, MaxMessageBytes: 1 << 20, ClientID: "tl"}}},
+		{"kafka://k1:9093/p?tls=true&ca_file=/etc/ca.pem&cert_file=/etc/c.pem&key_file=/etc/c.key&sasl=SCRAM-SHA-512&user=tidelog",
+			Location{Kind: Kafka, Kafka: kafkastore.Config{Brokers: []string{"k1:9093"}, TopicPrefix: "p",
+				TLS:  &kafkastore.TLS{CAFile: "/etc/ca.pem", CertFile: "/etc/c.pem", KeyFile: "/etc/c.key"},
+				SASL: &kafkastore.SASL{Mechanism: kafkastore.SASLScramSHA512, User: "tidelog", PasswordEnv: KafkaPasswordEnv}}}},
+		{"kafka://k1:9093?tls=true", Location{Kind: Kafka, Kafka: kafkastore.Config{Brokers: []string{"k1:9093"}, TopicPrefix: "tidelog",
+			TLS: &kafkastore.TLS{}}}},
+		{"kafka://k1:9092?tls=false&sasl=scram-sha-256&user=u&password_file=/run/secrets/kafka",
+			Location{Kind: Kafka, Kafka: kafkastore.Config{Brokers: []string{"k1:9092"}, TopicPrefix: "tidelog",
+				SASL: &kafkastore.SASL{Mechanism: kafkastore.SASLScramSHA256, User: "u", PasswordFile: "/run/secrets/kafka"}}}},
+		{"kafka://k1:9093?tls=true&sasl=plain&user=u", Location{Kind: Kafka, Kafka: kafkastore.Config{Brokers: []string{"k1:9093"}, TopicPrefix: "tidelog",
+			TLS: &kafkastore.TLS{}, SASL: &kafkastore.SASL{Mechanism: kafkastore.SASLPlain, User: "u", PasswordEnv: KafkaPasswordEnv}}}},
 	} {
 		got, err := Parse(tc.raw)
 		if err != nil {
@@ -97,6 +108,19 @@ func TestParseRefuses(t *testing.T) {
 		{"kafka://k1:9092?max_message_bytes=100", "from 4096"},
 		{"kafka://k1:9092?max_message_bytes=1MB", "want an integer"},
 		{"kafka://k1:9092?acks=1", "unknown parameter acks"},
+		{"kafka://k1:9092?tls=yes", "want true or false"},
+		{"kafka://k1:9092?ca_file=/ca.pem", "add tls=true"},
+		{"kafka://k1:9092?tls=false&cert_file=/c.pem&key_file=/c.key", "add tls=true"},
+		{"kafka://k1:9092?tls=true&cert_file=/c.pem", "both cert_file and key_file"},
+		{"kafka://k1:9092?tls=true&key_file=/c.key", "both cert_file and key_file"},
+		{"kafka://k1:9092?sasl=gssapi&user=u", `sasl="gssapi": want plain, scram-sha-256 or scram-sha-512`},
+		{"kafka://k1:9092?sasl=plain&user=u", "sasl=plain sends the password as it is: add tls=true"},
+		{"kafka://k1:9092?sasl=scram-sha-256", "needs user=NAME"},
+		{"kafka://k1:9092?sasl=scram-sha-256&user=", "needs user=NAME"},
+		{"kafka://k1:9092?user=u", "add sasl="},
+		{"kafka://k1:9092?password_file=/pw", "add sasl="},
+		{"kafka://k1:9092?sasl=scram-sha-256&user=u&password_file=", "password_file is empty"},
+		{"s3://bkt?user=AKIAEXAMPLE", "AWS_ACCESS_KEY_ID"}, // a user is a credential in S3
 	} {
 		_, err := Parse(tc.raw)
 		if err == nil {
@@ -124,6 +148,11 @@ func TestParseRefusesCredentials(t *testing.T) {
 		"s3://bucket/p?AWS_SECRET_ACCESS_KEY=hunter2secret",
 		"s3://bucket/p?endpoint=https://u:hunter2secret@s3.example.com",
 		"kafka://k1:9092/p?sasl_password=hunter2secret",
+		"kafka://k1:9092/p?sasl=scram-sha-256&user=u&password=hunter2secret",
+		"kafka://k1:9092/p?tls=true&sasl=plain&user=u&PASSWORD=hunter2secret",
+		"kafka://k1:9092/p?sasl=scram-sha-512&user=u&sasl.jaas.config=hunter2secret",
+		"kafka://k1:9092/p?tls=true&key_file=/k&cert_file=/c&key_password=hunter2secret",
+		"kafka://u:hunter2secret@k1:9092/p?sasl=scram-sha-256",
 		"s3://u:hunter2secret@bucket/p#x",                    // a fragment too: still no secret in the message
 		"s3://AKIAEXAMPLE:hunter2/secret@bucket/prefix",      // a '/' in the secret key
 		"s3://AKIAEXAMPLE:a/b/hunter2secret@bucket",          // several
@@ -140,8 +169,12 @@ func TestParseRefusesCredentials(t *testing.T) {
 		if strings.Contains(msg, "hunter2secret") || strings.Contains(msg, "AKIAEXAMPLE") {
 			t.Errorf("Parse(%q): the message repeats the secret: %s", raw, msg)
 		}
-		if !strings.Contains(msg, "AWS_ACCESS_KEY_ID") && !strings.Contains(msg, "fragment") && !strings.Contains(msg, "without '//'") {
-			t.Errorf("Parse(%q): %s does not say where credentials go", raw, msg)
+		where := "AWS_ACCESS_KEY_ID"
+		if strings.HasPrefix(raw, "kafka:") {
+			where = "password in the environment variable TIDELOG_KAFKA_PASSWORD or in a file named by password_file=FILE"
+		}
+		if !strings.Contains(msg, where) && !strings.Contains(msg, "fragment") && !strings.Contains(msg, "without '//'") {
+			t.Errorf("Parse(%q): %s does not say where credentials go (%s)", raw, msg, where)
 		}
 	}
 }

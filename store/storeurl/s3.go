@@ -95,7 +95,7 @@ func endpointTLS(raw, ep string, tlsOn, tlsGiven bool) (bool, error) {
 		return false, invalid(raw, "endpoint is empty: want HOST[:PORT] or https://HOST[:PORT]")
 	}
 	if strings.Contains(ep, "@") {
-		return false, invalid(raw, "endpoint with user info is refused: %s", credentialsHelp)
+		return false, invalid(raw, "endpoint with user info is refused: %s", credentialsHelp("s3"))
 	}
 	if !strings.Contains(ep, "://") {
 		if strings.ContainsAny(ep, "/?# ") {
