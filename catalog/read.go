@@ -24,9 +24,17 @@ import (
 // first segment to its predecessor is not checked (the predecessor is not
 // read); its header, which is checksummed, still says where it continues.
 func Read(ctx context.Context, st store.Store, stream string, segs []Segment, fn func(entry bson.Raw) error) error {
+	return ReadWith(ctx, st, stream, segs, segment.ReaderOptions{}, fn)
+}
+
+// ReadWith is Read with reader options: the keys of encrypted segments,
+// and whether plaintext ones are refused. An encrypted segment whose key
+// is not in opts fails with an error matching segment.ErrKeyRequired or
+// segment.ErrWrongKey, naming the segment and its key id.
+func ReadWith(ctx context.Context, st store.Store, stream string, segs []Segment, opts segment.ReaderOptions, fn func(entry bson.Raw) error) error {
 	var prev *segment.Info
 	for _, seg := range segs {
-		info, err := readOne(ctx, st, stream, seg.Name, fn)
+		info, err := readOne(ctx, st, stream, seg.Name, opts, fn)
 		if err != nil {
 			return err
 		}
@@ -40,13 +48,13 @@ func Read(ctx context.Context, st store.Store, stream string, segs []Segment, fn
 	return nil
 }
 
-func readOne(ctx context.Context, st store.Store, stream, name string, fn func(bson.Raw) error) (segment.Info, error) {
+func readOne(ctx context.Context, st store.Store, stream, name string, opts segment.ReaderOptions, fn func(bson.Raw) error) (segment.Info, error) {
 	rc, err := st.OpenSegment(ctx, stream, name)
 	if err != nil {
 		return segment.Info{}, fmt.Errorf("open %s/%s in %s: %w", stream, name, st, err)
 	}
 	defer rc.Close()
-	r, err := segment.NewReader(rc, name)
+	r, err := segment.NewReaderWith(rc, name, opts)
 	if err != nil {
 		return segment.Info{}, err
 	}

@@ -2,7 +2,9 @@ package catalog
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io"
 
 	"github.com/tidelog/tidelog/segment"
 	"github.com/tidelog/tidelog/store"
@@ -26,24 +28,51 @@ func (p Problem) String() string {
 // each segment links (opEnd and checksum) to the one before it. Breaks that a
 // recorded gap explains are history lost at the source, not damage, and are
 // not problems; every other break is. ok, called after each segment, may
-// report progress.
+// report progress. It is VerifyWith without keys: encrypted segments get
+// the structural check only.
 func Verify(ctx context.Context, st store.Store, s *Stream, ok func(segment.Info)) []Problem {
+	return VerifyWith(ctx, st, s, segment.ReaderOptions{}, func(c Checked) {
+		if ok != nil {
+			ok(c.Info)
+		}
+	})
+}
+
+// Checked is a segment VerifyWith found intact.
+type Checked struct {
+	Info segment.Info
+	// Sealed is why the segment's contents were not checked: it is
+	// encrypted and its key is not among those given (an error matching
+	// segment.ErrKeyRequired or segment.ErrWrongKey, naming the key). Its
+	// structure was (segment.VerifyStructure: header, name, sizes, file
+	// checksum) and so was its link; whether its body authenticates needs
+	// the key. Nil: verified in full.
+	Sealed error
+}
+
+// VerifyWith is Verify with reader options. A segment that opts cannot
+// decrypt is not a problem by itself: without its key, what needs no key is
+// checked, and ok is told it stayed sealed, so that a caller can report the
+// contents as unverified (no key) or ask for the missing key (a wrong one).
+// A plaintext segment where opts.RequireEncryption is a problem.
+func VerifyWith(ctx context.Context, st store.Store, s *Stream, opts segment.ReaderOptions, ok func(Checked)) []Problem {
 	var problems []Problem
 	var prev *segment.Info
 	for _, seg := range s.Segments {
-		info, err := verifyOne(ctx, st, s.Name, seg.Name)
+		c, err := verifyOne(ctx, st, s.Name, seg.Name, opts)
 		if err != nil {
 			problems = append(problems, Problem{Stream: s.Name, Segment: seg.Name, Err: err})
 			prev = nil
 			continue
 		}
+		info := c.Info
 		if prev != nil && info.Prev != prev.Link() && !(info.Prev.IsZero() && s.gapAfter(prev)) {
 			problems = append(problems, Problem{Stream: s.Name, Segment: seg.Name, Err: fmt.Errorf(
 				"chain broken: links to %s (checksum %08x) but the segment before it is %s ending %s (checksum %08x), and no gap is recorded there",
 				info.Prev.OpEnd, info.Prev.Checksum, prev.Name, prev.OpEnd, prev.Checksum)})
 		}
 		if ok != nil {
-			ok(info)
+			ok(c)
 		}
 		prev = &info
 	}
@@ -59,11 +88,26 @@ func (s *Stream) gapAfter(prev *segment.Info) bool {
 	return false
 }
 
-func verifyOne(ctx context.Context, st store.Store, stream, name string) (segment.Info, error) {
+// verifyOne verifies a segment in full, or, when opts holds no key for it,
+// its structure.
+func verifyOne(ctx context.Context, st store.Store, stream, name string, opts segment.ReaderOptions) (Checked, error) {
+	info, err := verifyStored(ctx, st, stream, name, func(r io.Reader) (segment.Info, error) { return segment.VerifyWith(r, name, opts) })
+	if !errors.Is(err, segment.ErrKeyRequired) && !errors.Is(err, segment.ErrWrongKey) {
+		return Checked{Info: info}, err
+	}
+	sealed := err
+	info, err = verifyStored(ctx, st, stream, name, func(r io.Reader) (segment.Info, error) { return segment.VerifyStructure(r, name) })
+	if err != nil {
+		return Checked{}, err
+	}
+	return Checked{Info: info, Sealed: sealed}, nil
+}
+
+func verifyStored(ctx context.Context, st store.Store, stream, name string, verify func(io.Reader) (segment.Info, error)) (segment.Info, error) {
 	rc, err := st.OpenSegment(ctx, stream, name)
 	if err != nil {
 		return segment.Info{}, err
 	}
 	defer rc.Close()
-	return segment.Verify(rc, name)
+	return verify(rc)
 }

@@ -15,6 +15,7 @@ import (
 
 	"github.com/tidelog/tidelog/catalog"
 	"github.com/tidelog/tidelog/checkpoint"
+	"github.com/tidelog/tidelog/crypt"
 	"github.com/tidelog/tidelog/plan"
 	"github.com/tidelog/tidelog/retention"
 	"github.com/tidelog/tidelog/snapshot"
@@ -118,10 +119,11 @@ func (r *Runner) untilDue(ctx context.Context, stream string) (time.Duration, er
 	if r.cfg.Every <= 0 {
 		return -1, nil
 	}
-	complete, _, err := snapshot.List(ctx, r.st, stream)
+	l, err := r.list(ctx, stream)
 	if err != nil {
 		return 0, err
 	}
+	complete := l.Complete
 	if len(complete) == 0 {
 		return 0, nil
 	}
@@ -210,13 +212,17 @@ func (r *Runner) take(ctx context.Context, opts snapshot.Options) (*snapshot.Man
 // segments no kept snapshot needs: from the checkpoint first, then from the
 // store, so a crash between the two leaves only unlisted files that the
 // next pass deletes again.
+//
+// A snapshot the cycle cannot read (encrypted with a key it does not hold)
+// is neither counted nor deleted, and while there is one no segment is
+// pruned: its manifest, and so the segments it needs, are unknown.
 func (r *Runner) Retain(ctx context.Context, stream string) error {
-	complete, _, err := snapshot.List(ctx, r.st, stream)
+	l, err := r.list(ctx, stream)
 	if err != nil {
 		return err
 	}
-	snaps := make([]retention.Snapshot, len(complete))
-	for i, m := range complete {
+	snaps := make([]retention.Snapshot, len(l.Complete))
+	for i, m := range l.Complete {
 		snaps[i] = retention.Snapshot{Base: plan.Base{ID: m.ID, Start: m.Start, End: m.End}, Finished: m.Finished}
 	}
 	cat, err := catalog.LoadStream(ctx, r.st, stream)
@@ -231,6 +237,11 @@ func (r *Runner) Retain(ctx context.Context, stream string) error {
 		r.log.Info().Str("snapshot", s.ID).Str("policy", r.cfg.Retention.String()).Msg("snapshot deleted by retention")
 	}
 	if !r.cfg.Prune {
+		return nil
+	}
+	if len(l.Unreadable) > 0 {
+		r.log.Error().Str("snapshot", l.Unreadable[0].ID).Int("unreadable", len(l.Unreadable)).
+			Msg("pruning skipped: a snapshot cannot be read, so the segments it needs are unknown; give tailerd its key (keep old keys in the key file) or delete that snapshot by hand")
 		return nil
 	}
 	names := retention.Prunable(cat, keep)
@@ -257,14 +268,14 @@ func (r *Runner) Retain(ctx context.Context, stream string) error {
 // any such one was interrupted (by a crash or an error) and can never
 // complete.
 func (r *Runner) dropIncomplete(ctx context.Context, stream string) error {
-	_, incomplete, err := snapshot.List(ctx, r.st, stream)
+	l, err := r.list(ctx, stream)
 	if err != nil {
 		return err
 	}
-	for _, id := range incomplete {
+	for _, id := range l.Incomplete {
 		// Only a snapshot with no manifest at all was interrupted. A damaged
 		// manifest may sit beside intact data files: keep it for a person.
-		if _, err := snapshot.ReadManifest(ctx, r.st, stream, id); !errors.Is(err, snapshot.ErrIncomplete) || errors.Is(err, snapshot.ErrCorrupt) {
+		if _, err := snapshot.ReadManifestWith(ctx, r.st, stream, id, r.readOptions()); !errors.Is(err, snapshot.ErrIncomplete) || errors.Is(err, snapshot.ErrCorrupt) {
 			r.log.Error().Err(err).Str("snapshot", id).Msg("snapshot has a damaged manifest: it is not used for restores and is kept for inspection; delete it by hand when done")
 			continue
 		}
@@ -274,6 +285,32 @@ func (r *Runner) dropIncomplete(ctx context.Context, stream string) error {
 		r.log.Warn().Str("snapshot", id).Msg("deleted a snapshot that a crash interrupted (it was never complete, so never restorable)")
 	}
 	return nil
+}
+
+// readOptions reads the stream's snapshots with the keys snapshots are
+// taken with. Plaintext is accepted: snapshots taken before encryption was
+// turned on are still the stream's own.
+func (r *Runner) readOptions() snapshot.ReadOptions {
+	return snapshot.ReadOptions{Keys: r.cfg.Snapshot.Keys}
+}
+
+// list lists the stream's snapshots, and logs loudly each one it cannot
+// read: it is neither complete nor incomplete to the cycle, so it is never
+// counted by the schedule or retention, and never deleted.
+func (r *Runner) list(ctx context.Context, stream string) (snapshot.Listing, error) {
+	l, err := snapshot.ListWith(ctx, r.st, stream, r.readOptions())
+	if err != nil {
+		return l, err
+	}
+	for _, u := range l.Unreadable {
+		ev := r.log.Error().Err(u.Err).Str("snapshot", u.ID)
+		var ke *crypt.KeyError
+		if errors.As(u.Err, &ke) {
+			ev = ev.Stringer("key_id", ke.KeyID)
+		}
+		ev.Msg("snapshot cannot be read with tailerd's keys: it is not counted by the schedule or retention, and is kept; put its key in the key file (below the current one)")
+	}
+	return l, nil
 }
 
 // stream is the configured stream, or the replica set's name.

@@ -14,6 +14,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
+	"github.com/tidelog/tidelog/crypt"
 	"github.com/tidelog/tidelog/internal/testserver"
 	"github.com/tidelog/tidelog/retention"
 	"github.com/tidelog/tidelog/segment"
@@ -239,5 +240,54 @@ func TestTriggersMerge(t *testing.T) {
 	}
 	if n := len(r.trigger); n != 1 {
 		t.Fatalf("%d pending triggers, want 1", n)
+	}
+}
+
+// A snapshot the cycle cannot read (its key was dropped from tailerd's key
+// file) is neither counted nor deleted by retention: it may well be the
+// only copy of that data, readable with the old key.
+func TestRetentionKeepsSnapshotsItCannotRead(t *testing.T) {
+	e := newEnv(t)
+	e.captureOplog(t)
+	oldKeys, err := crypt.NewKeyring(crypt.NewKey())
+	if err != nil {
+		t.Fatal(err)
+	}
+	newKeys, err := crypt.NewKeyring(crypt.NewKey())
+	if err != nil {
+		t.Fatal(err)
+	}
+	old, err := e.runner(t, e.st, Config{Snapshot: snapshot.Options{Keys: oldKeys}}).Cycle(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := e.runner(t, e.st, Config{Retention: retention.Policy{Keep: 1}, Prune: true, Snapshot: snapshot.Options{Keys: newKeys}})
+	var taken []string
+	for range 2 {
+		e.clock.Add(time.Hour)
+		m, err := r.Cycle(t.Context())
+		if err != nil {
+			t.Fatal(err)
+		}
+		taken = append(taken, m.ID)
+	}
+	both, err := crypt.NewKeyring(newKeys.Primary(), oldKeys.Primary())
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := snapshot.ListWith(t.Context(), e.st, "rs0", snapshot.ReadOptions{Keys: both})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var kept []string
+	for _, m := range l.Complete {
+		kept = append(kept, m.ID)
+	}
+	if want := old.ID + "," + taken[1]; strings.Join(kept, ",") != want || len(l.Unreadable)+len(l.Incomplete) != 0 {
+		t.Fatalf("after two cycles keeping 1, with the old key dropped: kept %v (unreadable %v, incomplete %v); want %s: the old-key snapshot kept, the newest kept",
+			kept, l.Unreadable, l.Incomplete, want)
+	}
+	if names, err := e.st.Segments(t.Context(), "rs0"); err != nil || len(names) != 1 {
+		t.Fatalf("segments after pruning with an unreadable snapshot: %v, %v; want the one segment kept", names, err)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/tidelog/tidelog/crypt"
 	"github.com/tidelog/tidelog/oplog"
 	"github.com/tidelog/tidelog/plan"
 	"github.com/tidelog/tidelog/replay"
@@ -133,6 +134,10 @@ func (f *Follower) worthWaiting(err error) bool {
 	if errors.Is(err, errNothingYet) {
 		return true
 	}
+	if errors.Is(err, crypt.ErrKeyRequired) || errors.Is(err, crypt.ErrWrongKey) || errors.Is(err, crypt.ErrNotEncrypted) {
+		// Snapshots the plan had to leave out: waiting does not give keys.
+		return false
+	}
 	var we *plan.WindowError
 	if !errors.As(err, &we) {
 		return false
@@ -141,7 +146,8 @@ func (f *Follower) worthWaiting(err error) bool {
 }
 
 func (f *Follower) restoreOptions(to oplog.Timestamp) restore.Options {
-	return restore.Options{Stream: f.opts.Stream, To: to, Drop: f.opts.Drop, Workers: f.opts.Workers, Apply: f.opts.Apply}
+	return restore.Options{Stream: f.opts.Stream, To: to, Drop: f.opts.Drop, Workers: f.opts.Workers, Apply: f.opts.Apply,
+		Keys: f.opts.Keys, RequireEncryption: f.opts.RequireEncryption}
 }
 
 // recordRestore commits "initial restore in progress" with every namespace
@@ -189,5 +195,5 @@ func (f *Follower) verifySegment(ctx context.Context, stream, name string) (segm
 		return segment.Info{}, fmt.Errorf("open %s/%s in %s: %w", stream, name, f.opts.Store, err)
 	}
 	defer rc.Close()
-	return segment.Verify(rc, name)
+	return segment.VerifyWith(rc, name, f.opts.readOptions())
 }

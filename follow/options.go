@@ -7,8 +7,10 @@ import (
 	"github.com/rs/zerolog"
 	"go.mongodb.org/mongo-driver/v2/mongo"
 
+	"github.com/tidelog/tidelog/crypt"
 	"github.com/tidelog/tidelog/oplog"
 	"github.com/tidelog/tidelog/replay"
+	"github.com/tidelog/tidelog/segment"
 	"github.com/tidelog/tidelog/store"
 )
 
@@ -53,6 +55,12 @@ type Options struct {
 	Workers int
 	// Apply selects, renames and filters what is written, as for restore.
 	Apply replay.Options
+	// Keys decrypt encrypted segments and snapshots; nil: an encrypted one
+	// stops the follower with an error naming its key id.
+	Keys *crypt.Keyring
+	// RequireEncryption refuses plaintext segments and snapshots (forgeable
+	// by whoever can write to the store), as for restore.
+	RequireEncryption bool
 
 	// Clock measures Delay (nil: the wall clock).
 	Clock Clock
@@ -62,6 +70,11 @@ type Options struct {
 	beforeCommit        func(State) error // after the target acknowledged a cycle's writes, before the checkpoint commit
 	afterInitialRecord  func() error      // after "initial restore in progress" is committed, before the restore writes
 	afterInitialRestore func() error      // after the initial restore wrote everything, before it is committed
+}
+
+// readOptions is how the follower reads segments.
+func (o Options) readOptions() segment.ReaderOptions {
+	return segment.ReaderOptions{Keys: o.Keys, RequireEncryption: o.RequireEncryption}
 }
 
 // withDefaults checks the required options and fills in the defaults.

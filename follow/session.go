@@ -47,7 +47,7 @@ type session struct {
 // newSession opens the stream after state, with an Applier that skips
 // the entries through its resume point.
 func (f *Follower) newSession(ctx context.Context, state State) (*session, error) {
-	t, err := openTail(ctx, f.opts.Store, state)
+	t, err := openTail(ctx, f.opts.Store, state, f.opts.readOptions())
 	if err != nil {
 		return nil, err
 	}

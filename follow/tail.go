@@ -36,14 +36,16 @@ type tail struct {
 	anchorLink segment.Link
 	// applied is the resume point the reading started from.
 	applied oplog.Timestamp
+	// opts read the segments (keys).
+	opts segment.ReaderOptions
 }
 
 // openTail lists the stream and positions the tail after state: at the
 // first segment holding an entry after the resume point. That may be the
 // checkpoint's segment or one before it (a transaction open at the commit
 // holds the resume point back), which are then read again.
-func openTail(ctx context.Context, st store.Store, state State) (*tail, error) {
-	t := &tail{st: st, stream: state.Stream, applied: state.Applied}
+func openTail(ctx context.Context, st store.Store, state State, opts segment.ReaderOptions) (*tail, error) {
+	t := &tail{st: st, stream: state.Stream, applied: state.Applied, opts: opts}
 	names, err := t.list(ctx)
 	if err != nil {
 		return nil, err
@@ -142,7 +144,7 @@ func (t *tail) read(ctx context.Context, name string) (*loaded, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read %s/%s in %s: %w", t.stream, name, t.st, err)
 	}
-	return decode(data, name)
+	return decode(data, name, t.opts)
 }
 
 // accept checks a fetched segment's place in the chain.
@@ -197,8 +199,8 @@ func (t *tail) broken(ctx context.Context, info segment.Info) error {
 }
 
 // decode verifies a segment's bytes in full and returns its entries.
-func decode(data []byte, name string) (*loaded, error) {
-	r, err := segment.NewReader(bytes.NewReader(data), name)
+func decode(data []byte, name string, opts segment.ReaderOptions) (*loaded, error) {
+	r, err := segment.NewReaderWith(bytes.NewReader(data), name, opts)
 	if err != nil {
 		return nil, err
 	}

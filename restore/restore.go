@@ -17,11 +17,13 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo"
 
 	"github.com/tidelog/tidelog/catalog"
+	"github.com/tidelog/tidelog/crypt"
 	"github.com/tidelog/tidelog/load"
 	"github.com/tidelog/tidelog/oplog"
 	"github.com/tidelog/tidelog/plan"
 	"github.com/tidelog/tidelog/progress"
 	"github.com/tidelog/tidelog/replay"
+	"github.com/tidelog/tidelog/segment"
 	"github.com/tidelog/tidelog/snapshot"
 	"github.com/tidelog/tidelog/store"
 )
@@ -42,6 +44,23 @@ type Options struct {
 	// Progress shows the verification, load and replay as they go; nil:
 	// log lines.
 	Progress *progress.Display
+	// Keys decrypt encrypted segments and snapshots; nil: an encrypted one
+	// fails, naming its key id.
+	Keys *crypt.Keyring
+	// RequireEncryption refuses plaintext segments and snapshots, which
+	// anyone who can write to the store could forge (replayer sets it when
+	// given keys, unless --allow-unencrypted).
+	RequireEncryption bool
+}
+
+// segmentOptions is how segments are read.
+func (o Options) segmentOptions() segment.ReaderOptions {
+	return segment.ReaderOptions{Keys: o.Keys, RequireEncryption: o.RequireEncryption}
+}
+
+// snapshotOptions is how snapshots are read.
+func (o Options) snapshotOptions() snapshot.ReadOptions {
+	return snapshot.ReadOptions{Keys: o.Keys, RequireEncryption: o.RequireEncryption}
 }
 
 // Prepared is a restore planned and ready to run (or to print: --dry-run).
@@ -49,6 +68,13 @@ type Prepared struct {
 	Stream   string
 	Plan     plan.Plan
 	Snapshot *snapshot.Manifest // nil: from the start of capture
+	// Unreadable are the stream's snapshots the plan could not consider:
+	// encrypted with a key not given, or plaintext where encryption is
+	// required. The plan is still exact (it replays from an older base),
+	// but may read more than it would with them.
+	Unreadable []snapshot.Unreadable
+	// read is how Source and Lookahead read segments (keys).
+	read segment.ReaderOptions
 	// Beyond is the plan's last segment and the segments that follow it in
 	// its window: read past Plan.To only for the outcome of prepared
 	// transactions open there (Lookahead).
@@ -71,15 +97,31 @@ func Prepare(ctx context.Context, st store.Store, opts Options) (*Prepared, erro
 	if err != nil {
 		return nil, err
 	}
-	manifests, _, err := snapshot.List(ctx, st, s.Name)
+	l, err := snapshot.ListWith(ctx, st, s.Name, opts.snapshotOptions())
 	if err != nil {
 		return nil, fmt.Errorf("list snapshots of %s: %w", s.Name, err)
 	}
-	p, err := plan.Restore(s, Bases(manifests), opts.To)
+	p, err := plan.Restore(s, Bases(l.Complete), opts.To)
 	if err != nil {
-		return nil, err
+		return nil, unreadableErr(err, s.Name, l.Unreadable)
 	}
-	return prepared(s, manifests, p, opts)
+	return prepared(s, l, p, opts)
+}
+
+// unreadableErr adds to a planning failure the snapshots the plan could not
+// use: without them the position may well be restorable. The result
+// matches both the planning error and the snapshots' own errors (a missing
+// key first).
+func unreadableErr(err error, stream string, unreadable []snapshot.Unreadable) error {
+	if len(unreadable) == 0 {
+		return err
+	}
+	errs := make([]error, len(unreadable))
+	for i, u := range unreadable {
+		errs[i] = u.Err
+	}
+	return fmt.Errorf("%w\nstream %s has %d snapshots that could not be read, which the plan therefore left out: %w",
+		err, stream, len(unreadable), errors.Join(errs...))
 }
 
 // PrepareCluster plans a restore of every named stream to one position, to
@@ -90,25 +132,27 @@ func Prepare(ctx context.Context, st store.Store, opts Options) (*Prepared, erro
 // position gets the same one.
 func PrepareCluster(ctx context.Context, st store.Store, streams []string, to oplog.Timestamp, opts Options) (oplog.Timestamp, []*Prepared, error) {
 	members := make([]plan.Member, len(streams))
-	manifests := make([][]*snapshot.Manifest, len(streams))
+	listings := make([]snapshot.Listing, len(streams))
+	var unreadable []snapshot.Unreadable
 	for i, name := range streams {
 		s, err := catalog.LoadStream(ctx, st, name)
 		if err != nil {
 			return to, nil, fmt.Errorf("stream %s: %w", name, err)
 		}
-		ms, _, err := snapshot.List(ctx, st, name)
+		l, err := snapshot.ListWith(ctx, st, name, opts.snapshotOptions())
 		if err != nil {
 			return to, nil, fmt.Errorf("list snapshots of %s: %w", name, err)
 		}
-		members[i], manifests[i] = plan.Member{Stream: s, Bases: Bases(ms)}, ms
+		members[i], listings[i] = plan.Member{Stream: s, Bases: Bases(l.Complete)}, l
+		unreadable = append(unreadable, l.Unreadable...)
 	}
 	to, plans, err := plan.Cluster(members, to)
 	if err != nil {
-		return to, nil, err
+		return to, nil, unreadableErr(err, strings.Join(streams, ", "), unreadable)
 	}
 	out := make([]*Prepared, len(streams))
 	for i, m := range members {
-		if out[i], err = prepared(m.Stream, manifests[i], plans[i], opts); err != nil {
+		if out[i], err = prepared(m.Stream, listings[i], plans[i], opts); err != nil {
 			return to, nil, err
 		}
 	}
@@ -117,10 +161,10 @@ func PrepareCluster(ctx context.Context, st store.Store, streams []string, to op
 
 // prepared completes a stream's plan with its snapshot's manifest and the
 // segments its lookahead reads.
-func prepared(s *catalog.Stream, manifests []*snapshot.Manifest, p plan.Plan, opts Options) (*Prepared, error) {
-	out := &Prepared{Stream: s.Name, Plan: p, Beyond: beyond(s, p)}
+func prepared(s *catalog.Stream, l snapshot.Listing, p plan.Plan, opts Options) (*Prepared, error) {
+	out := &Prepared{Stream: s.Name, Plan: p, Beyond: beyond(s, p), Unreadable: l.Unreadable, read: opts.segmentOptions()}
 	if p.Base != nil {
-		for _, m := range manifests {
+		for _, m := range l.Complete {
 			if m.ID == p.Base.ID {
 				out.Snapshot = m
 			}
@@ -319,7 +363,7 @@ func display(opts Options, log zerolog.Logger) *progress.Display {
 func (p *Prepared) Source(ctx context.Context, st store.Store) replay.Source {
 	from, to := p.Plan.From, p.Plan.To
 	return func(fn func(bson.Raw) error) error {
-		return catalog.Read(ctx, st, p.Stream, p.Plan.Segments, func(entry bson.Raw) error {
+		return catalog.ReadWith(ctx, st, p.Stream, p.Plan.Segments, p.read, func(entry bson.Raw) error {
 			ts, err := oplog.EntryTS(entry)
 			if err != nil {
 				return err
@@ -339,7 +383,7 @@ func (p *Prepared) Source(ctx context.Context, st store.Store) replay.Source {
 func (p *Prepared) Lookahead(ctx context.Context, st store.Store) replay.Source {
 	to := p.Plan.To
 	return func(fn func(bson.Raw) error) error {
-		return catalog.Read(ctx, st, p.Stream, p.Beyond, func(entry bson.Raw) error {
+		return catalog.ReadWith(ctx, st, p.Stream, p.Beyond, p.read, func(entry bson.Raw) error {
 			ts, err := oplog.EntryTS(entry)
 			if err != nil {
 				return err

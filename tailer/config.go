@@ -9,7 +9,9 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/tidelog/tidelog/crypt"
 	"github.com/tidelog/tidelog/oplog"
+	"github.com/tidelog/tidelog/segment"
 )
 
 // Defaults, chosen as WAL-G and PBM users expect: segments small enough to
@@ -78,6 +80,18 @@ type Config struct {
 	// Recheck is how long poll mode looks again for entries that appeared
 	// behind its position (0: 3s).
 	Recheck time.Duration
+	// Keys, when it holds a key, encrypts every new segment with its
+	// primary key; every key of it decrypts the segments the tailer reads
+	// back (its head after a restart, segments it adopts). Plaintext
+	// segments are still read, so a chain may go from plaintext to
+	// encrypted. Nil: plaintext segments.
+	Keys *crypt.Keyring
+}
+
+// readOptions is how the tailer reads its own segments back: with its keys,
+// and accepting plaintext, which a chain started before encryption holds.
+func (c Config) readOptions() segment.ReaderOptions {
+	return segment.ReaderOptions{Keys: c.Keys}
 }
 
 func (c Config) withDefaults() Config {

@@ -87,7 +87,13 @@ func (t *Tailer) verifyStored(ctx context.Context, name string) (segment.Info, e
 		return segment.Info{}, fmt.Errorf("open %s/%s in %s: %w", t.stream, name, t.store, err)
 	}
 	defer rc.Close()
-	info, err := segment.Verify(rc, name)
+	info, err := segment.VerifyWith(rc, name, t.cfg.readOptions())
+	if errors.Is(err, segment.ErrKeyRequired) || errors.Is(err, segment.ErrWrongKey) {
+		// Intact as far as anyone can tell, but not readable with the keys
+		// given: the remedy is the key, not moving the segment away.
+		return segment.Info{}, fmt.Errorf("store %s holds segment %s/%s beyond the checkpoint, which tailerd must read to adopt it: %w",
+			t.store, t.stream, name, err)
+	}
 	if err != nil {
 		return segment.Info{}, fmt.Errorf("%w: store %s holds a damaged segment beyond the checkpoint: %w; "+
 			"move it out of the store and restart (the oplog will be re-read from the checkpoint)", ErrStoreMismatch, t.store, err)

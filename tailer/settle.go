@@ -120,7 +120,7 @@ func (t *Tailer) seedRecheck(ctx context.Context, rd *reader, head segment.Info)
 	if err == nil {
 		defer rc.Close()
 		var sr *segment.Reader
-		if sr, err = segment.NewReader(rc, head.Name); err == nil {
+		if sr, err = segment.NewReaderWith(rc, head.Name, t.cfg.readOptions()); err == nil {
 			now := rd.now()
 			for {
 				e, nerr := sr.Next()

@@ -99,7 +99,10 @@ func (t *Tailer) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	t.w = segment.NewWriter(t.stream)
+	t.w = segment.NewWriterWith(t.stream, segment.WriterOptions{Keys: t.cfg.Keys})
+	if hasHead {
+		t.noteEncryptionChange(ctx, head)
+	}
 	t.w.Start(prev)
 	if hasHead {
 		t.durable.Store(head.OpEnd.Uint64())

@@ -63,10 +63,23 @@ func (f *targetFlags) validate() (oplog.Timestamp, error) {
 	if f.target == "" {
 		return oplog.Timestamp{}, coded(exitUsage, errors.New("--target is required"))
 	}
+	if err := checkTimeout(f.timeout); err != nil {
+		return oplog.Timestamp{}, err
+	}
 	if _, err := f.resumeAfter(); err != nil {
 		return oplog.Timestamp{}, err
 	}
 	return parseTo(f.to)
+}
+
+// checkTimeout checks --connect-timeout: zero or less would fail every
+// connection (or, to the driver, wait without end), more than an hour is
+// a hang to whoever runs the command.
+func checkTimeout(d time.Duration) error {
+	if d <= 0 || d > time.Hour {
+		return coded(exitUsage, fmt.Errorf("--connect-timeout %s: want a duration from 1ms to 1h", d))
+	}
+	return nil
 }
 
 // resumeAfter parses --after; zero when not resuming.

@@ -39,6 +39,7 @@ type clusterFlags struct {
 	workers  int
 	timeout  time.Duration
 	applyFlags
+	keys keyFlags
 }
 
 // targetMap is the repeatable --target-for NAME=URI.
@@ -100,6 +101,7 @@ func parseClusterFlags(args []string, stderr io.Writer) (*clusterFlags, error) {
 	stream := fs.String("stream", "", "not with --cluster: name each stream's target with --target-for NAME=URI")
 	after := fs.String("after", "", "not with --cluster: resume one stream alone (the failure report prints the command)")
 	f.applyFlags.register(fs)
+	f.keys.register(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return nil, err
 	}
@@ -117,6 +119,8 @@ func parseClusterFlags(args []string, stderr io.Writer) (*clusterFlags, error) {
 		return nil, coded(exitUsage, fmt.Errorf("--parallel %d: want 1 to 64", f.parallel))
 	case f.workers < 1 || f.workers > 64:
 		return nil, coded(exitUsage, fmt.Errorf("--workers %d: want 1 to 64", f.workers))
+	case checkTimeout(f.timeout) != nil:
+		return nil, checkTimeout(f.timeout)
 	case !f.dryRun && len(f.targets) == 0 && f.seed == "":
 		return nil, coded(exitUsage, errors.New("--cluster needs a target for every stream: --target-for NAME=URI (repeatable) or --target URI of the target cluster's mongos or config server"))
 	}
@@ -220,6 +224,10 @@ func clusterRestoreCmd(ctx context.Context, args []string, stdout, stderr io.Wri
 	if err != nil {
 		return err
 	}
+	keys, err := f.keys.load(stderr)
+	if err != nil {
+		return err
+	}
 	st, err := openStore(ctx, f.store)
 	if err != nil {
 		return err
@@ -253,7 +261,7 @@ func clusterRestoreCmd(ctx context.Context, args []string, stdout, stderr io.Wri
 		return coded(exitUsage, err)
 	}
 	defer report.close()
-	base := restore.Options{Drop: f.drop, Workers: f.workers, Apply: opts}
+	base := restore.Options{Drop: f.drop, Workers: f.workers, Apply: opts, Keys: keys.ring, RequireEncryption: keys.require}
 	to, preps, err := restore.PrepareCluster(ctx, st, names, f.to, base)
 	if err != nil {
 		return replayError(err, f.store)
@@ -528,8 +536,14 @@ func (c *clusterRun) failure(errs []error) error {
 		} else if s == notStarted {
 			resume = ""
 		}
+		if c.f.keys.file != "" {
+			resume += " --encryption-key-file " + c.f.keys.file
+		}
+		if c.f.keys.allowUnencrypted {
+			resume += " --allow-unencrypted"
+		}
 		redo = append(redo, fmt.Sprintf("  replayer restore --store %s --stream %s --target %s --to %s %s", c.f.store, c.preps[i].Stream,
-			topology.RedactURI(c.targets[i].URI), c.to, resume))
+			topology.RedactURI(c.targets[i].URI), c.to, strings.TrimSpace(resume)))
 	}
 	if len(redo) == 0 {
 		return nil

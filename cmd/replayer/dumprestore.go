@@ -54,8 +54,8 @@ func restoreDumpCmd(ctx context.Context, args []string, stdout, stderr io.Writer
 	if (df.dir == "") == (df.archive == "") {
 		return coded(exitUsage, errors.New("give one of --dump DIR and --archive FILE"))
 	}
-	if df.workers < 1 {
-		return coded(exitUsage, fmt.Errorf("--workers %d: want at least 1", df.workers))
+	if df.workers < 1 || df.workers > 64 {
+		return coded(exitUsage, fmt.Errorf("--workers %d: want 1 to 64", df.workers))
 	}
 	if _, err := tf.validate(); err != nil {
 		return err

@@ -38,6 +38,8 @@ func exportCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	fromFlag := fs.String("from", "", "export the entries after this position (exclusive; default: from the start of capture)")
 	toFlag := fs.String("to", "latest", "export through this position (inclusive): T.I, T, RFC 3339 or latest (the end of --from's window)")
 	out := fs.String("out", "", "file to write (required); written to a temporary file beside it and renamed when complete")
+	var kf keyFlags
+	kf.register(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -59,6 +61,10 @@ func exportCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if from != nil && to != oplog.Max && !to.After(*from) {
 		return coded(exitUsage, fmt.Errorf("--to %s is not after --from %s: the range (--from, --to] is empty", to, *from))
 	}
+	keys, err := kf.load(stderr)
+	if err != nil {
+		return err
+	}
 	st, err := openStore(ctx, *storeDir)
 	if err != nil {
 		return err
@@ -72,7 +78,10 @@ func exportCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err != nil {
 		return coded(exitWindow, err)
 	}
-	res, err := writeExport(ctx, st, s.Name, segs, from, to, *out)
+	res, err := writeExport(ctx, st, s.Name, segs, keys.segments(), from, to, *out)
+	if code, ok := keyErrorCode(err); ok {
+		return coded(code, fmt.Errorf("%w; nothing was written to %s", err, *out))
+	}
 	if errors.Is(err, segment.ErrCorrupt) {
 		return coded(exitDamaged, fmt.Errorf("%w; nothing was written to %s; run `replayer verify --store %s` for a full report", err, *out, *storeDir))
 	}
@@ -207,7 +216,7 @@ type exportResult struct {
 // byte for byte as stored, and renames it to out only once every segment
 // read verified: a damaged segment leaves no file, and out is never seen
 // half written.
-func writeExport(ctx context.Context, st store.Store, stream string, segs []catalog.Segment, from *oplog.Timestamp, to oplog.Timestamp, out string) (exportResult, error) {
+func writeExport(ctx context.Context, st store.Store, stream string, segs []catalog.Segment, read segment.ReaderOptions, from *oplog.Timestamp, to oplog.Timestamp, out string) (exportResult, error) {
 	var res exportResult
 	tmp, err := os.CreateTemp(filepath.Dir(out), "."+filepath.Base(out)+".tmp-*")
 	if err != nil {
@@ -221,7 +230,7 @@ func writeExport(ctx context.Context, st store.Store, stream string, segs []cata
 		}
 	}()
 	w := bufio.NewWriterSize(tmp, 1<<20)
-	err = catalog.Read(ctx, st, stream, segs, func(entry bson.Raw) error {
+	err = catalog.ReadWith(ctx, st, stream, segs, read, func(entry bson.Raw) error {
 		ts, err := oplog.EntryTS(entry)
 		if err != nil {
 			return err

@@ -6,7 +6,9 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net"
 	"net/url"
+	"strconv"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -28,6 +30,7 @@ type followFlags struct {
 	drop                                               bool
 	workers                                            int
 	applyFlags
+	keys keyFlags
 }
 
 func (f *followFlags) register(fs *flag.FlagSet) {
@@ -44,6 +47,7 @@ func (f *followFlags) register(fs *flag.FlagSet) {
 	fs.BoolVar(&f.drop, "drop", false, "first start only: let the initial restore replace namespaces the target already holds")
 	fs.IntVar(&f.workers, "workers", 4, "collections the initial restore loads from the snapshot at once")
 	f.applyFlags.register(fs)
+	f.keys.register(fs)
 }
 
 // validate checks the flags without I/O.
@@ -57,8 +61,12 @@ func (f *followFlags) validate() (oplog.Timestamp, error) {
 		return oplog.Timestamp{}, coded(exitUsage, fmt.Errorf("--delay %s: want 0 or more", f.delay))
 	case f.poll < 10*time.Millisecond || f.poll > time.Minute:
 		return oplog.Timestamp{}, coded(exitUsage, fmt.Errorf("--poll %s: want 10ms to 1m", f.poll))
-	case f.readyLag <= 0 || f.timeout <= 0:
-		return oplog.Timestamp{}, coded(exitUsage, errors.New("--ready-lag and --connect-timeout must be positive"))
+	case f.readyLag <= 0:
+		return oplog.Timestamp{}, coded(exitUsage, fmt.Errorf("--ready-lag %s: want a positive duration", f.readyLag))
+	case checkTimeout(f.timeout) != nil:
+		return oplog.Timestamp{}, checkTimeout(f.timeout)
+	case f.httpAddr != "" && !validListenAddr(f.httpAddr):
+		return oplog.Timestamp{}, coded(exitUsage, fmt.Errorf("--http-addr %q: want HOST:PORT with PORT a number from 0 (any free port) to 65535, e.g. 127.0.0.1:9310", f.httpAddr))
 	case f.workers < 1 || f.workers > 64:
 		return oplog.Timestamp{}, coded(exitUsage, fmt.Errorf("--workers %d: want 1 to 64", f.workers))
 	}
@@ -72,6 +80,13 @@ func (f *followFlags) validate() (oplog.Timestamp, error) {
 	return until, nil
 }
 
+// validListenAddr checks a HOST:PORT to listen on without binding it.
+func validListenAddr(addr string) bool {
+	_, port, err := net.SplitHostPort(addr)
+	n, perr := strconv.Atoi(port)
+	return err == nil && perr == nil && n >= 0 && n <= 65535
+}
+
 func followCmd(ctx context.Context, args []string, stdout, stderr io.Writer, log zerolog.Logger) error {
 	fs := flag.NewFlagSet("follow", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -81,6 +96,10 @@ func followCmd(ctx context.Context, args []string, stdout, stderr io.Writer, log
 		return err
 	}
 	until, err := ff.validate()
+	if err != nil {
+		return err
+	}
+	keys, err := ff.keys.load(stderr)
 	if err != nil {
 		return err
 	}
@@ -102,7 +121,7 @@ func followCmd(ctx context.Context, args []string, stdout, stderr io.Writer, log
 	f, err := follow.New(follow.Options{
 		Store: st, Stream: ff.stream, Target: client, TargetName: targetName(ff.target), CheckpointDir: ff.checkpoint,
 		Delay: ff.delay, Until: until, Poll: ff.poll, ReadyLag: ff.readyLag, Drop: ff.drop, Workers: ff.workers,
-		Apply: applyOpts, Log: log,
+		Apply: applyOpts, Keys: keys.ring, RequireEncryption: keys.require, Log: log,
 	})
 	if err != nil {
 		closeReport()
@@ -182,6 +201,9 @@ func followError(err error, storeLoc string) error {
 		ce *replay.ConflictError
 		ue *replay.UnsupportedError
 	)
+	if code, ok := keyErrorCode(err); ok {
+		return coded(code, err)
+	}
 	switch {
 	case errors.As(err, &ge), errors.As(err, &le), errors.As(err, &pe), errors.As(err, &we), errors.Is(err, follow.ErrPruned):
 		return coded(exitWindow, err)

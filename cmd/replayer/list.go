@@ -7,10 +7,12 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/tidelog/tidelog/catalog"
+	"github.com/tidelog/tidelog/crypt"
 	"github.com/tidelog/tidelog/oplog"
 	"github.com/tidelog/tidelog/plan"
 	"github.com/tidelog/tidelog/restore"
@@ -30,6 +32,12 @@ type streamJSON struct {
 	RestorableWindows   []windowJSON   `json:"restorable_windows"`
 	Snapshots           []snapshotJSON `json:"snapshots"`
 	IncompleteSnapshots []string       `json:"incomplete_snapshots"`
+	// UnreadableSnapshots could not be read with the keys given (or are
+	// plaintext where encryption is required): not planned from.
+	UnreadableSnapshots []unreadableJSON `json:"unreadable_snapshots"`
+	// KeyIDs are the keys the stream's segments and readable snapshots
+	// are encrypted with; empty: none is encrypted.
+	KeyIDs []string `json:"key_ids"`
 	// Windows are the unbroken chains of segments (gaps break them).
 	Windows  []windowJSON  `json:"windows"`
 	Gaps     []gapJSON     `json:"gaps"`
@@ -46,6 +54,13 @@ type snapshotJSON struct {
 	Docs        int64     `json:"docs"`
 	Bytes       int64     `json:"raw_bytes"`
 	StoredBytes int64     `json:"stored_bytes"`
+	KeyID       string    `json:"key_id,omitempty"` // empty: not encrypted
+}
+
+type unreadableJSON struct {
+	ID    string `json:"id"`
+	KeyID string `json:"key_id,omitempty"` // the key it needs, when that is why
+	Error string `json:"error"`
 }
 
 type windowJSON struct {
@@ -68,6 +83,7 @@ type segmentJSON struct {
 	To      string `json:"to"`
 	Entries uint64 `json:"entries"`
 	RawSize uint64 `json:"raw_bytes"`
+	KeyID   string `json:"key_id,omitempty"` // empty: not encrypted
 }
 
 func listCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -75,7 +91,13 @@ func listCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	fs.SetOutput(stderr)
 	storeDir := fs.String("store", "", storeHelp)
 	asJSON := fs.Bool("json", false, "print JSON for scripts")
+	var kf keyFlags
+	kf.register(fs)
 	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	keys, err := kf.load(stderr)
+	if err != nil {
 		return err
 	}
 	st, err := openStore(ctx, *storeDir)
@@ -93,11 +115,12 @@ func listCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	out := listJSON{Streams: []streamJSON{}}
 	views := make([]streamView, len(streams))
 	for i, s := range streams {
-		complete, incomplete, err := snapshot.List(ctx, st, s.Name)
+		l, err := snapshot.ListWith(ctx, st, s.Name, keys.snapshots())
 		if err != nil {
 			return fmt.Errorf("list snapshots of %s: %w", s.Name, err)
 		}
-		views[i] = streamView{Stream: s, snaps: complete, incomplete: incomplete, windows: plan.Windows(s, restore.Bases(complete))}
+		views[i] = streamView{Stream: s, snaps: l.Complete, incomplete: l.Incomplete, unreadable: l.Unreadable,
+			windows: plan.Windows(s, restore.Bases(l.Complete))}
 		out.Streams = append(out.Streams, views[i].toJSON())
 	}
 	if *asJSON {
@@ -120,7 +143,39 @@ type streamView struct {
 	*catalog.Stream
 	snaps      []*snapshot.Manifest
 	incomplete []string
+	unreadable []snapshot.Unreadable
 	windows    []plan.Window
+}
+
+// keyIDs are the keys the stream's segments and readable snapshots are
+// encrypted with, in order of first use, and how many segments are not
+// encrypted.
+func (v streamView) keyIDs() (ids []string, plain int) {
+	seen := map[string]bool{}
+	note := func(encrypted bool, id crypt.KeyID) {
+		if encrypted && !seen[id.String()] {
+			seen[id.String()] = true
+			ids = append(ids, id.String())
+		}
+	}
+	for _, seg := range v.Segments {
+		note(seg.Header.Encrypted, seg.Header.KeyID)
+		if !seg.Header.Encrypted {
+			plain++
+		}
+	}
+	for _, m := range v.snaps {
+		note(m.Encrypted, m.KeyID)
+	}
+	return ids, plain
+}
+
+// keyName is an object's key id for JSON, empty when not encrypted.
+func keyName(encrypted bool, id crypt.KeyID) string {
+	if !encrypted {
+		return ""
+	}
+	return id.String()
 }
 
 // latest is the window reaching furthest.
@@ -147,7 +202,20 @@ func baseName(w plan.Window) string {
 func (v streamView) toJSON() streamJSON {
 	s := v.Stream
 	j := streamJSON{Name: s.Name, Windows: []windowJSON{}, Gaps: []gapJSON{}, Segments: []segmentJSON{},
-		RestorableWindows: []windowJSON{}, Snapshots: []snapshotJSON{}, IncompleteSnapshots: append([]string{}, v.incomplete...)}
+		RestorableWindows: []windowJSON{}, Snapshots: []snapshotJSON{}, IncompleteSnapshots: append([]string{}, v.incomplete...),
+		UnreadableSnapshots: []unreadableJSON{}}
+	j.KeyIDs, _ = v.keyIDs()
+	if j.KeyIDs == nil {
+		j.KeyIDs = []string{}
+	}
+	for _, u := range v.unreadable {
+		uj := unreadableJSON{ID: u.ID, Error: u.Err.Error()}
+		var ke *crypt.KeyError
+		if errors.As(u.Err, &ke) {
+			uj.KeyID = ke.KeyID.String()
+		}
+		j.UnreadableSnapshots = append(j.UnreadableSnapshots, uj)
+	}
 	for _, w := range s.Windows {
 		j.Windows = append(j.Windows, windowJSON{From: w.From.String(), To: w.To.String(), Entries: w.Entries})
 	}
@@ -159,21 +227,34 @@ func (v streamView) toJSON() streamJSON {
 	}
 	for _, m := range v.snaps {
 		j.Snapshots = append(j.Snapshots, snapshotJSON{ID: m.ID, Start: m.Start.String(), End: m.End.String(), Taken: m.Taken, Finished: m.Finished,
-			Collections: len(m.Collections), Docs: m.Docs, Bytes: m.Bytes, StoredBytes: m.StoredBytes})
+			Collections: len(m.Collections), Docs: m.Docs, Bytes: m.Bytes, StoredBytes: m.StoredBytes, KeyID: keyName(m.Encrypted, m.KeyID)})
 	}
 	for _, g := range s.Gaps {
 		j.Gaps = append(j.Gaps, gapJSON{After: g.After.String(), Next: g.Next.String(), Detected: g.Detected})
 	}
 	for _, seg := range s.Segments {
 		h := seg.Header
-		j.Segments = append(j.Segments, segmentJSON{Name: seg.Name, From: h.OpStart.String(), To: h.OpEnd.String(), Entries: h.Count, RawSize: h.RawSize})
+		j.Segments = append(j.Segments, segmentJSON{Name: seg.Name, From: h.OpStart.String(), To: h.OpEnd.String(), Entries: h.Count, RawSize: h.RawSize,
+			KeyID: keyName(h.Encrypted, h.KeyID)})
 	}
 	return j
 }
 
 func (v streamView) print(w io.Writer) {
 	s := v.Stream
-	fmt.Fprintf(w, "stream %s: %d segments, %d snapshots\n", s.Name, len(s.Segments), len(v.snaps))
+	unreadable := ""
+	if n := len(v.unreadable); n > 0 {
+		unreadable = fmt.Sprintf(" (and %d unreadable: see below)", n)
+	}
+	fmt.Fprintf(w, "stream %s: %d segments, %d snapshots%s\n", s.Name, len(s.Segments), len(v.snaps), unreadable)
+	switch ids, plain := v.keyIDs(); {
+	case len(ids) == 0:
+		fmt.Fprintln(w, "  encryption: none (segments and snapshots stored unencrypted)")
+	case plain > 0:
+		fmt.Fprintf(w, "  encryption: key(s) %s; %d older segments unencrypted\n", strings.Join(ids, ", "), plain)
+	default:
+		fmt.Fprintf(w, "  encryption: key(s) %s\n", strings.Join(ids, ", "))
+	}
 	if len(v.windows) == 0 {
 		fmt.Fprintln(w, "  restorable: nothing yet")
 	}
@@ -181,8 +262,15 @@ func (v streamView) print(w io.Writer) {
 		fmt.Fprintf(w, "  restorable: %s .. %s  (%s .. %s) from the %s\n", r.From, r.To, wall(r.From), wall(r.To), baseName(r))
 	}
 	for _, m := range v.snaps {
-		fmt.Fprintf(w, "  snapshot %s: start %s, end %s, %d collections, %d documents, %d bytes stored\n",
-			m.ID, m.Start, m.End, len(m.Collections), m.Docs, m.StoredBytes)
+		enc := ""
+		if m.Encrypted {
+			enc = ", encrypted with key " + m.KeyID.String()
+		}
+		fmt.Fprintf(w, "  snapshot %s: start %s, end %s, %d collections, %d documents, %d bytes stored%s\n",
+			m.ID, m.Start, m.End, len(m.Collections), m.Docs, m.StoredBytes, enc)
+	}
+	for _, u := range v.unreadable {
+		fmt.Fprintf(w, "  UNREADABLE snapshot %s: not used for the windows above: %v\n", u.ID, u.Err)
 	}
 	for _, id := range v.incomplete {
 		fmt.Fprintf(w, "  INCOMPLETE snapshot %s: interrupted, never restorable (tailerd deletes it at its next start)\n", id)
@@ -195,10 +283,14 @@ func (v streamView) print(w io.Writer) {
 		}
 	}
 	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "  SEGMENT\tFROM\tTO\tENTRIES\tRAW BYTES")
+	fmt.Fprintln(tw, "  SEGMENT\tFROM\tTO\tENTRIES\tRAW BYTES\tKEY")
 	for _, seg := range s.Segments {
 		h := seg.Header
-		fmt.Fprintf(tw, "  %s\t%s\t%s\t%d\t%d\n", seg.Name, h.OpStart, h.OpEnd, h.Count, h.RawSize)
+		key := "-"
+		if h.Encrypted {
+			key = h.KeyID.String()
+		}
+		fmt.Fprintf(tw, "  %s\t%s\t%s\t%d\t%d\t%s\n", seg.Name, h.OpStart, h.OpEnd, h.Count, h.RawSize, key)
 	}
 	tw.Flush()
 }

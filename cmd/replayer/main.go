@@ -28,7 +28,10 @@
 // met corruption; restore-dump: a damaged dump), 5 not a tidelog store,
 // 6 target already holds the data (use --drop), 7 target unreachable, 8 entry
 // not supported by the replayer. A cluster restore exits with the code of
-// the first stream that failed. follow: 0 on --until reached or SIGINT/SIGTERM
+// the first stream that failed. Encryption: a missing or wrong key is 2
+// (verify: when keys were given; without any key verify checks what needs
+// none, and passes with a notice), an unencrypted segment or snapshot where
+// keys require encryption is 4. follow: 0 on --until reached or SIGINT/SIGTERM
 // (the last apply committed), 3 a gap in the store (or --until before what the
 // target holds), 4 a broken chain or damaged segment, 2 a checkpoint made for
 // another store, stream or target (see docs/follow.md).
@@ -83,6 +86,9 @@ const usage = `usage:
                    (a standby: restores the newest position once, then applies new segments as they come)
 restore, apply, follow and restore-dump also take --ns-include/--ns-exclude PATTERN, --ns-from/--ns-to PATTERN,
 --include-users, --cluster-target and --skip-unsupported REPORT (see -h of each).
+restore, export, list, verify and follow read an encrypted store with --encryption-key-file FILE (or the
+TIDELOG_ENCRYPTION_KEY environment variable, never a key on the command line); with keys, unencrypted
+segments and snapshots are refused unless --allow-unencrypted (docs/encryption.md).
 STORE: a directory, s3://BUCKET[/PREFIX]?endpoint=HOST:PORT[&tls=false&region=R&path_style=true&ca_file=FILE]
        or kafka://HOST:PORT[,HOST:PORT...][/TOPICPREFIX]; S3 credentials from AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY
        (or MINIO_ROOT_USER/MINIO_ROOT_PASSWORD, ~/.aws/credentials), never the URL.

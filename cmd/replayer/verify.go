@@ -2,12 +2,13 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
 
 	"github.com/tidelog/tidelog/catalog"
-	"github.com/tidelog/tidelog/segment"
+	"github.com/tidelog/tidelog/crypt"
 	"github.com/tidelog/tidelog/snapshot"
 )
 
@@ -16,7 +17,13 @@ func verifyCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	fs.SetOutput(stderr)
 	storeDir := fs.String("store", "", storeHelp)
 	stream := fs.String("stream", "", "verify only this stream")
+	var kf keyFlags
+	kf.register(fs)
 	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	keys, err := kf.load(stderr)
+	if err != nil {
 		return err
 	}
 	st, err := openStore(ctx, *storeDir)
@@ -32,6 +39,7 @@ func verifyCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		names = []string{*stream}
 	}
 	var problems []catalog.Problem
+	var all sealedTally
 	segments, entries, gaps, snaps := 0, uint64(0), 0, 0
 	for _, name := range names {
 		s, err := catalog.LoadStream(ctx, st, name)
@@ -40,22 +48,31 @@ func verifyCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 			problems = append(problems, catalog.Problem{Stream: name, Err: err})
 			continue
 		}
-		problems = append(problems, catalog.Verify(ctx, st, s, func(info segment.Info) {
+		var sealed sealedTally
+		problems = append(problems, catalog.VerifyWith(ctx, st, s, keys.segments(), func(c catalog.Checked) {
 			segments++
-			entries += info.Count
+			entries += c.Info.Count
+			sealed.segment(c)
 		})...)
-		complete, incomplete, err := snapshot.List(ctx, st, name)
+		l, err := snapshot.ListWith(ctx, st, name, keys.snapshots())
 		if err != nil {
 			problems = append(problems, catalog.Problem{Stream: name, Err: err})
 		}
-		for _, m := range complete {
+		for _, m := range l.Complete {
 			if err := snapshot.Verify(ctx, st, m); err != nil {
 				problems = append(problems, catalog.Problem{Stream: name, Segment: "snapshot " + m.ID, Err: err})
 				continue
 			}
 			snaps++
 		}
-		for _, id := range incomplete {
+		for _, u := range l.Unreadable {
+			if !sealed.snapshot(u) {
+				problems = append(problems, catalog.Problem{Stream: name, Segment: "snapshot " + u.ID, Err: u.Err})
+			}
+		}
+		sealed.print(stdout, name)
+		all.add(sealed)
+		for _, id := range l.Incomplete {
 			fmt.Fprintf(stdout, "%s: snapshot %s is incomplete (interrupted, or its manifest is damaged): it is never used for a restore\n", name, id)
 		}
 		for _, g := range s.Gaps {
@@ -63,18 +80,33 @@ func verifyCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 			fmt.Fprintf(stdout, "%s: recorded gap after %s (history lost at the source; next available %s)\n", name, g.After, g.Next)
 		}
 	}
-	if len(problems) == 0 && gaps == 0 {
+	if len(problems) > 0 {
+		for _, p := range problems {
+			fmt.Fprintf(stdout, "PROBLEM %s\n", p)
+		}
+		return coded(exitDamaged, fmt.Errorf("%d problems found; %d segments verified intact. Restores up to the first damaged segment still work; "+
+			"restore a damaged segment's file from another copy of the store if you have one", len(problems), segments))
+	}
+	if all.wrong > 0 {
+		// Keys were given, and some objects need others: verify could not
+		// do what was asked of it, and the remedy is the command line.
+		return coded(exitUsage, fmt.Errorf("wrong key: %s encrypted with key(s) %s, which are not among the keys given (%s from %s): "+
+			"their structure and chain verified, their contents not; add the missing key(s) to the key file, below the current one, and run verify again",
+			all.wrongWhat(), idList(all.ids()), keys.ids(), keys.from))
+	}
+	if gaps == 0 {
 		fmt.Fprintf(stdout, "OK: %d streams, %d segments, %d entries, %d snapshots verified (checksums, chain, manifests)\n", len(names), segments, entries, snaps)
+		all.notice(stdout)
 		return nil
 	}
-	if len(problems) == 0 {
-		fmt.Fprintf(stdout, "INTACT WITH GAPS: %d segments, %d entries verified; %d recorded gaps\n", segments, entries, gaps)
-		return coded(exitWindow, fmt.Errorf("every segment is intact, but history has %d recorded gaps: "+
-			"positions inside a gap cannot be restored, and restores after one need a base snapshot taken after it", gaps))
-	}
-	for _, p := range problems {
-		fmt.Fprintf(stdout, "PROBLEM %s\n", p)
-	}
-	return coded(exitDamaged, fmt.Errorf("%d problems found; %d segments verified intact. Restores up to the first damaged segment still work; "+
-		"restore a damaged segment's file from another copy of the store if you have one", len(problems), segments))
+	fmt.Fprintf(stdout, "INTACT WITH GAPS: %d segments, %d entries verified; %d recorded gaps\n", segments, entries, gaps)
+	all.notice(stdout)
+	return coded(exitWindow, fmt.Errorf("every segment is intact, but history has %d recorded gaps: "+
+		"positions inside a gap cannot be restored, and restores after one need a base snapshot taken after it", gaps))
+}
+
+// errKeyLike tells the errors of an object that could not be decrypted
+// with the keys given (as opposed to damage).
+func errKeyLike(err error) bool {
+	return errors.Is(err, crypt.ErrKeyRequired) || errors.Is(err, crypt.ErrWrongKey)
 }

@@ -1,12 +1,12 @@
 package main
 
 import (
-	"bytes"
-	"errors"
 	"fmt"
-	"io"
+	"net"
 	"os"
+	"reflect"
 	"regexp"
+	"strconv"
 	"strings"
 	"time"
 
@@ -35,6 +35,10 @@ type fileConfig struct {
 	LogLevel       string          `yaml:"log_level"`
 	AcceptGap      bool            `yaml:"accept_gap"`
 	HTTPAddr       string          `yaml:"http_addr"`
+	// EncryptionKeyFile holds the keys segments and snapshots are
+	// encrypted with (docs/encryption.md); the keys themselves are never a
+	// setting or a flag.
+	EncryptionKeyFile string `yaml:"encryption_key_file"`
 	// Backup cycle.
 	SnapshotEvery   time.Duration `yaml:"snapshot_every"`
 	SnapshotWorkers int           `yaml:"snapshot_workers"`
@@ -52,25 +56,7 @@ func loadConfigFile(path string) (c fileConfig, warnings []string, err error) {
 	if err != nil {
 		return c, nil, fmt.Errorf("config %s: %w", path, err)
 	}
-	var root yaml.Node
-	if err := yaml.Unmarshal(data, &root); err != nil {
-		return c, nil, fmt.Errorf("config %s: %w", path, err)
-	}
-	if root.Kind == 0 {
-		return c, nil, nil // an empty file: a valid config with no settings
-	}
-	if err := expandNode(&root, os.LookupEnv); err != nil {
-		return c, nil, fmt.Errorf("config %s: %w", path, err)
-	}
-	// Decode the expanded tree strictly: a misspelt key is an error, not a
-	// silently ignored setting.
-	out, err := yaml.Marshal(&root)
-	if err != nil {
-		return c, nil, fmt.Errorf("config %s: %w", path, err)
-	}
-	dec := yaml.NewDecoder(bytes.NewReader(out))
-	dec.KnownFields(true)
-	if err := dec.Decode(&c); err != nil && !errors.Is(err, io.EOF) {
+	if c, err = decodeConfig(data, os.LookupEnv); err != nil {
 		return c, nil, fmt.Errorf("config %s: %w", path, err)
 	}
 	if w := permissionWarning(path, data); w != "" {
@@ -181,4 +167,33 @@ func permissionWarning(path string, raw []byte) string {
 			path, info.Mode().Perm())
 	}
 	return ""
+}
+
+// opt names a setting in a message: its flag, and where the value came
+// from when that is the config file rather than the command line, so that
+// the user knows which line to fix.
+func (c config) opt(flagName string) string {
+	if c.configPath == "" || c.flagsSet[flagName] {
+		return "--" + flagName
+	}
+	key := strings.ReplaceAll(flagName, "-", "_")
+	v := reflect.ValueOf(c.file)
+	for i := range v.NumField() {
+		name, _, _ := strings.Cut(v.Type().Field(i).Tag.Get("yaml"), ",")
+		if name == key && !v.Field(i).IsZero() {
+			return fmt.Sprintf("%s (in config %s)", key, c.configPath)
+		}
+	}
+	return "--" + flagName
+}
+
+// checkListenAddr checks a HOST:PORT to listen on without binding it: the
+// port a number from 0 (any free port) to 65535.
+func checkListenAddr(addr string) error {
+	_, port, err := net.SplitHostPort(addr)
+	n, perr := strconv.Atoi(port)
+	if err != nil || perr != nil || n < 0 || n > 65535 {
+		return fmt.Errorf("%q: want HOST:PORT with PORT a number from 0 to 65535, e.g. 127.0.0.1:9464", addr)
+	}
+	return nil
 }

@@ -39,7 +39,7 @@ func TestConfigFileErrors(t *testing.T) {
 		"cut_agee: 3s\n":  "cut_agee", // misspelt key
 		"cut_age: soon\n": "soon",     // bad value, named with its line
 		"source: [1, 2\n": "yaml",     // malformed
-		"cursor: sideways\nsource: mongodb://x\nstore: /s\n": "--cursor",
+		"cursor: sideways\nsource: mongodb://x\nstore: /s\n": "cursor (in config ",
 	}
 	for body, says := range cases {
 		_, err := parseArgs([]string{"--config", writeConfig(t, body)}, io.Discard)

@@ -11,6 +11,11 @@
 //
 // The second form asks a running tailerd (its --http-addr) for its status.
 //
+//	tailerd genkey [-o FILE]
+//
+// The third writes a new encryption key for --encryption-key-file (or
+// TIDELOG_ENCRYPTION_KEY), to FILE with mode 0600, and prints its id.
+//
 // Signals: SIGINT/SIGTERM stop cleanly, SIGHUP rereads the config file
 // (applying the log level and the backup cycle's settings, and logging each
 // other changed setting as needing a restart), SIGUSR1 takes a snapshot.
@@ -18,7 +23,8 @@
 // and sends watchdog keep-alives while its event loop is alive.
 //
 // Exit codes: 0 clean shutdown (SIGINT/SIGTERM: the open segment is cut and
-// committed first), 1 runtime failure, 2 bad flags or config, 3 gap in the
+// committed first), 1 runtime failure, 2 bad flags or config (or an
+// encryption key missing for a segment tailerd must read back), 3 gap in the
 // oplog (history lost; recorded in the store), 4 source unreachable or not a
 // replica set, 5 store unusable, 6 checkpoint unusable.
 package main
@@ -40,6 +46,7 @@ import (
 
 	"github.com/tidelog/tidelog/capture"
 	"github.com/tidelog/tidelog/checkpoint"
+	"github.com/tidelog/tidelog/crypt"
 	"github.com/tidelog/tidelog/cycle"
 	"github.com/tidelog/tidelog/internal/sdnotify"
 	"github.com/tidelog/tidelog/metrics"
@@ -66,6 +73,8 @@ func main() {
 	var code int
 	if len(os.Args) > 1 && os.Args[1] == "status" {
 		code = runStatus(ctx, os.Args[2:], os.Stdout, os.Stderr)
+	} else if len(os.Args) > 1 && os.Args[1] == "genkey" {
+		code = runGenkey(os.Args[2:], os.Stdout, os.Stderr)
 	} else {
 		code = run(ctx, os.Args[1:], os.Stderr)
 	}
@@ -104,6 +113,7 @@ func run(ctx context.Context, args []string, stderr io.Writer) int {
 	for _, w := range cfg.warnings {
 		log.Warn().Msg(w)
 	}
+	logEncryption(log, cfg)
 	notify := sdnotify.FromEnv()
 
 	// The metrics endpoint binds first: a taken port is a usage error now,
@@ -187,6 +197,9 @@ func run(ctx context.Context, args []string, stderr io.Writer) int {
 		return exitOK
 	case errors.As(err, &gap):
 		return exitGap // already logged with what to do
+	case errors.Is(err, crypt.ErrKeyRequired), errors.Is(err, crypt.ErrWrongKey):
+		log.Error().Err(err).Msg("capture stopped: an encryption key is missing")
+		return exitUsage
 	case errors.Is(err, store.ErrNotStore), errors.Is(err, tailer.ErrStoreMismatch):
 		log.Error().Err(err).Msg("store unusable")
 		return exitStore
@@ -211,6 +224,10 @@ type config struct {
 	flagsSet   map[string]bool
 	// warnings are for the log, once there is one.
 	warnings []string
+	// keys encrypt segments and snapshots (nil: stored unencrypted);
+	// keysFrom says where they came from, for the log.
+	keys     *crypt.Keyring
+	keysFrom string
 }
 
 // cycle is the backup cycle's configuration.
@@ -219,7 +236,7 @@ func (c config) cycle() cycle.Config {
 		Every:     c.SnapshotEvery,
 		Retention: retention.Policy{Keep: c.KeepSnapshots, KeepFor: c.KeepFor},
 		Prune:     c.Prune,
-		Snapshot:  snapshot.Options{Stream: c.Stream, Workers: c.SnapshotWorkers, IncludeUsers: c.IncludeUsers},
+		Snapshot:  snapshot.Options{Stream: c.Stream, Workers: c.SnapshotWorkers, IncludeUsers: c.IncludeUsers, Keys: c.keys},
 	}
 }
 
@@ -252,10 +269,12 @@ func parseArgs(args []string, stderr io.Writer) (config, error) {
 	fs.DurationVar(&c.KeepFor, "keep-for", 0, "retention: keep snapshots younger than this (0: no age rule); the newest is always kept")
 	fs.BoolVar(&c.Prune, "prune", false, "delete segments older than the oldest kept snapshot's start (its restore window does not need them)")
 	fs.BoolVar(&c.IncludeUsers, "include-users", false, "snapshots also copy admin.system.users and admin.system.roles")
-	fs.StringVar(&c.HTTPAddr, "http-addr", "", "serve /metrics (Prometheus), /healthz, /readyz and /status on HOST:PORT, e.g. 127.0.0.1:9464 (default: off); `tailerd status` reads /status")
+	fs.StringVar(&c.EncryptionKeyFile, "encryption-key-file", "", "`FILE` of encryption keys: segments and snapshots are encrypted with its first key (one key per line; the others still decrypt; make one with: tailerd genkey -o FILE); or set "+crypt.EnvVar+" instead. Default: unencrypted")
+	fs.StringVar(&c.HTTPAddr, "http-addr", "", "serve /metrics (Prometheus), /healthz, /readyz and /status on `HOST:PORT`, e.g. 127.0.0.1:9464 (default: off); tailerd status reads /status")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: tailerd --source URI --store STORE [--checkpoint DIR] [--config FILE] [flags]\n"+
-			"       tailerd status [--http-addr HOST:PORT | --config FILE] [--json]\n\n"+
+			"       tailerd status [--http-addr HOST:PORT | --config FILE] [--json]\n"+
+			"       tailerd genkey [-o FILE]\n\n"+
 			"Exit codes: 0 clean shutdown, 1 runtime failure, 2 bad flags or config, 3 gap in the oplog,\n"+
 			"4 source unreachable, 5 store unusable, 6 checkpoint unusable. Signals: SIGINT/SIGTERM stop,\n"+
 			"SIGHUP rereads --config, SIGUSR1 takes a snapshot.\n\nFlags:")
@@ -281,6 +300,9 @@ func parseArgs(args []string, stderr io.Writer) (config, error) {
 	if err := c.checkSource(); err != nil {
 		return c, err
 	}
+	if err := c.loadKeys(os.LookupEnv); err != nil {
+		return c, err
+	}
 	if c.Store == "" {
 		return c, errors.New("--store is required (a directory, s3://BUCKET/PREFIX?endpoint=HOST:PORT or kafka://HOST:PORT/TOPICPREFIX)")
 	}
@@ -293,45 +315,64 @@ func parseArgs(args []string, stderr io.Writer) (config, error) {
 	}
 	c.Checkpoint = ckptDir
 	if c.CutBytes <= 0 || c.CutBytes > 1<<30 {
-		return c, fmt.Errorf("--cut-bytes %d: want 1 byte to 1 GiB", c.CutBytes)
+		return c, fmt.Errorf("%s %d: want 1 byte to 1 GiB (1073741824)", c.opt("cut-bytes"), c.CutBytes)
 	}
 	if c.PollSettle < 50*time.Millisecond || c.PollSettle > time.Minute {
-		return c, fmt.Errorf("--poll-settle %s: want 50ms to 1m", c.PollSettle)
+		return c, fmt.Errorf("%s %s: want 50ms to 1m", c.opt("poll-settle"), c.PollSettle)
 	}
 	if c.CutAge < 100*time.Millisecond || c.CutAge > 24*time.Hour {
-		return c, fmt.Errorf("--cut-age %s: want 100ms to 24h", c.CutAge)
+		return c, fmt.Errorf("%s %s: want 100ms to 24h", c.opt("cut-age"), c.CutAge)
 	}
 	if c.SnapshotEvery < 0 || c.SnapshotEvery > 0 && c.SnapshotEvery < time.Second {
-		return c, fmt.Errorf("--snapshot-every %s: want 0 (on demand only) or at least 1s", c.SnapshotEvery)
+		return c, fmt.Errorf("%s %s: want 0 (on demand only) or at least 1s", c.opt("snapshot-every"), c.SnapshotEvery)
 	}
 	if c.SnapshotWorkers < 1 || c.SnapshotWorkers > 64 {
-		return c, fmt.Errorf("--snapshot-workers %d: want 1 to 64", c.SnapshotWorkers)
+		return c, fmt.Errorf("%s %d: want 1 to 64", c.opt("snapshot-workers"), c.SnapshotWorkers)
 	}
-	if c.KeepSnapshots < 0 || c.KeepFor < 0 {
-		return c, errors.New("--keep-snapshots and --keep-for must not be negative")
+	if c.KeepSnapshots < 0 {
+		return c, fmt.Errorf("%s %d: want 0 (no count rule) or more", c.opt("keep-snapshots"), c.KeepSnapshots)
+	}
+	if c.KeepFor < 0 || c.KeepFor > 0 && c.KeepFor < time.Second {
+		return c, fmt.Errorf("%s %s: want 0 (no age rule) or at least 1s", c.opt("keep-for"), c.KeepFor)
+	}
+	if c.DiscoverEvery > 0 && c.DiscoverEvery < 100*time.Millisecond {
+		return c, fmt.Errorf("%s %s: want 0 (never) or at least 100ms", c.opt("discover-every"), c.DiscoverEvery)
 	}
 	if c.HTTPAddr != "" {
-		if _, _, err := net.SplitHostPort(c.HTTPAddr); err != nil {
-			return c, fmt.Errorf("--http-addr %q: want HOST:PORT, e.g. 127.0.0.1:9464", c.HTTPAddr)
+		if err := checkListenAddr(c.HTTPAddr); err != nil {
+			return c, fmt.Errorf("%s %w", c.opt("http-addr"), err)
 		}
 	}
 	if _, err := zerolog.ParseLevel(c.LogLevel); err != nil || c.LogLevel == "" {
-		return c, fmt.Errorf("--log-level %q: want debug, info, warn or error", c.LogLevel)
+		return c, fmt.Errorf("%s %q: want debug, info, warn or error", c.opt("log-level"), c.LogLevel)
 	}
-	if c.ConnectTimeout <= 0 {
-		return c, fmt.Errorf("--connect-timeout %s: want a positive duration", c.ConnectTimeout)
+	if c.ConnectTimeout <= 0 || c.ConnectTimeout > time.Hour {
+		return c, fmt.Errorf("%s %s: want a duration from 1ms to 1h", c.opt("connect-timeout"), c.ConnectTimeout)
+	}
+	if c.Stream != "" {
+		if err := store.ValidStream(c.Stream); err != nil {
+			return c, fmt.Errorf("%s: %w", c.opt("stream"), err)
+		}
+	}
+	if len(c.PublishTo) > 0 && c.SpoolMaxBytes < int64(c.CutBytes) {
+		c.warnings = append(c.warnings, fmt.Sprintf("%s %d is less than %s %d: the spool holds one segment at a time, "+
+			"so capture waits for every store after each segment; raise it to several segments", c.opt("spool-max-bytes"), c.SpoolMaxBytes, c.opt("cut-bytes"), c.CutBytes))
 	}
 	start, err := tailer.ParseStartAt(c.Start)
 	if err != nil {
-		return c, err
+		return c, fmt.Errorf("%s: %w", c.opt("start"), err)
+	}
+	if !start.At.IsZero() && start.At.Time().After(time.Now().Add(time.Hour)) {
+		return c, fmt.Errorf("%s %s is in the future (%s): want oldest, latest or a position the source's oplog already holds",
+			c.opt("start"), c.Start, start.At.Time().Format(time.RFC3339))
 	}
 	mode := tailer.CursorMode(c.Cursor)
 	if mode != tailer.CursorAuto && mode != tailer.CursorTailable && mode != tailer.CursorPoll {
-		return c, fmt.Errorf("--cursor %q: want auto, tailable or poll", c.Cursor)
+		return c, fmt.Errorf("%s %q: want auto, tailable or poll", c.opt("cursor"), c.Cursor)
 	}
 	c.tailer = tailer.Config{
 		Stream: c.Stream, CutBytes: c.CutBytes, CutAge: c.CutAge, Cursor: mode, PollSettle: c.PollSettle,
-		Start: start, AcceptGap: c.AcceptGap,
+		Start: start, AcceptGap: c.AcceptGap, Keys: c.keys,
 	}
 	return c, nil
 }
@@ -413,6 +454,9 @@ func merge(flags, file fileConfig, set map[string]bool) fileConfig {
 	}
 	if !set["http-addr"] && file.HTTPAddr != "" {
 		out.HTTPAddr = file.HTTPAddr
+	}
+	if !set["encryption-key-file"] && file.EncryptionKeyFile != "" {
+		out.EncryptionKeyFile = file.EncryptionKeyFile
 	}
 	return out
 }

@@ -14,6 +14,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
 	"github.com/tidelog/tidelog/checkpoint"
+	"github.com/tidelog/tidelog/crypt"
 	"github.com/tidelog/tidelog/cycle"
 	"github.com/tidelog/tidelog/snapshot"
 	"github.com/tidelog/tidelog/store"
@@ -306,17 +307,23 @@ func (p *pipelines) awaitNoSnapshot(ctx context.Context, stream string, log zero
 }
 
 func (p *pipelines) snapshotInProgress(ctx context.Context, stream string) (bool, error) {
-	_, incomplete, err := snapshot.List(ctx, p.st, stream)
+	l, err := snapshot.ListWith(ctx, p.st, stream, p.readOptions())
 	if err != nil {
 		return false, fmt.Errorf("list snapshots of %s: %w", stream, err)
 	}
-	for _, id := range incomplete {
-		_, err := snapshot.ReadManifest(ctx, p.st, stream, id)
+	for _, id := range l.Incomplete {
+		_, err := snapshot.ReadManifestWith(ctx, p.st, stream, id, p.readOptions())
 		if errors.Is(err, snapshot.ErrIncomplete) && !errors.Is(err, snapshot.ErrCorrupt) {
 			return true, nil
 		}
 	}
 	return false, nil
+}
+
+// readOptions reads the stream's snapshots with tailerd's keys, and
+// plaintext ones as well (taken before encryption was turned on).
+func (p *pipelines) readOptions() snapshot.ReadOptions {
+	return snapshot.ReadOptions{Keys: p.cfg.keys}
 }
 
 // snapshotCheckEvery is how often each stream's snapshots are listed for
@@ -337,15 +344,17 @@ func (p *pipelines) watchSnapshots(ctx context.Context, ps *pipeState, stream fu
 			continue
 		}
 		wait = snapshotCheckEvery
-		complete, _, err := snapshot.List(ctx, p.st, name)
+		l, err := snapshot.ListWith(ctx, p.st, name, p.readOptions())
 		if err != nil {
 			if ctx.Err() == nil {
 				log.Debug().Err(err).Msg("listing snapshots for metrics failed")
 			}
 			continue
 		}
-		info := snapInfo{checked: time.Now(), complete: len(complete)}
-		for _, m := range complete {
+		// Snapshots tailerd cannot read count for nothing here: the cycle
+		// logs them, and they are kept.
+		info := snapInfo{checked: time.Now(), complete: len(l.Complete)}
+		for _, m := range l.Complete {
 			if m.Finished.After(info.newest) {
 				info.newest = m.Finished
 			}
@@ -450,9 +459,9 @@ func (p *pipelines) ready() error {
 // restart with backoff: lost history needs a person's decision, and a
 // location that is not a tidelog store or a checkpoint that is not ours
 // will not mend by retrying, nor will a store that disagrees with the
-// checkpoint. A source or store outage is retried.
+// checkpoint, nor a segment tailerd must read without its key. A source or store outage is retried.
 func fatal(err error) bool {
 	var gap *tailer.GapError
 	return errors.As(err, &gap) || errors.Is(err, store.ErrNotStore) || errors.Is(err, checkpoint.ErrCorrupt) ||
-		errors.Is(err, tailer.ErrStoreMismatch)
+		errors.Is(err, tailer.ErrStoreMismatch) || errors.Is(err, crypt.ErrKeyRequired) || errors.Is(err, crypt.ErrWrongKey)
 }

@@ -97,6 +97,11 @@ func reload(old, next config, to reloadTarget) []change {
 				Why: "--" + flagName + " on the command line wins over the file; change the flag and restart"})
 		}
 	}
+	if c, ok := keysChanged(old, next); ok {
+		// Not a file setting (the file's path may be the same): the keys
+		// read from it, or from the environment.
+		out = append(out, c)
+	}
 	if cycleChanged {
 		// Only the reloadable settings: a changed stream, say, needs a
 		// restart, and the cycle must keep snapshotting the stream captured.
