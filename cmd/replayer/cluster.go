@@ -42,28 +42,41 @@ type clusterFlags struct {
 	keys keyFlags
 }
 
-// targetMap is the repeatable --target-for NAME=URI.
-type targetMap map[string]string
+// targetMap is the repeatable --target-for NAME=URI. A URI may hold a
+// password, so Set never fails: the flag package would echo the value. It
+// keeps what was wrong, without the value, for check to report.
+type targetMap struct {
+	uris    map[string]string
+	problem error
+}
 
-func (m targetMap) String() string {
-	names := make([]string, 0, len(m))
-	for n := range m {
+func (m *targetMap) String() string {
+	if m == nil {
+		return ""
+	}
+	names := make([]string, 0, len(m.uris))
+	for n := range m.uris {
 		names = append(names, n)
 	}
 	sort.Strings(names)
 	return strings.Join(names, ",")
 }
 
-func (m targetMap) Set(v string) error {
+func (m *targetMap) Set(v string) error {
 	name, uri, ok := strings.Cut(v, "=")
 	name = strings.TrimSpace(name)
-	if !ok || name == "" || uri == "" {
-		return fmt.Errorf("%q: want NAME=URI (a stream name of the store and its target's MongoDB URI)", v)
+	switch {
+	case m.problem != nil:
+	case !ok || name == "" || uri == "":
+		m.problem = errors.New("a --target-for value is not NAME=URI (a stream name of the store and its target's MongoDB URI); it is not repeated here, as it may hold a password")
+	case m.uris[name] != "":
+		m.problem = fmt.Errorf("--target-for: stream %s named twice", name)
+	default:
+		if m.uris == nil {
+			m.uris = map[string]string{}
+		}
+		m.uris[name] = uri
 	}
-	if _, dup := m[name]; dup {
-		return fmt.Errorf("stream %s named twice", name)
-	}
-	m[name] = uri
 	return nil
 }
 
@@ -84,12 +97,12 @@ func wantCluster(args []string) bool {
 // parseClusterFlags checks every flag without I/O, so bad usage is
 // reported before the store or any server is touched.
 func parseClusterFlags(args []string, stderr io.Writer) (*clusterFlags, error) {
-	f := &clusterFlags{targets: targetMap{}}
+	f := &clusterFlags{}
 	fs := flag.NewFlagSet("restore --cluster", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Bool("cluster", true, "restore every stream of the store (each shard and the config server) to one position")
 	fs.StringVar(&f.store, "store", "", storeHelp)
-	fs.Var(f.targets, "target-for", "NAME=URI: restore stream NAME onto the replica set at URI (repeatable; every stream of the store needs one, or --skip-stream)")
+	fs.Var(&f.targets, "target-for", "NAME=URI: restore stream NAME onto the replica set at URI (repeatable; every stream of the store needs one, or --skip-stream)")
 	fs.Var(&f.skip, "skip-stream", "leave stream NAME unrestored, on purpose (repeatable); the cluster position is then computed without it")
 	fs.StringVar(&f.seed, "target", "", "a mongos or config server of the target cluster: its config server and shards are discovered and matched to streams by name (shard _id, config server replica set name); --target-for overrides a match")
 	to := fs.String("to", "latest", "last position to include on every stream: T.I, T, RFC 3339 or latest (the latest position restorable on all)")
@@ -106,6 +119,8 @@ func parseClusterFlags(args []string, stderr io.Writer) (*clusterFlags, error) {
 		return nil, err
 	}
 	switch {
+	case f.targets.problem != nil:
+		return nil, coded(exitUsage, f.targets.problem)
 	case *stream != "":
 		return nil, coded(exitUsage, errors.New("--stream restores one replica set; with --cluster every stream is restored: give each its target with --target-for NAME=URI"))
 	case *after != "":
@@ -121,11 +136,11 @@ func parseClusterFlags(args []string, stderr io.Writer) (*clusterFlags, error) {
 		return nil, coded(exitUsage, fmt.Errorf("--workers %d: want 1 to 64", f.workers))
 	case checkTimeout(f.timeout) != nil:
 		return nil, checkTimeout(f.timeout)
-	case !f.dryRun && len(f.targets) == 0 && f.seed == "":
+	case !f.dryRun && len(f.targets.uris) == 0 && f.seed == "":
 		return nil, coded(exitUsage, errors.New("--cluster needs a target for every stream: --target-for NAME=URI (repeatable) or --target URI of the target cluster's mongos or config server"))
 	}
 	for _, name := range f.skip {
-		if _, ok := f.targets[name]; ok {
+		if _, ok := f.targets.uris[name]; ok {
 			return nil, coded(exitUsage, fmt.Errorf("stream %s has both --target-for and --skip-stream", name))
 		}
 	}
@@ -247,8 +262,8 @@ func clusterRestoreCmd(ctx context.Context, args []string, stdout, stderr io.Wri
 			return err
 		}
 	}
-	lenient := f.dryRun && (len(f.targets) == 0 || f.seed != "")
-	targets, err := mapTargets(streams, f.targets, discovered, f.skip, lenient)
+	lenient := f.dryRun && (len(f.targets.uris) == 0 || f.seed != "")
+	targets, err := mapTargets(streams, f.targets.uris, discovered, f.skip, lenient)
 	if err != nil {
 		return err
 	}
