@@ -89,9 +89,12 @@ restore, apply, follow and restore-dump also take --ns-include/--ns-exclude PATT
 restore, export, list, verify and follow read an encrypted store with --encryption-key-file FILE (or the
 TIDELOG_ENCRYPTION_KEY environment variable, never a key on the command line); with keys, unencrypted
 segments and snapshots are refused unless --allow-unencrypted (docs/encryption.md).
+The password of the user a --target URI names may come from TIDELOG_TARGET_PASSWORD instead of the URI.
 STORE: a directory, s3://BUCKET[/PREFIX]?endpoint=HOST:PORT[&tls=false&region=R&path_style=true&ca_file=FILE]
-       or kafka://HOST:PORT[,HOST:PORT...][/TOPICPREFIX]; S3 credentials from AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY
-       (or MINIO_ROOT_USER/MINIO_ROOT_PASSWORD, ~/.aws/credentials), never the URL.
+       or kafka://HOST:PORT[,HOST:PORT...][/TOPICPREFIX][?tls=true&ca_file=F&cert_file=F&key_file=F
+       &sasl=plain|scram-sha-256|scram-sha-512&user=NAME&password_file=F]; S3 credentials from
+       AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY (or MINIO_ROOT_USER/MINIO_ROOT_PASSWORD, ~/.aws/credentials),
+       the Kafka password from password_file or TIDELOG_KAFKA_PASSWORD, never the URL.
 TS: T.I (exact oplog timestamp), T (whole second, inclusive) or RFC 3339.`
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {

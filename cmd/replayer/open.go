@@ -13,7 +13,8 @@ import (
 const storeHelp = "the store tailerd writes to (required): a directory or file:///DIR, " +
 	"s3://BUCKET[/PREFIX]?endpoint=HOST:PORT[&region=R&path_style=true&tls=false&ca_file=FILE] " +
 	"(credentials from AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, MINIO_ROOT_USER/MINIO_ROOT_PASSWORD or ~/.aws/credentials, never the URL), " +
-	"or kafka://HOST:PORT[,HOST:PORT...][/TOPICPREFIX]; see docs/store-layout.md"
+	"or kafka://HOST:PORT[,HOST:PORT...][/TOPICPREFIX][?tls=true&ca_file=F&cert_file=F&key_file=F&sasl=MECHANISM&user=NAME&password_file=F] " +
+	"(the Kafka password from password_file or TIDELOG_KAFKA_PASSWORD); see docs/store-layout.md and docs/security.md"
 
 // openStore opens an existing store for reading: the replayer never creates
 // one, so a mistyped location fails rather than reads as empty. Everything

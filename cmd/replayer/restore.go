@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
 	"strings"
 	"time"
 
@@ -135,6 +136,9 @@ func connectTarget(ctx context.Context, uri string, timeout time.Duration) (*mon
 	copts := options.Client().ApplyURI(uri).SetServerSelectionTimeout(timeout).SetAppName("tidelog-replayer")
 	if err := copts.Validate(); err != nil {
 		return nil, coded(exitUsage, fmt.Errorf("--target is not a valid MongoDB URI: %w", err))
+	}
+	if err := targetPassword(copts, os.LookupEnv); err != nil {
+		return nil, coded(exitUsage, err)
 	}
 	client, err := mongo.Connect(copts)
 	if err != nil {

@@ -20,7 +20,9 @@ import (
 const storeHelp = "where to keep segments and snapshots (required): a directory (created if missing) or file:///DIR, " +
 	"s3://BUCKET[/PREFIX]?endpoint=HOST:PORT[&region=R&path_style=true&tls=false&ca_file=FILE] " +
 	"(credentials from AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, MINIO_ROOT_USER/MINIO_ROOT_PASSWORD or ~/.aws/credentials, never the URL), " +
-	"or kafka://HOST:PORT[,HOST:PORT...][/TOPICPREFIX][?replication_factor=N&min_insync_replicas=N&max_message_bytes=N]; see docs/store-layout.md"
+	"or kafka://HOST:PORT[,HOST:PORT...][/TOPICPREFIX][?replication_factor=N&min_insync_replicas=N&max_message_bytes=N" +
+	"&tls=true&ca_file=F&cert_file=F&key_file=F&sasl=plain|scram-sha-256|scram-sha-512&user=NAME&password_file=F] " +
+	"(the Kafka password from password_file or TIDELOG_KAFKA_PASSWORD); see docs/store-layout.md and docs/security.md"
 
 // checkpointDir checks the store location and returns the checkpoint
 // directory: --checkpoint, or STORE/checkpoint for a directory store. A
