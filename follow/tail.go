@@ -204,8 +204,11 @@ func decode(data []byte, name string, opts segment.ReaderOptions) (*loaded, erro
 	if err != nil {
 		return nil, err
 	}
+	// The header's raw size sizes the arena, but a plaintext header is only
+	// CRC-checked: a forged one could ask for any size. The entries
+	// themselves are bounded by the bytes read, so cap the guess by them.
 	h := r.Header()
-	arena := make([]byte, 0, h.RawSize)
+	arena := make([]byte, 0, min(h.RawSize, 64*uint64(len(data))))
 	var offs []int
 	var tss []oplog.Timestamp
 	for {

@@ -1,6 +1,11 @@
 package topology
 
-import "strings"
+import (
+	"errors"
+	"strings"
+
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
+)
 
 // secretOptions are URI options whose values are secrets (lower case).
 var secretOptions = map[string]bool{
@@ -46,4 +51,19 @@ func RedactURI(uri string) string {
 	}
 	b.WriteString(strings.Join(pairs, "&"))
 	return b.String()
+}
+
+// ValidateURI checks a MongoDB URI as the driver will parse it and returns
+// an error safe to print. The driver's own errors can quote part of what
+// it failed to parse ("invalid URL escape "%zz"" in a password), so the
+// redacted URI is validated instead; if that passes, the fault lies in the
+// masked parts and is described without them.
+func ValidateURI(uri string) error {
+	if options.Client().ApplyURI(uri).Validate() == nil {
+		return nil
+	}
+	if err := options.Client().ApplyURI(RedactURI(uri)).Validate(); err != nil {
+		return err
+	}
+	return errors.New("its user name, password or a secret option is malformed (percent-encode @ : / ? # [ ] % in them)")
 }

@@ -43,3 +43,30 @@ func TestReplicaSetStringRedacts(t *testing.T) {
 		t.Fatalf("String() = %q", s)
 	}
 }
+
+// The driver's parse errors may quote a malformed password; ValidateURI's
+// never contain the user info or secret options, yet still say what is
+// wrong.
+func TestValidateURIDoesNotQuoteSecrets(t *testing.T) {
+	for uri, says := range map[string]string{
+		"mongodb://u:pa%zzSECRET@h:27017/":                       "password",
+		"mongodb://u:SECRET@h:27017/?replicaSet=rs0&tls=maybe":   "tls",
+		"mongodb://u:SECRET@h:notaport/":                         "port",
+		"mongodb://h/?tlsCertificateKeyFilePassword=pa%zzSECRET": "secret option",
+	} {
+		err := ValidateURI(uri)
+		if err == nil {
+			t.Errorf("%s: accepted", uri)
+			continue
+		}
+		if strings.Contains(err.Error(), "SECRET") || strings.Contains(err.Error(), "%zz") {
+			t.Errorf("%s: the error quotes a secret: %v", uri, err)
+		}
+		if !strings.Contains(strings.ToLower(err.Error()), says) {
+			t.Errorf("%s: %v; want it to mention %q", uri, err, says)
+		}
+	}
+	if err := ValidateURI("mongodb://u:p%40ss@h:27017/?replicaSet=rs0"); err != nil {
+		t.Errorf("a valid URI: %v", err)
+	}
+}

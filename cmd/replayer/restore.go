@@ -20,6 +20,7 @@ import (
 	"github.com/tidelog/tidelog/restore"
 	"github.com/tidelog/tidelog/segment"
 	"github.com/tidelog/tidelog/snapshot"
+	"github.com/tidelog/tidelog/topology"
 )
 
 func restoreCmd(ctx context.Context, args []string, stdout, stderr io.Writer, log zerolog.Logger) error {
@@ -133,10 +134,10 @@ func parseTo(s string) (oplog.Timestamp, error) {
 }
 
 func connectTarget(ctx context.Context, uri string, timeout time.Duration) (*mongo.Client, error) {
-	copts := options.Client().ApplyURI(uri).SetServerSelectionTimeout(timeout).SetAppName("tidelog-replayer")
-	if err := copts.Validate(); err != nil {
+	if err := topology.ValidateURI(uri); err != nil {
 		return nil, coded(exitUsage, fmt.Errorf("--target is not a valid MongoDB URI: %w", err))
 	}
+	copts := options.Client().ApplyURI(uri).SetServerSelectionTimeout(timeout).SetAppName("tidelog-replayer")
 	if err := targetPassword(copts, os.LookupEnv); err != nil {
 		return nil, coded(exitUsage, err)
 	}

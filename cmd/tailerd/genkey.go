@@ -6,7 +6,10 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"time"
+
+	"github.com/tidelog/tidelog/internal/durable"
 
 	"github.com/tidelog/tidelog/crypt"
 )
@@ -60,6 +63,11 @@ func runGenkey(args []string, stdout, stderr io.Writer) int {
 	}
 	if cerr := f.Close(); err == nil {
 		err = cerr
+	}
+	if err == nil {
+		// Backups may be encrypted with this key the moment it exists: a
+		// crash must not lose the file's directory entry.
+		err = durable.SyncDir(filepath.Dir(*out))
 	}
 	if err != nil {
 		os.Remove(*out)

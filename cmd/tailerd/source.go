@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
-	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
 	"github.com/tidelog/tidelog/store"
 	"github.com/tidelog/tidelog/topology"
@@ -159,7 +158,7 @@ func (c config) checkSource() error {
 		}
 	}
 	for _, u := range uris {
-		if err := options.Client().ApplyURI(u).Validate(); err != nil {
+		if err := topology.ValidateURI(u); err != nil {
 			return fmt.Errorf("%s is not a valid MongoDB URI (e.g. mongodb://host:27017/?replicaSet=rs0): %w", topology.RedactURI(u), err)
 		}
 	}
