@@ -19,6 +19,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"strings"
 	"sync"
 
 	"github.com/cockroachdb/pebble/v2"
@@ -85,6 +86,12 @@ func OpenWith(dir string, o Options) (*DB, error) {
 
 // corruptDir is the error for a directory that is not a usable checkpoint.
 func corruptDir(dir string, cause error) error {
+	if pebble.IsCorruptionError(cause) {
+		// The first line says which file and what; Pebble joins a
+		// placeholder line for its own detail payload after it.
+		msg, _, _ := strings.Cut(cause.Error(), "\n")
+		cause = errors.New(msg)
+	}
 	return fmt.Errorf("checkpoint %s: %w: %w; %s", dir, ErrCorrupt, cause, corruptHint)
 }
 

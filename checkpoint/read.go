@@ -38,7 +38,7 @@ func (d *DB) head(stream string) (segment.Info, bool, error) {
 		return segment.Info{}, false, nil
 	}
 	if err != nil {
-		return segment.Info{}, false, err
+		return segment.Info{}, false, d.readErr(err)
 	}
 	defer closer.Close()
 	info, err := decodeInfo(key, v)
@@ -137,12 +137,13 @@ func (d *DB) Streams() ([]string, error) {
 func (d *DB) scan(lower, upper []byte, fn func(key, v []byte) error) (err error) {
 	it, err := d.pdb.NewIter(&pebble.IterOptions{LowerBound: lower, UpperBound: upper})
 	if err != nil {
-		return err
+		return d.readErr(err)
 	}
 	defer func() {
 		if cerr := it.Close(); err == nil {
 			err = cerr
 		}
+		err = d.readErr(err)
 	}()
 	for valid := it.First(); valid; valid = it.Next() {
 		v, err := it.ValueAndErr()
@@ -154,4 +155,13 @@ func (d *DB) scan(lower, upper []byte, fn func(key, v []byte) error) (err error)
 		}
 	}
 	return it.Error()
+}
+
+// readErr marks a read that found a damaged Pebble file as ErrCorrupt,
+// naming the directory and what to do, like a damaged value.
+func (d *DB) readErr(err error) error {
+	if err != nil && pebble.IsCorruptionError(err) && !errors.Is(err, ErrCorrupt) {
+		return corruptDir(d.dir, err)
+	}
+	return err
 }

@@ -237,6 +237,9 @@ func (a *Applier) checkOne(entry bson.Raw) (string, error) {
 		if !a.wanted(op, db, coll, fromMigrate) {
 			return "", nil
 		}
+		if db == "" || coll == "" {
+			return "", fmt.Errorf("entry %s: ns %q is not db.collection: the entry is damaged", ts, ns)
+		}
 		if op == "u" {
 			if err := a.checkUpdate(ts, ns, entry); err != nil {
 				return "", err
@@ -264,6 +267,9 @@ func (a *Applier) checkOne(entry bson.Raw) (string, error) {
 				db, coll = SplitNS(to)
 			} else {
 				coll, _ = elems[0].Value().StringValueOK()
+			}
+			if db == "" || coll == "" {
+				return "", fmt.Errorf("command at %s: %s names no collection (%q): the entry is damaged", ts, name, db+"."+coll)
 			}
 			if Classify("c", db, coll, false) == User && a.opts.Namespaces.Selected(db, coll) {
 				tdb, tcoll := a.opts.Namespaces.Rename(db, coll)

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Runs every test, the server-backed ones included, and ends with one
-# summary line: "tests: N passed, N failed, N skipped".
+# Runs every test, the server-backed ones included, then every fuzz target
+# for a short while (scripts/fuzz.sh; FUZZTIME per target, default 10s, 0
+# skips them), and ends with one summary line counting both:
+# "tests: N passed, N failed, N skipped".
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
@@ -20,6 +22,22 @@ skipped=$(grep -cE '^\s*--- SKIP' "$log")
 if [ "$status" -ne 0 ] && [ "$failed" -eq 0 ]; then
   failed=1 # a build failure or panic outside a test
   grep -E 'FAIL|panic|cannot|undefined' "$log" | head -20
+fi
+
+# Every fuzz target, a short run each (FUZZTIME per target, default 10s; 0
+# skips them), counted as one test each: scripts/fuzz.sh prints its lines.
+if [ "${FUZZTIME:-10s}" != "0" ]; then
+  fuzzlog=$(mktemp)
+  scripts/fuzz.sh "${FUZZTIME:-10s}" | tee "$fuzzlog"
+  fuzzstatus=${PIPESTATUS[0]}
+  fuzzok=$(grep -c '^fuzz: ok ' "$fuzzlog")
+  fuzzfailed=$(grep -c '^fuzz: FAIL ' "$fuzzlog")
+  rm -f "$fuzzlog"
+  if [ "$fuzzstatus" -ne 0 ] && [ "$fuzzfailed" -eq 0 ]; then
+    fuzzfailed=1 # no target found, or the script itself failed
+  fi
+  passed=$((passed + fuzzok))
+  failed=$((failed + fuzzfailed))
 fi
 if [ "$failed" -gt 0 ]; then
   echo "failures:"; grep -B2 -A20 -E '^\s*--- FAIL' "$log" | head -150

@@ -82,7 +82,13 @@ func open(dir string, lock *pebble.Lock, log zerolog.Logger) (pdb *pebble.DB, er
 			pdb, err = nil, fmt.Errorf("%w: pebble panicked while opening: %v", ErrUnusable, r)
 		}
 	}()
-	pdb, err = pebble.Open(dir, &pebble.Options{Logger: Logger{Log: log}, Lock: lock})
+	// A damaged table is reported by the read that finds it, as an error
+	// (pebble.IsCorruptionError), and logged: Pebble's default would be a
+	// fatal error, a panic in a read long after Open.
+	events := &pebble.EventListener{DataCorruption: func(info pebble.DataCorruptionInfo) {
+		log.Error().Str("component", "pebble").Str("file", info.Path).Msg("damaged file: " + info.String())
+	}}
+	pdb, err = pebble.Open(dir, &pebble.Options{Logger: Logger{Log: log}, Lock: lock, EventListener: events})
 	if err != nil && !errors.Is(err, fs.ErrPermission) {
 		err = fmt.Errorf("%w: %w", ErrUnusable, err)
 	}

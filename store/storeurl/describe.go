@@ -8,13 +8,17 @@ import "strings"
 // put there by mistake (an AWS secret key may contain '/', so user info is
 // not only what precedes the first '/'), and a message must not repeat it
 // into a log. A path that looks like a URL missing its "//" ("s3:k:s@b")
-// is treated the same way.
+// is treated the same way, even where a "://" follows later (in what would
+// be its query or user info): only a valid scheme makes a URL, as in Parse.
 func describe(raw string) string {
 	scheme, rest, ok := strings.Cut(raw, "://")
-	if !ok {
-		if schemeTypo(raw) != "" {
+	if !ok || !validScheme(scheme) {
+		if prefix := schemeTypo(raw); prefix != "" {
+			if i := strings.IndexAny(raw, "?#"); i >= 0 {
+				raw = raw[:i]
+			}
 			if at := strings.LastIndex(raw, "@"); at >= 0 {
-				return schemeTypo(raw) + "REDACTED@" + raw[at+1:]
+				return prefix + "REDACTED@" + raw[at+1:]
 			}
 		}
 		return raw
