@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -69,13 +70,14 @@ func loadConfigFile(path string) (c fileConfig, warnings []string, err error) {
 // Expanding values (not the raw text) keeps comments out of it and keeps a
 // secret holding ':' or '#' or quotes one value, as written, instead of
 // YAML syntax.
-func expandNode(n *yaml.Node, lookup func(string) (string, bool)) error {
+func expandNode(n *yaml.Node, lookup func(string) (string, bool), expanded map[string]string) error {
 	if n.Kind == yaml.ScalarNode && n.Tag != "!!binary" {
 		v, err := expandEnv(n.Value, lookup)
 		if err != nil {
 			return fmt.Errorf("line %d: %w", n.Line, err)
 		}
 		if v != n.Value {
+			expanded[v] = n.Value
 			// The value's type is the expanded value's (${CUT_BYTES} may
 			// hold a number); the encoder quotes what plain YAML cannot hold.
 			n.Value, n.Tag, n.Style = v, "", 0
@@ -83,11 +85,30 @@ func expandNode(n *yaml.Node, lookup func(string) (string, bool)) error {
 		return nil
 	}
 	for _, c := range n.Content {
-		if err := expandNode(c, lookup); err != nil {
+		if err := expandNode(c, lookup, expanded); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// hideExpanded rewrites an error about the config so that it shows the
+// text the file holds ("${SOURCE_URI}") instead of what a variable expanded
+// to: variables are where secrets go, and a value the decoder refuses
+// (a URI under the wrong key, say) would otherwise be printed whole.
+func hideExpanded(err error, expanded map[string]string) error {
+	msg := err.Error()
+	for value, raw := range expanded {
+		shown := strconv.Quote(raw) + " (variables not expanded here)"
+		msg = strings.ReplaceAll(msg, strconv.Quote(value), shown)
+		if len(value) >= 4 {
+			msg = strings.ReplaceAll(msg, value, shown)
+		}
+	}
+	if msg == err.Error() {
+		return err
+	}
+	return errors.New(msg)
 }
 
 // expandEnv replaces ${VAR} with the variable's value and ${VAR:-default}

@@ -36,12 +36,13 @@ func decodeConfig(data []byte, lookup func(string) (string, bool)) (fileConfig, 
 	if doc.Kind == 0 || isNull(doc) {
 		return c, nil // an empty file: a valid config with no settings
 	}
-	if err := expandNode(doc, lookup); err != nil {
+	expanded := map[string]string{}
+	if err := expandNode(doc, lookup, expanded); err != nil {
 		return c, err
 	}
 	var d strictDecoder
 	if err := d.decode(doc, reflect.ValueOf(&c).Elem(), "", 0); err != nil {
-		return c, err
+		return c, hideExpanded(err, expanded)
 	}
 	return c, nil
 }

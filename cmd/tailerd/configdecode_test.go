@@ -77,3 +77,20 @@ func containsAll(s string, parts ...string) bool {
 	}
 	return true
 }
+
+// A value the decoder refuses is quoted in its error, but one that came
+// from an environment variable is shown as the file writes it: variables
+// are where secrets go.
+func TestConfigErrorsDoNotShowExpandedVariables(t *testing.T) {
+	lookup := func(string) (string, bool) { return "mongodb://u:S3cretPW@h/", true }
+	for _, body := range []string{"cut_bytes: ${S}\n", "members: ${S}\n", "snapshot_every: ${S}\n", "accept_gap: ${S}\n"} {
+		_, err := decodeConfig([]byte(body), lookup)
+		if err == nil {
+			t.Errorf("%q: accepted", body)
+			continue
+		}
+		if strings.Contains(err.Error(), "S3cretPW") || !strings.Contains(err.Error(), "${S}") {
+			t.Errorf("%q: %v; want the error to show ${S}, not its value", body, err)
+		}
+	}
+}
