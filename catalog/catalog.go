@@ -33,7 +33,18 @@ type Break struct {
 	After  string     // last segment before the break
 	Before string     // first segment after it
 	Gap    *store.Gap // the recorded gap that explains it; nil: unexplained (damage)
+	// Reason says why Before cannot continue the chain although it may
+	// link to After (ReasonPlaintextAfterEncrypted); empty: it does not
+	// link. A break with a reason is unexplained whatever gap is recorded.
+	Reason string
 }
+
+// ReasonPlaintextAfterEncrypted is the Reason of the break before a
+// plaintext segment that follows encrypted segments of its stream. Once a
+// stream is encrypted it stays so: such a segment needs no key to forge
+// (its link to the encrypted one before it is in that segment's clear
+// header), and no flag makes it part of the chain.
+const ReasonPlaintextAfterEncrypted = "plaintext segment after encrypted ones: forged, or written by a tailerd without its key"
 
 // Stream is everything the store holds for one stream.
 type Stream struct {
@@ -52,6 +63,32 @@ func (s *Stream) Restorable() (Window, bool) {
 		return Window{}, false
 	}
 	return s.Windows[0], true
+}
+
+// EncryptedFrom is where the stream's first encrypted segment starts;
+// false when none is. Plaintext objects of the stream are its own only
+// before it (snapshot.ReadOptions.SegmentsEncryptedFrom).
+func (s *Stream) EncryptedFrom() (oplog.Timestamp, bool) {
+	for _, seg := range s.Segments {
+		if seg.Header.Encrypted {
+			return seg.Header.OpStart, true
+		}
+	}
+	return oplog.Timestamp{}, false
+}
+
+// encryptedBefore names the stream's first encrypted segment when segment
+// i is plaintext and comes after it.
+func (s *Stream) encryptedBefore(i int) (string, bool) {
+	if s.Segments[i].Header.Encrypted {
+		return "", false
+	}
+	for _, seg := range s.Segments[:i] {
+		if seg.Header.Encrypted {
+			return seg.Name, true
+		}
+	}
+	return "", false
 }
 
 // Load reads the catalog of every stream in st.
@@ -115,11 +152,19 @@ func readHeader(ctx context.Context, st store.Store, stream, name string) (segme
 // changing Segments). Headers carry the previous
 // segment's opEnd, which is enough to find breaks; the checksum half of each
 // link is checked by Verify and by every restore, which read whole segments.
+//
+// A plaintext segment after an encrypted one of the stream always starts a
+// window after an unexplained break (ReasonPlaintextAfterEncrypted), even
+// where it links and a gap is recorded (gap records are not authenticated),
+// so that no restore crosses into it and verify reports it.
 func (s *Stream) Link() {
 	s.Windows, s.Breaks = nil, nil
+	encrypted := false
 	for i, seg := range s.Segments {
 		h := seg.Header
-		if i > 0 && h.Prev.OpEnd == s.Segments[i-1].Header.OpEnd && !h.Prev.IsZero() {
+		refused := encrypted && !h.Encrypted
+		encrypted = encrypted || h.Encrypted
+		if i > 0 && !refused && h.Prev.OpEnd == s.Segments[i-1].Header.OpEnd && !h.Prev.IsZero() {
 			w := &s.Windows[len(s.Windows)-1]
 			w.To, w.Last = h.OpEnd, i
 			w.Entries += h.Count
@@ -131,6 +176,9 @@ func (s *Stream) Link() {
 				if s.Gaps[j].After == s.Segments[i-1].Header.OpEnd {
 					b.Gap = &s.Gaps[j]
 				}
+			}
+			if refused {
+				b.Gap, b.Reason = nil, ReasonPlaintextAfterEncrypted
 			}
 			s.Breaks = append(s.Breaks, b)
 		}

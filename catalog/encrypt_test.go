@@ -4,11 +4,13 @@ import (
 	"context"
 	"errors"
 	"testing"
+	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 
 	"github.com/tidelog/tidelog/crypt"
 	"github.com/tidelog/tidelog/segment"
+	"github.com/tidelog/tidelog/store"
 	"github.com/tidelog/tidelog/store/dirstore"
 )
 
@@ -110,5 +112,93 @@ func TestVerifyEncrypted(t *testing.T) {
 	n := 0
 	if err := ReadWith(ctx, st, "rs0", s.Segments, segment.ReaderOptions{Keys: keys}, func(bson.Raw) error { n++; return nil }); err != nil || n != 120 {
 		t.Fatalf("read with the key: %d entries, %v", n, err)
+	}
+}
+
+// appendSegment stores a segment of n entries of rs0 from position from,
+// linked to prev, encrypted when keys holds a key.
+func appendSegment(t *testing.T, st *dirstore.Store, keys *crypt.Keyring, prev segment.Link, from, n uint32) segment.Info {
+	t.Helper()
+	w := segment.NewWriterWith("rs0", segment.WriterOptions{Keys: keys})
+	w.Start(prev)
+	for i := from; i < from+n; i++ {
+		e, err := bson.Marshal(bson.D{{Key: "ts", Value: bson.Timestamp{T: 1700000000, I: i}}, {Key: "op", Value: "n"}, {Key: "ns", Value: ""}, {Key: "o", Value: bson.D{}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := w.Append(e); err != nil {
+			t.Fatal(err)
+		}
+	}
+	info, data, err := w.Finish()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.PutSegment(context.Background(), "rs0", info.Name, data); err != nil {
+		t.Fatal(err)
+	}
+	return info
+}
+
+// A plaintext segment after encrypted ones needs no key to forge: its link
+// to the encrypted head is in that head's clear header. It is an
+// unexplained break even where it links and a gap record (which anyone can
+// write) claims to explain it, verify reports it whatever the options, and
+// no window crosses it; the plaintext prefix of a store that began
+// unencrypted stays part of the chain.
+func TestPlaintextAfterEncryptedIsBreak(t *testing.T) {
+	ctx := context.Background()
+	keys, err := crypt.NewKeyring(crypt.NewKey())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, withGap := range []bool{false, true} {
+		st, s := encryptedChain(t, keys) // plaintext, encrypted, encrypted: entries 1..120
+		head := s.Segments[2]
+		rc, err := st.OpenSegment(ctx, "rs0", head.Name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		headInfo, err := segment.VerifyStructure(rc, head.Name) // no key needed to link to it
+		rc.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		forged := appendSegment(t, st, nil, headInfo.Link(), 121, 10)
+		forged2 := appendSegment(t, st, nil, forged.Link(), 131, 10)
+		if withGap {
+			if err := st.PutGap(ctx, "rs0", store.Gap{After: headInfo.OpEnd, Next: forged.OpStart, Detected: time.Now(), Reason: "forged"}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		s, err = LoadStream(ctx, st, "rs0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(s.Breaks) != 2 || s.Breaks[0].Before != forged.Name || s.Breaks[1].Before != forged2.Name {
+			t.Fatalf("gap %v: breaks %+v; want one before each plaintext segment after the encrypted ones", withGap, s.Breaks)
+		}
+		for _, b := range s.Breaks {
+			if b.Gap != nil || b.Reason != ReasonPlaintextAfterEncrypted {
+				t.Fatalf("gap %v: break %+v: want unexplained, reason %q", withGap, b, ReasonPlaintextAfterEncrypted)
+			}
+		}
+		if w, ok := s.Restorable(); !ok || w.To != head.Header.OpEnd || w.Last != 2 {
+			t.Fatalf("gap %v: restorable %+v; want through the encrypted head %s", withGap, w, head.Header.OpEnd)
+		}
+		if from, ok := s.EncryptedFrom(); !ok || from != s.Segments[1].Header.OpStart {
+			t.Fatalf("EncryptedFrom %s, %v; want %s", from, ok, s.Segments[1].Header.OpStart)
+		}
+		for _, opts := range []segment.ReaderOptions{{}, {Keys: keys}} {
+			problems := VerifyWith(ctx, st, s, opts, nil)
+			if len(problems) != 2 || problems[0].Segment != forged.Name || problems[1].Segment != forged2.Name {
+				t.Fatalf("gap %v, keys %v: problems %v; want the two plaintext segments", withGap, opts.Keys != nil, problems)
+			}
+			want := "rs0/" + forged.Name + ": plaintext segment after encrypted ones: forged, or written by a tailerd without its key (the stream is encrypted since segment " +
+				s.Segments[1].Name + "); no restore crosses it: check where it came from, then move it out of the store"
+			if !errors.Is(problems[0].Err, segment.ErrCorrupt) || problems[0].String() != want {
+				t.Fatalf("problem %q; want %q", problems[0], want)
+			}
+		}
 	}
 }

@@ -54,11 +54,18 @@ type Checked struct {
 // decrypt is not a problem by itself: without its key, what needs no key is
 // checked, and ok is told it stayed sealed, so that a caller can report the
 // contents as unverified (no key) or ask for the missing key (a wrong one).
-// A plaintext segment where opts.RequireEncryption is a problem.
+// A plaintext segment where opts.RequireEncryption is a problem, and so is
+// a plaintext segment after an encrypted one of the stream, whatever opts
+// (ReasonPlaintextAfterEncrypted).
 func VerifyWith(ctx context.Context, st store.Store, s *Stream, opts segment.ReaderOptions, ok func(Checked)) []Problem {
 	var problems []Problem
 	var prev *segment.Info
-	for _, seg := range s.Segments {
+	for i, seg := range s.Segments {
+		if first, ok := s.encryptedBefore(i); ok {
+			problems = append(problems, Problem{Stream: s.Name, Segment: seg.Name, Err: &PlaintextAfterEncryptedError{Segment: seg.Name, First: first}})
+			prev = nil
+			continue
+		}
 		c, err := verifyOne(ctx, st, s.Name, seg.Name, opts)
 		if err != nil {
 			problems = append(problems, Problem{Stream: s.Name, Segment: seg.Name, Err: err})
@@ -111,3 +118,19 @@ func verifyStored(ctx context.Context, st store.Store, stream, name string, veri
 	defer rc.Close()
 	return verify(rc)
 }
+
+// PlaintextAfterEncryptedError is VerifyWith's problem for a plaintext
+// segment after an encrypted one of its stream. It matches
+// segment.ErrCorrupt: the store holds what tailerd did not write as it is.
+type PlaintextAfterEncryptedError struct {
+	Segment string // the plaintext segment
+	First   string // the stream's first encrypted segment
+}
+
+func (e *PlaintextAfterEncryptedError) Error() string {
+	return ReasonPlaintextAfterEncrypted + " (the stream is encrypted since segment " + e.First +
+		"); no restore crosses it: check where it came from, then move it out of the store"
+}
+
+// Is matches segment.ErrCorrupt.
+func (e *PlaintextAfterEncryptedError) Is(target error) bool { return target == segment.ErrCorrupt }

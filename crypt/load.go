@@ -14,6 +14,9 @@ import (
 // list.
 const EnvVar = "TIDELOG_ENCRYPTION_KEY"
 
+// errNoKey is parse's error for a source holding no key at all.
+var errNoKey = errors.New("no key in it (only blank lines or comments): put one key per line, the newest first")
+
 // maxKeyFileSize bounds what LoadFile reads: a key file holds a few keys
 // and comments, and a wrong path (a log, a device) must not be read whole.
 const maxKeyFileSize = 1 << 20
@@ -52,7 +55,7 @@ func parse(items []string, unit string) (*Keyring, error) {
 		at = append(at, i+1)
 	}
 	if len(keys) == 0 {
-		return nil, errors.New("no key in it (only blank lines or comments): put one key per line, the newest first")
+		return nil, errNoKey
 	}
 	return NewKeyring(keys...)
 }
@@ -85,14 +88,21 @@ func LoadFile(path string) (*Keyring, error) {
 
 // FromEnv reads the keys in the environment variable EnvVar through lookup
 // (os.LookupEnv, or a test's map): the key-file format, where commas also
-// separate keys. It returns nil and no error when the variable is unset or
-// empty.
+// separate keys. It returns nil and no error when the variable is unset.
+// Set but holding no key (empty, blanks, comments) is an error, not "no
+// key": an empty value is what a secrets template, a typo in the name of
+// the variable it expands, or a secret store that failed leaves behind,
+// and taking it for "no key" would store the backups unencrypted (tailerd)
+// or read them as if they were (replayer).
 func FromEnv(lookup func(string) (string, bool)) (*Keyring, error) {
 	v, ok := lookup(EnvVar)
-	if !ok || strings.TrimSpace(v) == "" {
+	if !ok {
 		return nil, nil
 	}
 	kr, err := parse(strings.FieldsFunc(v, func(r rune) bool { return r == '\n' || r == ',' }), "key")
+	if errors.Is(err, errNoKey) {
+		return nil, fmt.Errorf("%s is set but holds no key: give the keys or unset it", EnvVar)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", EnvVar, err)
 	}

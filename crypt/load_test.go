@@ -68,6 +68,19 @@ func TestFromEnv(t *testing.T) {
 	}
 }
 
+// TestFromEnvSetButEmpty: a variable that is set but holds no key (a
+// template or secret store that expanded to nothing) is an error, never
+// "no key", which would store or read the backups unencrypted.
+func TestFromEnvSetButEmpty(t *testing.T) {
+	for _, v := range []string{"", "  ", "\n \n", " , ,", "# the key goes here", "# a\n,  # b\n"} {
+		lookup := func(k string) (string, bool) { return v, k == EnvVar }
+		kr, err := FromEnv(lookup)
+		if err == nil || kr != nil || err.Error() != EnvVar+" is set but holds no key: give the keys or unset it" {
+			t.Errorf("%s=%q: keys %v, error %v; want the set-but-empty error", EnvVar, v, kr, err)
+		}
+	}
+}
+
 func TestLoadFile(t *testing.T) {
 	dir := t.TempDir()
 	a := testKey(t, 3)

@@ -16,6 +16,7 @@ import (
 	"github.com/tidelog/tidelog/catalog"
 	"github.com/tidelog/tidelog/checkpoint"
 	"github.com/tidelog/tidelog/crypt"
+	"github.com/tidelog/tidelog/oplog"
 	"github.com/tidelog/tidelog/plan"
 	"github.com/tidelog/tidelog/retention"
 	"github.com/tidelog/tidelog/snapshot"
@@ -68,7 +69,9 @@ func (r *Runner) Trigger() {
 
 // Run cleans up snapshots a crash interrupted, then takes snapshots when due
 // or triggered until ctx ends. A failed snapshot is logged and retried at
-// the next occasion; it never stops capture.
+// the next occasion; it never stops capture. Run returns (a *NoKeyError)
+// only when tailerd has no key and the stream's snapshots are encrypted:
+// retrying cannot mend that.
 func (r *Runner) Run(ctx context.Context) error {
 	stream, err := r.stream(ctx)
 	for err != nil {
@@ -108,6 +111,10 @@ func (r *Runner) Run(ctx context.Context) error {
 			return nil
 		}
 		if _, err := r.Cycle(ctx); err != nil && ctx.Err() == nil {
+			var ne *NoKeyError
+			if errors.As(err, &ne) {
+				return err // no snapshot can be taken until tailerd has the key
+			}
 			r.log.Error().Err(err).Msg("snapshot failed; the stream's older snapshots and segments are untouched")
 		}
 	}
@@ -140,6 +147,11 @@ func (r *Runner) Cycle(ctx context.Context) (*snapshot.Manifest, error) {
 	opts := r.cfg.Snapshot
 	opts.Stream = stream
 	opts.Now = r.now // the schedule counts from Finished: one clock for both
+	if opts.Keys.Len() == 0 {
+		if err := r.refuseWithoutKey(ctx, stream); err != nil {
+			return nil, err
+		}
+	}
 	started := r.now()
 	m, err := r.take(ctx, opts)
 	if err != nil {
@@ -216,18 +228,22 @@ func (r *Runner) take(ctx context.Context, opts snapshot.Options) (*snapshot.Man
 // A snapshot the cycle cannot read (encrypted with a key it does not hold)
 // is neither counted nor deleted, and while there is one no segment is
 // pruned: its manifest, and so the segments it needs, are unknown.
+//
+// Nor is a plaintext snapshot of a stream whose encryption began before it
+// (snapshot.ListWith): forged, or taken by a tailerd without its key, it
+// must not pass for the newest snapshot and have the real ones deleted.
 func (r *Runner) Retain(ctx context.Context, stream string) error {
-	l, err := r.list(ctx, stream)
+	cat, err := catalog.LoadStream(ctx, r.st, stream)
+	if err != nil {
+		return err
+	}
+	l, err := r.listWith(ctx, cat)
 	if err != nil {
 		return err
 	}
 	snaps := make([]retention.Snapshot, len(l.Complete))
 	for i, m := range l.Complete {
 		snaps[i] = retention.Snapshot{Base: plan.Base{ID: m.ID, Start: m.Start, End: m.End}, Finished: m.Finished}
-	}
-	cat, err := catalog.LoadStream(ctx, r.st, stream)
-	if err != nil {
-		return err
 	}
 	keep, drop := retention.Decide(cat, snaps, r.cfg.Retention, r.now())
 	for _, s := range drop {
@@ -241,7 +257,7 @@ func (r *Runner) Retain(ctx context.Context, stream string) error {
 	}
 	if len(l.Unreadable) > 0 {
 		r.log.Error().Str("snapshot", l.Unreadable[0].ID).Int("unreadable", len(l.Unreadable)).
-			Msg("pruning skipped: a snapshot cannot be read, so the segments it needs are unknown; give tailerd its key (keep old keys in the key file) or delete that snapshot by hand")
+			Msg("pruning skipped: a snapshot cannot be used, so the segments it needs are unknown; give tailerd its key (keep old keys in the key file), or move a refused plaintext snapshot out of the store (see the errors above)")
 		return nil
 	}
 	names := retention.Prunable(cat, keep)
@@ -266,17 +282,20 @@ func (r *Runner) Retain(ctx context.Context, stream string) error {
 // dropIncomplete deletes snapshots without a manifest: only this daemon
 // writes the stream's snapshots, one at a time, so when none is being taken
 // any such one was interrupted (by a crash or an error) and can never
-// complete.
+// complete. A snapshot whose manifest is damaged is kept: its data files
+// may be intact, and a person decides.
 func (r *Runner) dropIncomplete(ctx context.Context, stream string) error {
 	l, err := r.list(ctx, stream)
 	if err != nil {
 		return err
 	}
+	for _, d := range l.Damaged {
+		r.log.Error().Err(d.Err).Str("snapshot", d.ID).Msg("snapshot has a damaged manifest: it is not used for restores and is kept for inspection; delete it by hand when done")
+	}
 	for _, id := range l.Incomplete {
-		// Only a snapshot with no manifest at all was interrupted. A damaged
-		// manifest may sit beside intact data files: keep it for a person.
-		if _, err := snapshot.ReadManifestWith(ctx, r.st, stream, id, r.readOptions()); !errors.Is(err, snapshot.ErrIncomplete) || errors.Is(err, snapshot.ErrCorrupt) {
-			r.log.Error().Err(err).Str("snapshot", id).Msg("snapshot has a damaged manifest: it is not used for restores and is kept for inspection; delete it by hand when done")
+		// Read again just before deleting: only a snapshot with no manifest
+		// at all was interrupted.
+		if _, err := snapshot.ReadManifestWith(ctx, r.st, stream, id, r.readOptions(oplog.Timestamp{})); !errors.Is(err, snapshot.ErrIncomplete) || errors.Is(err, snapshot.ErrCorrupt) {
 			continue
 		}
 		if err := r.st.DeleteSnapshot(ctx, stream, id); err != nil {
@@ -288,30 +307,77 @@ func (r *Runner) dropIncomplete(ctx context.Context, stream string) error {
 }
 
 // readOptions reads the stream's snapshots with the keys snapshots are
-// taken with. Plaintext is accepted: snapshots taken before encryption was
-// turned on are still the stream's own.
-func (r *Runner) readOptions() snapshot.ReadOptions {
-	return snapshot.ReadOptions{Keys: r.cfg.Snapshot.Keys}
+// taken with. Plaintext is accepted where it predates the stream's
+// encryption (before encryptedFrom, the first encrypted segment, zero if
+// none): snapshots taken before encryption was turned on are still the
+// stream's own.
+func (r *Runner) readOptions(encryptedFrom oplog.Timestamp) snapshot.ReadOptions {
+	return snapshot.ReadOptions{Keys: r.cfg.Snapshot.Keys, SegmentsEncryptedFrom: encryptedFrom}
 }
 
-// list lists the stream's snapshots, and logs loudly each one it cannot
-// read: it is neither complete nor incomplete to the cycle, so it is never
-// counted by the schedule or retention, and never deleted.
+// list lists the stream's snapshots (listWith).
 func (r *Runner) list(ctx context.Context, stream string) (snapshot.Listing, error) {
-	l, err := snapshot.ListWith(ctx, r.st, stream, r.readOptions())
+	cat, err := catalog.LoadStream(ctx, r.st, stream)
+	if err != nil {
+		return snapshot.Listing{}, err
+	}
+	return r.listWith(ctx, cat)
+}
+
+// listWith lists the snapshots of cat's stream, and logs loudly each one
+// it cannot use: it is neither complete nor incomplete to the cycle, so it
+// is never counted by the schedule or retention, and never deleted.
+func (r *Runner) listWith(ctx context.Context, cat *catalog.Stream) (snapshot.Listing, error) {
+	from, _ := cat.EncryptedFrom()
+	l, err := snapshot.ListWith(ctx, r.st, cat.Name, r.readOptions(from))
 	if err != nil {
 		return l, err
 	}
 	for _, u := range l.Unreadable {
 		ev := r.log.Error().Err(u.Err).Str("snapshot", u.ID)
 		var ke *crypt.KeyError
-		if errors.As(u.Err, &ke) {
-			ev = ev.Stringer("key_id", ke.KeyID)
+		if !errors.As(u.Err, &ke) {
+			ev.Msg("snapshot refused: it is not counted by the schedule or retention, is kept, and no segment is pruned while it is there; check where it came from, then move it out of the store")
+			continue
 		}
-		ev.Msg("snapshot cannot be read with tailerd's keys: it is not counted by the schedule or retention, and is kept; put its key in the key file (below the current one)")
+		ev.Stringer("key_id", ke.KeyID).
+			Msg("snapshot cannot be read with tailerd's keys: it is not counted by the schedule or retention, and is kept; put its key in the key file (below the current one)")
 	}
 	return l, nil
 }
+
+// refuseWithoutKey fails when tailerd has no key and the stream's
+// snapshots are encrypted: a snapshot taken now would be plaintext after
+// encrypted ones, which every reader refuses (and which would quietly
+// store the data unencrypted).
+func (r *Runner) refuseWithoutKey(ctx context.Context, stream string) error {
+	l, err := r.list(ctx, stream)
+	if err != nil {
+		return err
+	}
+	for _, u := range l.Unreadable {
+		var ke *crypt.KeyError
+		if errors.As(u.Err, &ke) {
+			return &NoKeyError{Stream: stream, Snapshot: u.ID, KeyID: ke.KeyID}
+		}
+	}
+	return nil
+}
+
+// NoKeyError refuses to take a snapshot without a key in a stream whose
+// snapshots are encrypted. It matches crypt.ErrKeyRequired.
+type NoKeyError struct {
+	Stream, Snapshot string
+	KeyID            crypt.KeyID
+}
+
+func (e *NoKeyError) Error() string {
+	return "the snapshots of stream " + e.Stream + " are encrypted (snapshot " + e.Snapshot + " with key " + e.KeyID.String() +
+		") but no key is given: give it (--encryption-key-file or " + crypt.EnvVar + "); tidelog does not turn encryption off"
+}
+
+// Is matches crypt.ErrKeyRequired.
+func (e *NoKeyError) Is(target error) bool { return target == crypt.ErrKeyRequired }
 
 // stream is the configured stream, or the replica set's name.
 func (r *Runner) stream(ctx context.Context) (string, error) {

@@ -335,7 +335,7 @@ func checkVerifyWithKeys(t *testing.T, store, oldKey, newKey, rotated, snapID, o
 	if code != 2 || !strings.Contains(errOut, "both --encryption-key-file and "+crypt.EnvVar) {
 		t.Fatalf("verify with a key file and %s: exit %d, want 2\n%s", crypt.EnvVar, code, errOut)
 	}
-	t.Setenv(crypt.EnvVar, "")
+	os.Unsetenv(crypt.EnvVar) // set but empty would be an error; t.Setenv restores it after the test
 	// Only the new key: the old key's objects need a key not given.
 	code, out, errOut = replayer(t, "verify", "--store", store, "--encryption-key-file", newKey, "--allow-unencrypted")
 	if code != 2 || !strings.Contains(errOut, "wrong key") || !strings.Contains(errOut, oldID) || !strings.Contains(errOut, newID) {

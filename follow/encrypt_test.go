@@ -1,12 +1,19 @@
 package follow
 
 import (
+	"bytes"
+	"context"
 	"errors"
+	"fmt"
 	"path/filepath"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/tidelog/tidelog/crypt"
 	"github.com/tidelog/tidelog/segment"
+	"github.com/tidelog/tidelog/snapshot"
+	"github.com/tidelog/tidelog/store"
 )
 
 // A follower given the keys follows a chain that turns from plaintext to
@@ -50,4 +57,73 @@ func TestFollowEncryptedSegments(t *testing.T) {
 		}
 	}
 	fx.check(m) // neither wrote anything
+}
+
+// sealedManifest stores, as snapshot id's manifest, an envelope sealed
+// with keys: a snapshot whose manifest only those keys open.
+func sealedManifest(t *testing.T, st store.Store, id string, keys *crypt.Keyring) {
+	t.Helper()
+	var b bytes.Buffer
+	w, err := crypt.NewWriter(&b, keys, "snapshot/"+stream+"/"+id+"/"+snapshot.ManifestName)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.Write([]byte("{}")); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.PutSnapshotFile(context.Background(), stream, id, snapshot.ManifestName, &b); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// The initial restore goes to the latest position: when the only snapshot
+// that reaches past a gap cannot be read (a key not given), it fails with
+// the snapshot's key error rather than quietly restore the older history
+// before the gap. A horizon (--until) restorable without the snapshot
+// restores without it, and the log names the snapshot left out.
+func TestInitialRestoreLatestNeedsUnreadableSnapshot(t *testing.T) {
+	fx := newFixture(t)
+	ctx := context.Background()
+	keys, err := crypt.NewKeyring(crypt.NewKey())
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, err := crypt.NewKeyring(crypt.NewKey())
+	if err != nil {
+		t.Fatal(err)
+	}
+	fx.w = segment.NewWriterWith(stream, segment.WriterOptions{Keys: keys})
+	m := model{}
+	fx.put(inserts(t, m, 1, 10)...)
+	if err := fx.st.PutGap(ctx, stream, store.Gap{After: ts(T0, 10), Next: ts(T0, 500), Detected: time.Now(), Reason: "test"}); err != nil {
+		t.Fatal(err)
+	}
+	fx.prev = segment.Link{}
+	fx.put(inserts(t, model{}, 500, 10)...)
+	id := snapshot.NewID(time.Now(), ts(T0, 502))
+	sealedManifest(t, fx.st, id, other)
+
+	r := fx.start(func(o *Options) { o.Keys, o.RequireEncryption = keys, true })
+	_, err = r.wait(t)
+	if !errors.Is(err, crypt.ErrWrongKey) || !strings.Contains(fmt.Sprint(err), "the latest position needs snapshot "+id) {
+		t.Fatalf("initial restore to the latest position without the snapshot's key: %v", err)
+	}
+	fx.check(model{}) // nothing written
+
+	r = fx.start(func(o *Options) {
+		o.Keys, o.RequireEncryption, o.Until = keys, true, ts(T0, 8)
+		o.CheckpointDir = filepath.Join(t.TempDir(), "ckpt")
+	})
+	if res, err := r.wait(t); err != nil || res.Through != ts(T0, 8) {
+		t.Fatalf("--until before the gap: %+v, %v", res, err)
+	}
+	delete(m, 9)
+	delete(m, 10)
+	fx.check(m)
+	if !strings.Contains(fx.log.String(), "snapshot left out of the initial restore's plan") || !strings.Contains(fx.log.String(), id) {
+		t.Fatalf("log does not name the snapshot left out:\n%s", fx.log)
+	}
 }

@@ -117,13 +117,40 @@ func (f *Follower) prepare(ctx context.Context) (*restore.Prepared, error) {
 		}
 	}
 	prep, err := restore.Prepare(ctx, f.opts.Store, f.restoreOptions(oplog.Max))
+	var le *restore.LatestError
+	if errors.As(err, &le) && !le.Without.Before(f.horizon()) {
+		// The snapshot that cannot be used reaches only past the horizon
+		// (--until, --delay), which is restorable without it.
+		return f.prepareTo(ctx, f.horizon())
+	}
 	if err != nil {
 		return nil, err
 	}
 	if h := f.horizon(); prep.Plan.To.After(h) {
-		return restore.Prepare(ctx, f.opts.Store, f.restoreOptions(h))
+		return f.prepareTo(ctx, h)
 	}
+	f.noteUnreadable(prep)
 	return prep, nil
+}
+
+// prepareTo plans a restore to position to.
+func (f *Follower) prepareTo(ctx context.Context, to oplog.Timestamp) (*restore.Prepared, error) {
+	prep, err := restore.Prepare(ctx, f.opts.Store, f.restoreOptions(to))
+	if err != nil {
+		return nil, err
+	}
+	f.noteUnreadable(prep)
+	return prep, nil
+}
+
+// noteUnreadable logs each snapshot the plan left out: the restore is exact
+// without it, but replays more, and the snapshot needs a person (a key, or
+// a damaged or refused snapshot to look at).
+func (f *Follower) noteUnreadable(prep *restore.Prepared) {
+	for _, u := range prep.Unreadable {
+		f.log.Warn().Err(u.Err).Str("stream", prep.Stream).Str("snapshot", u.ID).
+			Msg("snapshot left out of the initial restore's plan: it cannot be used (see the error)")
+	}
 }
 
 // worthWaiting tells the planning failures time cures: nothing restorable

@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -58,9 +59,11 @@ func (o Options) segmentOptions() segment.ReaderOptions {
 	return segment.ReaderOptions{Keys: o.Keys, RequireEncryption: o.RequireEncryption}
 }
 
-// snapshotOptions is how snapshots are read.
-func (o Options) snapshotOptions() snapshot.ReadOptions {
-	return snapshot.ReadOptions{Keys: o.Keys, RequireEncryption: o.RequireEncryption}
+// snapshotOptions is how the snapshots of stream s are read: plaintext
+// ones are the stream's own only before its first encrypted segment.
+func (o Options) snapshotOptions(s *catalog.Stream) snapshot.ReadOptions {
+	from, _ := s.EncryptedFrom()
+	return snapshot.ReadOptions{Keys: o.Keys, RequireEncryption: o.RequireEncryption, SegmentsEncryptedFrom: from}
 }
 
 // Prepared is a restore planned and ready to run (or to print: --dry-run).
@@ -69,9 +72,12 @@ type Prepared struct {
 	Plan     plan.Plan
 	Snapshot *snapshot.Manifest // nil: from the start of capture
 	// Unreadable are the stream's snapshots the plan could not consider:
-	// encrypted with a key not given, or plaintext where encryption is
-	// required. The plan is still exact (it replays from an older base),
-	// but may read more than it would with them.
+	// encrypted with a key not given, plaintext where encryption is
+	// required or after the stream's encryption began, or with a damaged
+	// manifest. The plan is still exact (it replays from an older base),
+	// but may read more than it would with them. A restore to the latest
+	// position fails instead (*LatestError) when one of them could have
+	// reached further.
 	Unreadable []snapshot.Unreadable
 	// read is how Source and Lookahead read segments (keys).
 	read segment.ReaderOptions
@@ -92,21 +98,75 @@ type Result struct {
 // Prepare plans the restore from what the store holds. It reads only the
 // catalog and the snapshot manifests; a position outside every window is a
 // *plan.WindowError listing the windows.
+//
+// To the latest position (opts.To oplog.Max), a snapshot that cannot be
+// used (unreadable, refused or damaged) and whose segments reach further
+// than the plan without it fails the restore with a *LatestError wrapping
+// the snapshot's own error: "latest" would otherwise quietly mean an older
+// position. An explicit position that is restorable without it is planned
+// without it.
 func Prepare(ctx context.Context, st store.Store, opts Options) (*Prepared, error) {
 	s, err := pickStream(ctx, st, opts.Stream)
 	if err != nil {
 		return nil, err
 	}
-	l, err := snapshot.ListWith(ctx, st, s.Name, opts.snapshotOptions())
+	l, err := snapshot.ListWith(ctx, st, s.Name, opts.snapshotOptions(s))
 	if err != nil {
 		return nil, fmt.Errorf("list snapshots of %s: %w", s.Name, err)
 	}
-	p, err := plan.Restore(s, Bases(l.Complete), opts.To)
+	bases := Bases(l.Complete)
+	p, err := plan.Restore(s, bases, opts.To)
 	if err != nil {
-		return nil, unreadableErr(err, s.Name, l.Unreadable)
+		return nil, unreadableErr(err, s.Name, unusable(l))
+	}
+	if opts.To == oplog.Max {
+		for _, u := range unusable(l) {
+			with, err := plan.Restore(s, append(slices.Clone(bases), possibleBase(s, u)), oplog.Max)
+			if err == nil && with.To.After(p.To) {
+				return nil, &LatestError{Stream: s.Name, Snapshot: u.ID, Without: p.To, Reach: with.To, Err: u.Err}
+			}
+		}
 	}
 	return prepared(s, l, p, opts)
 }
+
+// unusable are the snapshots of l a plan cannot use: unreadable, refused
+// or damaged.
+func unusable(l snapshot.Listing) []snapshot.Unreadable {
+	return append(slices.Clone(l.Unreadable), l.Damaged...)
+}
+
+// possibleBase is the most an unusable snapshot u could offer a plan: its
+// manifest is unknown, so it is taken as consistent at its start (its ID
+// carries it), the earliest it can be; with no start known, at the start
+// of the stream's last chain.
+func possibleBase(s *catalog.Stream, u snapshot.Unreadable) plan.Base {
+	start := u.Start
+	if start.IsZero() && len(s.Windows) > 0 {
+		start = s.Windows[len(s.Windows)-1].From
+	}
+	return plan.Base{ID: u.ID, Start: start, End: start}
+}
+
+// LatestError fails a restore to the latest position that a snapshot the
+// plan cannot use could have taken further. It wraps the snapshot's own
+// error (a key error, a refused plaintext snapshot, damage), which decides
+// the exit code.
+type LatestError struct {
+	Stream   string
+	Snapshot string
+	Without  oplog.Timestamp // the latest position restorable without it
+	Reach    oplog.Timestamp // how far its segments could take a restore
+	Err      error
+}
+
+func (e *LatestError) Error() string {
+	return fmt.Sprintf("stream %s: the latest position needs snapshot %s (its segments reach %s; without it the latest restorable position is %s), which cannot be used: %v\n"+
+		"Fix that (give its key, or replace the damaged or refused snapshot), or restore to an explicit position: %s is restorable without it",
+		e.Stream, e.Snapshot, e.Reach, e.Without, e.Err, e.Without)
+}
+
+func (e *LatestError) Unwrap() error { return e.Err }
 
 // unreadableErr adds to a planning failure the snapshots the plan could not
 // use: without them the position may well be restorable. The result
@@ -139,16 +199,22 @@ func PrepareCluster(ctx context.Context, st store.Store, streams []string, to op
 		if err != nil {
 			return to, nil, fmt.Errorf("stream %s: %w", name, err)
 		}
-		l, err := snapshot.ListWith(ctx, st, name, opts.snapshotOptions())
+		l, err := snapshot.ListWith(ctx, st, name, opts.snapshotOptions(s))
 		if err != nil {
 			return to, nil, fmt.Errorf("list snapshots of %s: %w", name, err)
 		}
 		members[i], listings[i] = plan.Member{Stream: s, Bases: Bases(l.Complete)}, l
-		unreadable = append(unreadable, l.Unreadable...)
+		unreadable = append(unreadable, unusable(l)...)
 	}
+	latest := to == oplog.Max
 	to, plans, err := plan.Cluster(members, to)
 	if err != nil {
 		return to, nil, unreadableErr(err, strings.Join(streams, ", "), unreadable)
+	}
+	if latest {
+		if err := latestCluster(members, listings, to); err != nil {
+			return to, nil, err
+		}
 	}
 	out := make([]*Prepared, len(streams))
 	for i, m := range members {
@@ -159,10 +225,26 @@ func PrepareCluster(ctx context.Context, st store.Store, streams []string, to op
 	return to, out, nil
 }
 
+// latestCluster is Prepare's check of the latest position for a cluster:
+// a member's unusable snapshot that would move the latest position common
+// to every member past to fails the restore.
+func latestCluster(members []plan.Member, listings []snapshot.Listing, to oplog.Timestamp) error {
+	for i, m := range members {
+		for _, u := range unusable(listings[i]) {
+			with := slices.Clone(members)
+			with[i].Bases = append(slices.Clone(m.Bases), possibleBase(m.Stream, u))
+			if reach, _, err := plan.Cluster(with, oplog.Max); err == nil && reach.After(to) {
+				return &LatestError{Stream: m.Stream.Name, Snapshot: u.ID, Without: to, Reach: reach, Err: u.Err}
+			}
+		}
+	}
+	return nil
+}
+
 // prepared completes a stream's plan with its snapshot's manifest and the
 // segments its lookahead reads.
 func prepared(s *catalog.Stream, l snapshot.Listing, p plan.Plan, opts Options) (*Prepared, error) {
-	out := &Prepared{Stream: s.Name, Plan: p, Beyond: beyond(s, p), Unreadable: l.Unreadable, read: opts.segmentOptions()}
+	out := &Prepared{Stream: s.Name, Plan: p, Beyond: beyond(s, p), Unreadable: unusable(l), read: opts.segmentOptions()}
 	if p.Base != nil {
 		for _, m := range l.Complete {
 			if m.ID == p.Base.ID {

@@ -160,21 +160,21 @@ func TestEncryptedSnapshot(t *testing.T) {
 	}
 	noKeyMaterial(t, werr.Error(), a, b)
 
-	// A plaintext snapshot where encryption is required.
+	// A plaintext snapshot taken after encrypted ones (by a tailerd
+	// without its key, or forged) is refused, whether or not plaintext is
+	// allowed (TestListRefusesPlaintextAfterEncryption has the older
+	// plaintext snapshots that stay readable).
 	m3, err := Take(ctx, e.client, e.st, Options{}, testLog(t))
 	if err != nil {
 		t.Fatal(err)
 	}
-	l, err = ListWith(ctx, e.st, m.Stream, ReadOptions{Keys: rotated, RequireEncryption: true})
-	if err != nil || len(l.Complete) != 2 || len(l.Unreadable) != 1 || l.Unreadable[0].ID != m3.ID ||
-		!errors.Is(l.Unreadable[0].Err, ErrNotEncrypted) ||
-		!strings.Contains(l.Unreadable[0].Err.Error(), "is not encrypted but encryption is required: if it predates encryption pass --allow-unencrypted") {
-		t.Fatalf("plaintext snapshot, encryption required: %+v, %v", l, err)
-	}
-	// Older plaintext snapshots stay readable beside encrypted ones.
-	l, err = ListWith(ctx, e.st, m.Stream, ReadOptions{Keys: rotated})
-	if err != nil || len(l.Complete) != 3 {
-		t.Fatalf("mixed store: %+v, %v", l, err)
+	for _, require := range []bool{true, false} {
+		l, err = ListWith(ctx, e.st, m.Stream, ReadOptions{Keys: rotated, RequireEncryption: require})
+		if err != nil || len(l.Complete) != 2 || len(l.Unreadable) != 1 || l.Unreadable[0].ID != m3.ID ||
+			!errors.Is(l.Unreadable[0].Err, ErrNotEncrypted) ||
+			!strings.Contains(l.Unreadable[0].Err.Error(), "after encryption began is forged, or was written by a tailerd without its key") {
+			t.Fatalf("plaintext snapshot after encrypted ones, encryption required %v: %+v, %v", require, l, err)
+		}
 	}
 }
 
@@ -239,7 +239,7 @@ func TestEncryptedSnapshotDamage(t *testing.T) {
 		{"appended", func(b []byte) []byte { return append(b, 1) }, "authentication failed"},
 		{"another file of the snapshot", func([]byte) []byte { return slices.Clone(smallData) }, "swapped or renamed"},
 		{"this file of another snapshot", func([]byte) []byte { return slices.Clone(sameName) }, m2.ID},
-		{"forged plaintext", func([]byte) []byte { return oneDocFrame(t) }, "is not encrypted but encryption is required"},
+		{"forged plaintext", func([]byte) []byte { return oneDocFrame(t) }, "not an encrypted envelope, but the snapshot is encrypted: damaged or forged"},
 	}
 	for _, c := range cases {
 		t.Run(c.what, func(t *testing.T) {
@@ -248,13 +248,7 @@ func TestEncryptedSnapshotDamage(t *testing.T) {
 			}
 			defer os.WriteFile(path, orig, 0o644)
 			err := Verify(ctx, e.st, m)
-			if c.what == "forged plaintext" {
-				if !errors.Is(err, ErrNotEncrypted) || !strings.Contains(err.Error(), name) {
-					t.Fatalf("Verify: %v", err)
-				}
-			} else {
-				checkCorrupt(t, "Verify", err, name)
-			}
+			checkCorrupt(t, "Verify", err, name)
 			if err == nil || !strings.Contains(err.Error(), c.reason) {
 				t.Fatalf("Verify: %v, want %q", err, c.reason)
 			}
@@ -269,7 +263,7 @@ func TestEncryptedSnapshotDamage(t *testing.T) {
 		t.Fatalf("restored snapshot: %v", err)
 	}
 
-	// The manifest: damaged (incomplete, as a damaged plaintext one), or
+	// The manifest: damaged (listed as Damaged, never as incomplete), or
 	// another snapshot's (rejected naming both).
 	mpath := snapshotPath(e, m, ManifestName)
 	morig, err := os.ReadFile(mpath)
@@ -295,7 +289,7 @@ func TestEncryptedSnapshotDamage(t *testing.T) {
 			t.Fatalf("swapped manifest: %v", err)
 		}
 		l, err := ListWith(ctx, e.st, m.Stream, ReadOptions{Keys: kr})
-		if err != nil || !slices.Contains(l.Incomplete, m.ID) {
+		if err != nil || len(l.Damaged) != 1 || l.Damaged[0].ID != m.ID || !errors.Is(l.Damaged[0].Err, ErrCorrupt) || slices.Contains(l.Incomplete, m.ID) {
 			t.Fatalf("manifest %s: listed %+v, %v", what, l, err)
 		}
 	}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/tidelog/tidelog/crypt"
+	"github.com/tidelog/tidelog/oplog"
 )
 
 // ReadOptions shape how snapshots are read: ReadManifestWith and ListWith
@@ -19,6 +20,11 @@ type ReadOptions struct {
 	// encrypted in any case: a plaintext file could be forged to match the
 	// size and CRC-32C the manifest records, which are not secret.
 	RequireEncryption bool
+	// SegmentsEncryptedFrom is where the stream's first encrypted segment
+	// starts (catalog.Stream.EncryptedFrom); zero: none is encrypted, or
+	// the caller does not know. ListWith refuses a plaintext manifest that
+	// starts at or after it: the stream's encryption had begun.
+	SegmentsEncryptedFrom oplog.Timestamp
 }
 
 // ErrKeyRequired is matched (errors.Is) by the error for an encrypted

@@ -134,8 +134,9 @@ func readFile(ctx context.Context, st store.Store, m *Manifest, f File, fn func(
 // openFile starts reading a data file from cr: an encrypted file (known by
 // its envelope magic) through a decrypting reader, which it returns too;
 // a plaintext one as it is, unless encryption is required: by the read
-// options, or because the manifest itself was encrypted. Its errors are
-// final (a *CorruptError, a key or policy error) or cr's.
+// options (ErrNotEncrypted), or because the manifest itself was encrypted
+// (a *CorruptError: the file is damaged or forged). Its errors are final
+// (a *CorruptError, a key or policy error) or cr's.
 func openFile(cr *crcReader, m *Manifest, file string) (io.Reader, *crypt.Reader, error) {
 	var prefix [len(crypt.EnvelopeMagic)]byte
 	n, err := io.ReadFull(cr, prefix[:])
@@ -144,7 +145,13 @@ func openFile(cr *crcReader, m *Manifest, file string) (io.Reader, *crypt.Reader
 	}
 	body := io.MultiReader(bytes.NewReader(prefix[:n]), cr)
 	if !crypt.IsEnvelope(prefix[:n]) {
-		if m.read.RequireEncryption || m.Encrypted {
+		switch {
+		case m.Encrypted:
+			// The manifest was sealed, so its files were too: whatever
+			// this is, damage or a forgery, no flag makes it readable.
+			return nil, nil, &CorruptError{Stream: m.Stream, ID: m.ID, File: file,
+				Reason: "not an encrypted envelope, but the snapshot is encrypted: damaged or forged"}
+		case m.read.RequireEncryption:
 			return nil, nil, &crypt.NotEncryptedError{Object: objectName(m.Stream, m.ID, file)}
 		}
 		return body, nil, nil

@@ -84,12 +84,15 @@ type Config struct {
 	// primary key; every key of it decrypts the segments the tailer reads
 	// back (its head after a restart, segments it adopts). Plaintext
 	// segments are still read, so a chain may go from plaintext to
-	// encrypted. Nil: plaintext segments.
+	// encrypted, never back: a plaintext segment after an encrypted one is
+	// never adopted, and a tailer without keys does not continue an
+	// encrypted chain. Nil: plaintext segments.
 	Keys *crypt.Keyring
 }
 
 // readOptions is how the tailer reads its own segments back: with its keys,
-// and accepting plaintext, which a chain started before encryption holds.
+// and accepting plaintext, which a chain started before encryption holds
+// (reconcile refuses plaintext once the chain is encrypted).
 func (c Config) readOptions() segment.ReaderOptions {
 	return segment.ReaderOptions{Keys: c.Keys}
 }

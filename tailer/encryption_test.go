@@ -3,16 +3,20 @@ package tailer
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/rs/zerolog"
+	"go.mongodb.org/mongo-driver/v2/bson"
 
 	"github.com/tidelog/tidelog/catalog"
 	"github.com/tidelog/tidelog/checkpoint"
 	"github.com/tidelog/tidelog/crypt"
 	"github.com/tidelog/tidelog/internal/testserver"
 	"github.com/tidelog/tidelog/segment"
+	"github.com/tidelog/tidelog/store"
+	"github.com/tidelog/tidelog/store/dirstore"
 )
 
 // A chain may go from plaintext to encrypted: a tailer given a key
@@ -84,5 +88,131 @@ func TestChainFromPlaintextToEncrypted(t *testing.T) {
 	}
 	if head, has, err := ck.Head(testserver.ReplicaSet); err != nil || has && head.OpEnd.After(first) {
 		t.Fatalf("the keyless tailer adopted encrypted segments: head %+v, %v", head, err)
+	}
+}
+
+// storeSegment stores a segment of n entries of rs0 at second T from
+// position from, linked to prev, encrypted when opts holds keys.
+func storeSegment(t *testing.T, st store.Store, opts segment.WriterOptions, prev segment.Link, T, from, n uint32) segment.Info {
+	t.Helper()
+	w := segment.NewWriterWith("rs0", opts)
+	w.Start(prev)
+	for i := from; i < from+n; i++ {
+		e, err := bson.Marshal(bson.D{{Key: "ts", Value: bson.Timestamp{T: T, I: i}}, {Key: "op", Value: "n"}, {Key: "ns", Value: ""}, {Key: "o", Value: bson.D{}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := w.Append(e); err != nil {
+			t.Fatal(err)
+		}
+	}
+	info, data, err := w.Finish()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.PutSegment(context.Background(), "rs0", info.Name, data); err != nil {
+		t.Fatal(err)
+	}
+	return info
+}
+
+// A plaintext segment linked to an encrypted head needs no key to forge
+// (the link is in the head's clear header). tailerd with keys never adopts
+// it, whether the checkpoint holds the head or is rebuilt from the store:
+// it stops as for a damaged store (ErrStoreMismatch), naming the segment
+// and what to do, and the checkpoint's head stays the real one.
+func TestReconcileRefusesPlaintextAfterEncrypted(t *testing.T) {
+	ctx := context.Background()
+	keys, err := crypt.NewKeyring(crypt.NewKey())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, lostCheckpoint := range []bool{false, true} {
+		st, err := dirstore.Open(t.TempDir(), true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ck, err := checkpoint.Open(t.TempDir())
+		if err != nil {
+			t.Fatal(err)
+		}
+		plain := storeSegment(t, st, segment.WriterOptions{}, segment.Link{}, 1700000000, 1, 10) // before encryption
+		sealed := storeSegment(t, st, segment.WriterOptions{Keys: keys}, plain.Link(), 1700000000, 11, 10)
+		if !lostCheckpoint {
+			for _, info := range []segment.Info{plain, sealed} {
+				if err := ck.Commit(info); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		forged := storeSegment(t, st, segment.WriterOptions{}, sealed.Link(), 4000000000, 1, 1)
+		tl := New(nil, st, ck, Config{Stream: "rs0", Keys: keys}, zerolog.Nop())
+		tl.stream = "rs0"
+		head, _, err := tl.reconcile(ctx)
+		want := "store and checkpoint disagree: segment rs0/" + forged.Name + " in " + st.String() +
+			" is plaintext, but the stream's segments before it are encrypted: plaintext after encrypted segments is forged, or was written by a tailerd without its key, and is never adopted; " +
+			"check where it came from, then move it out of the store and restart (capture resumes after "
+		if !errors.Is(err, ErrStoreMismatch) || !strings.HasPrefix(fmtErr(err), want) {
+			t.Fatalf("lost checkpoint %v: reconcile adopted a forged plaintext segment after an encrypted head: head %s, error %v", lostCheckpoint, head.Name, err)
+		}
+		if h, has, err := ck.Head("rs0"); err != nil || !has || h.Name != sealed.Name {
+			t.Fatalf("lost checkpoint %v: checkpoint head %s (%v, %v); want %s", lostCheckpoint, h.Name, has, err, sealed.Name)
+		}
+		ck.Close()
+	}
+}
+
+func fmtErr(err error) string {
+	if err == nil {
+		return ""
+	}
+	return err.Error()
+}
+
+// A tailer without a key over a stream whose newest segment is encrypted
+// refuses to start (exit 2 in tailerd, which maps crypt.ErrKeyRequired):
+// continuing in plaintext would store the data unencrypted and write
+// segments every reader refuses.
+func TestKeylessTailerRefusesEncryptedHead(t *testing.T) {
+	f := newFixture(t)
+	keys, err := crypt.NewKeyring(crypt.NewKey())
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := Config{CutAge: 100 * time.Millisecond, CutBytes: 2048}
+	dir := t.TempDir()
+	last := f.write(20)
+	encrypted := cfg
+	encrypted.Keys = keys
+	tl, stop := f.run(dir, encrypted)
+	waitUntil(t, "the encrypted run stored everything", func() bool { _, d := tl.Progress(); return d == last })
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	before, err := f.store.Segments(context.Background(), testserver.ReplicaSet)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	f.write(5)
+	ck, err := checkpoint.Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ck.Close()
+	head, _, err := ck.Head(testserver.ReplicaSet)
+	if err != nil {
+		t.Fatal(err)
+	}
+	runCtx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	runErr := New(f.client, f.store, ck, cfg, zerolog.Nop()).Run(runCtx)
+	want := "the newest segment of stream " + testserver.ReplicaSet + " (" + head.Name + ") is encrypted with key " + keys.Primary().ID().String() +
+		" but no key is given: give it (--encryption-key-file or TIDELOG_ENCRYPTION_KEY); tidelog does not turn encryption off"
+	if runCtx.Err() != nil || !errors.Is(runErr, crypt.ErrKeyRequired) || fmtErr(runErr) != want {
+		t.Fatalf("a keyless tailer over an encrypted head: %v; want at once %q", runErr, want)
+	}
+	if after, err := f.store.Segments(context.Background(), testserver.ReplicaSet); err != nil || len(after) != len(before) {
+		t.Fatalf("segments %v after the keyless run, %v before (%v): want none written", after, before, err)
 	}
 }

@@ -44,6 +44,16 @@ func (t *Tailer) reconcile(ctx context.Context) (segment.Info, bool, error) {
 			"(capture then resumes after the store's newest segment, or records a gap if the oplog no longer reaches it)",
 			ErrStoreMismatch, t.stream, head.Name, t.store, newest)
 	}
+	// Once a stream is encrypted it stays so: a plaintext segment after an
+	// encrypted one is forged (its link to the encrypted head is in that
+	// head's clear header, so no key is needed) or was written by a
+	// tailerd without its key, and is never adopted.
+	encrypted := false
+	if has {
+		if encrypted, err = t.storedEncrypted(ctx, head.Name); err != nil {
+			return segment.Info{}, false, err
+		}
+	}
 	var gaps []store.Gap
 	for _, name := range names {
 		start, _, err := segment.ParseName(name)
@@ -57,6 +67,17 @@ func (t *Tailer) reconcile(ctx context.Context) (segment.Info, bool, error) {
 		if err != nil {
 			return segment.Info{}, false, err
 		}
+		if encrypted && !info.Encrypted {
+			after := "the checkpoint"
+			if has {
+				after = head.Name
+			}
+			return segment.Info{}, false, fmt.Errorf("%w: segment %s/%s in %s is plaintext, but the stream's segments before it are encrypted: "+
+				"plaintext after encrypted segments is forged, or was written by a tailerd without its key, and is never adopted; "+
+				"check where it came from, then move it out of the store and restart (capture resumes after %s)",
+				ErrStoreMismatch, t.stream, name, t.store, after)
+		}
+		encrypted = encrypted || info.Encrypted
 		if has && info.Prev != head.Link() {
 			if gaps == nil {
 				if gaps, err = t.store.Gaps(ctx, t.stream); err != nil {
@@ -79,6 +100,32 @@ func (t *Tailer) reconcile(ctx context.Context) (segment.Info, bool, error) {
 		head, has = info, true
 	}
 	return head, has, nil
+}
+
+// storedEncrypted reads whether stored segment name is encrypted (its
+// header only).
+func (t *Tailer) storedEncrypted(ctx context.Context, name string) (bool, error) {
+	h, err := t.storedHeader(ctx, name)
+	if err != nil {
+		return false, err
+	}
+	return h.Encrypted, nil
+}
+
+func (t *Tailer) storedHeader(ctx context.Context, name string) (segment.Header, error) {
+	rc, err := t.store.OpenSegment(ctx, t.stream, name)
+	if err != nil {
+		return segment.Header{}, fmt.Errorf("open %s/%s in %s: %w", t.stream, name, t.store, err)
+	}
+	defer rc.Close()
+	h, _, err := segment.ReadHeader(rc)
+	if errors.Is(err, segment.ErrCorrupt) {
+		return segment.Header{}, fmt.Errorf("%w: store %s: segment %s/%s: %w; run `replayer verify`", ErrStoreMismatch, t.store, t.stream, name, err)
+	}
+	if err != nil {
+		return segment.Header{}, fmt.Errorf("read the header of %s/%s in %s: %w", t.stream, name, t.store, err)
+	}
+	return h, nil
 }
 
 func (t *Tailer) verifyStored(ctx context.Context, name string) (segment.Info, error) {

@@ -95,14 +95,18 @@ func (t *Tailer) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	if hasHead {
+		// Before startPosition, which may record a gap: a tailer that
+		// must not run writes nothing.
+		if err := t.checkEncryption(ctx, head); err != nil {
+			return err
+		}
+	}
 	rd, prev, err := t.startPosition(ctx, head, hasHead)
 	if err != nil {
 		return err
 	}
 	t.w = segment.NewWriterWith(t.stream, segment.WriterOptions{Keys: t.cfg.Keys})
-	if hasHead {
-		t.noteEncryptionChange(ctx, head)
-	}
 	t.w.Start(prev)
 	if hasHead {
 		t.durable.Store(head.OpEnd.Uint64())

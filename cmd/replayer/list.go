@@ -28,12 +28,19 @@ type streamJSON struct {
 	Name string `json:"name"`
 	// Restorable is the window reaching furthest (what --to latest uses);
 	// RestorableWindows lists them all, each with its base.
-	Restorable          *windowJSON    `json:"restorable,omitempty"`
-	RestorableWindows   []windowJSON   `json:"restorable_windows"`
-	Snapshots           []snapshotJSON `json:"snapshots"`
-	IncompleteSnapshots []string       `json:"incomplete_snapshots"`
+	Restorable        *windowJSON    `json:"restorable,omitempty"`
+	RestorableWindows []windowJSON   `json:"restorable_windows"`
+	Snapshots         []snapshotJSON `json:"snapshots"`
+	// IncompleteSnapshots have no manifest: interrupted; tailerd deletes
+	// them at its next start.
+	IncompleteSnapshots []string `json:"incomplete_snapshots"`
+	// DamagedSnapshots have a manifest that fails its checksum,
+	// authentication or consistency checks: not planned from, and kept
+	// (replayer verify reports them as problems).
+	DamagedSnapshots []unreadableJSON `json:"damaged_snapshots"`
 	// UnreadableSnapshots could not be read with the keys given (or are
-	// plaintext where encryption is required): not planned from.
+	// plaintext where encryption is required, or after the stream's
+	// encryption began): not planned from.
 	UnreadableSnapshots []unreadableJSON `json:"unreadable_snapshots"`
 	// KeyIDs are the keys the stream's segments and readable snapshots
 	// are encrypted with; empty: none is encrypted.
@@ -115,11 +122,11 @@ func listCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	out := listJSON{Streams: []streamJSON{}}
 	views := make([]streamView, len(streams))
 	for i, s := range streams {
-		l, err := snapshot.ListWith(ctx, st, s.Name, keys.snapshots())
+		l, err := snapshot.ListWith(ctx, st, s.Name, snapshotsOf(keys, s))
 		if err != nil {
 			return fmt.Errorf("list snapshots of %s: %w", s.Name, err)
 		}
-		views[i] = streamView{Stream: s, snaps: l.Complete, incomplete: l.Incomplete, unreadable: l.Unreadable,
+		views[i] = streamView{Stream: s, snaps: l.Complete, incomplete: l.Incomplete, damaged: l.Damaged, unreadable: l.Unreadable,
 			windows: plan.Windows(s, restore.Bases(l.Complete))}
 		out.Streams = append(out.Streams, views[i].toJSON())
 	}
@@ -143,6 +150,7 @@ type streamView struct {
 	*catalog.Stream
 	snaps      []*snapshot.Manifest
 	incomplete []string
+	damaged    []snapshot.Unreadable
 	unreadable []snapshot.Unreadable
 	windows    []plan.Window
 }
@@ -203,7 +211,7 @@ func (v streamView) toJSON() streamJSON {
 	s := v.Stream
 	j := streamJSON{Name: s.Name, Windows: []windowJSON{}, Gaps: []gapJSON{}, Segments: []segmentJSON{},
 		RestorableWindows: []windowJSON{}, Snapshots: []snapshotJSON{}, IncompleteSnapshots: append([]string{}, v.incomplete...),
-		UnreadableSnapshots: []unreadableJSON{}}
+		DamagedSnapshots: []unreadableJSON{}, UnreadableSnapshots: []unreadableJSON{}}
 	j.KeyIDs, _ = v.keyIDs()
 	if j.KeyIDs == nil {
 		j.KeyIDs = []string{}
@@ -215,6 +223,9 @@ func (v streamView) toJSON() streamJSON {
 			uj.KeyID = ke.KeyID.String()
 		}
 		j.UnreadableSnapshots = append(j.UnreadableSnapshots, uj)
+	}
+	for _, d := range v.damaged {
+		j.DamagedSnapshots = append(j.DamagedSnapshots, unreadableJSON{ID: d.ID, Error: d.Err.Error()})
 	}
 	for _, w := range s.Windows {
 		j.Windows = append(j.Windows, windowJSON{From: w.From.String(), To: w.To.String(), Entries: w.Entries})
@@ -243,8 +254,8 @@ func (v streamView) toJSON() streamJSON {
 func (v streamView) print(w io.Writer) {
 	s := v.Stream
 	unreadable := ""
-	if n := len(v.unreadable); n > 0 {
-		unreadable = fmt.Sprintf(" (and %d unreadable: see below)", n)
+	if n := len(v.unreadable) + len(v.damaged); n > 0 {
+		unreadable = fmt.Sprintf(" (and %d unreadable or damaged: see below)", n)
 	}
 	fmt.Fprintf(w, "stream %s: %d segments, %d snapshots%s\n", s.Name, len(s.Segments), len(v.snaps), unreadable)
 	switch ids, plain := v.keyIDs(); {
@@ -272,13 +283,19 @@ func (v streamView) print(w io.Writer) {
 	for _, u := range v.unreadable {
 		fmt.Fprintf(w, "  UNREADABLE snapshot %s: not used for the windows above: %v\n", u.ID, u.Err)
 	}
+	for _, d := range v.damaged {
+		fmt.Fprintf(w, "  DAMAGED snapshot %s: never restorable, and kept (tailerd does not delete it; run replayer verify): %v\n", d.ID, d.Err)
+	}
 	for _, id := range v.incomplete {
-		fmt.Fprintf(w, "  INCOMPLETE snapshot %s: interrupted, never restorable (tailerd deletes it at its next start)\n", id)
+		fmt.Fprintf(w, "  INCOMPLETE snapshot %s: interrupted (no manifest), never restorable (tailerd deletes it at its next start)\n", id)
 	}
 	for _, b := range s.Breaks {
-		if b.Gap != nil {
+		switch {
+		case b.Reason != "":
+			fmt.Fprintf(w, "  BREAK: %s after %s: %s (run replayer verify)\n", b.Before, b.After, b.Reason)
+		case b.Gap != nil:
 			fmt.Fprintf(w, "  GAP: history lost after %s, resumed at %s (detected %s)\n", b.Gap.After, b.Gap.Next, b.Gap.Detected.Format(time.RFC3339))
-		} else {
+		default:
 			fmt.Fprintf(w, "  BREAK: %s does not follow %s and no gap is recorded (run replayer verify)\n", b.Before, b.After)
 		}
 	}

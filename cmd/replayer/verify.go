@@ -54,7 +54,7 @@ func verifyCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 			entries += c.Info.Count
 			sealed.segment(c)
 		})...)
-		l, err := snapshot.ListWith(ctx, st, name, keys.snapshots())
+		l, err := snapshot.ListWith(ctx, st, name, snapshotsOf(keys, s))
 		if err != nil {
 			problems = append(problems, catalog.Problem{Stream: name, Err: err})
 		}
@@ -70,10 +70,14 @@ func verifyCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 				problems = append(problems, catalog.Problem{Stream: name, Segment: "snapshot " + u.ID, Err: u.Err})
 			}
 		}
+		for _, d := range l.Damaged {
+			problems = append(problems, catalog.Problem{Stream: name, Segment: "snapshot " + d.ID, Err: fmt.Errorf(
+				"%w; the snapshot is never used for a restore, and tailerd keeps it: replace it from another copy of the store, or move it out of the store once you have looked at it", d.Err)})
+		}
 		sealed.print(stdout, name)
 		all.add(sealed)
 		for _, id := range l.Incomplete {
-			fmt.Fprintf(stdout, "%s: snapshot %s is incomplete (interrupted, or its manifest is damaged): it is never used for a restore\n", name, id)
+			fmt.Fprintf(stdout, "%s: snapshot %s is incomplete (interrupted: it has no manifest): it is never used for a restore, and tailerd deletes it at its next start\n", name, id)
 		}
 		for _, g := range s.Gaps {
 			gaps++
@@ -95,11 +99,11 @@ func verifyCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 			all.wrongWhat(), idList(all.ids()), keys.ids(), keys.from))
 	}
 	if gaps == 0 {
-		fmt.Fprintf(stdout, "OK: %d streams, %d segments, %d entries, %d snapshots verified (checksums, chain, manifests)\n", len(names), segments, entries, snaps)
+		fmt.Fprintf(stdout, "OK: %d streams, %d segments, %s, %d snapshots verified (checksums, chain, manifests)\n", len(names), segments, all.entries(entries), snaps)
 		all.notice(stdout)
 		return nil
 	}
-	fmt.Fprintf(stdout, "INTACT WITH GAPS: %d segments, %d entries verified; %d recorded gaps\n", segments, entries, gaps)
+	fmt.Fprintf(stdout, "INTACT WITH GAPS: %d segments, %s verified; %d recorded gaps\n", segments, all.entries(entries), gaps)
 	all.notice(stdout)
 	return coded(exitWindow, fmt.Errorf("every segment is intact, but history has %d recorded gaps: "+
 		"positions inside a gap cannot be restored, and restores after one need a base snapshot taken after it", gaps))
@@ -109,4 +113,12 @@ func verifyCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 // with the keys given (as opposed to damage).
 func errKeyLike(err error) bool {
 	return errors.Is(err, crypt.ErrKeyRequired) || errors.Is(err, crypt.ErrWrongKey)
+}
+
+// snapshotsOf is how the snapshots of stream s are read with keys:
+// plaintext ones are its own only before its first encrypted segment.
+func snapshotsOf(keys readKeys, s *catalog.Stream) snapshot.ReadOptions {
+	o := keys.snapshots()
+	o.SegmentsEncryptedFrom, _ = s.EncryptedFrom()
+	return o
 }

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"slices"
-	"strings"
 
 	"github.com/tidelog/tidelog/catalog"
 	"github.com/tidelog/tidelog/crypt"
@@ -18,9 +17,11 @@ import (
 // run either no key was given (missing: a notice, verify still passes) or
 // keys were, and these objects need others (wrong: bad usage).
 type sealedTally struct {
-	segs  map[crypt.KeyID]int // segments left sealed, by key
-	snaps []sealedSnapshot
-	wrong int // objects sealed although keys were given
+	segs   map[crypt.KeyID]int // segments left sealed, by key
+	keys   []crypt.KeyID       // the keys of segs, in order of first use
+	unread uint64              // entries of those segments, not decoded
+	snaps  []sealedSnapshot
+	wrong  int // objects sealed although keys were given
 }
 
 type sealedSnapshot struct {
@@ -33,10 +34,8 @@ func (t *sealedTally) segment(c catalog.Checked) {
 	if c.Sealed == nil {
 		return
 	}
-	if t.segs == nil {
-		t.segs = map[crypt.KeyID]int{}
-	}
-	t.segs[keyOf(c.Sealed, c.Info.KeyID)]++
+	t.count(keyOf(c.Sealed, c.Info.KeyID), 1)
+	t.unread += c.Info.Count
 	if errors.Is(c.Sealed, crypt.ErrWrongKey) {
 		t.wrong++
 	}
@@ -64,15 +63,34 @@ func keyOf(err error, def crypt.KeyID) crypt.KeyID {
 	return def
 }
 
+// count adds n sealed segments of key id.
+func (t *sealedTally) count(id crypt.KeyID, n int) {
+	if t.segs == nil {
+		t.segs = map[crypt.KeyID]int{}
+	}
+	if _, seen := t.segs[id]; !seen {
+		t.keys = append(t.keys, id)
+	}
+	t.segs[id] += n
+}
+
 func (t *sealedTally) add(o sealedTally) {
-	for id, n := range o.segs {
-		if t.segs == nil {
-			t.segs = map[crypt.KeyID]int{}
-		}
-		t.segs[id] += n
+	for _, id := range o.keys {
+		t.count(id, o.segs[id])
 	}
 	t.snaps = append(t.snaps, o.snaps...)
+	t.unread += o.unread
 	t.wrong += o.wrong
+}
+
+// entries says how many of total entries verify counted, and how many of
+// them it could not decode: "120 entries (80 not decrypted)". The header
+// of a sealed segment gives its count, but only decoding proves it.
+func (t *sealedTally) entries(total uint64) string {
+	if t.unread == 0 {
+		return fmt.Sprintf("%d entries", total)
+	}
+	return fmt.Sprintf("%d entries (%d not decrypted)", total, t.unread)
 }
 
 func (t *sealedTally) segments() int {
@@ -83,18 +101,16 @@ func (t *sealedTally) segments() int {
 	return n
 }
 
-// ids are the keys of every sealed object, sorted.
+// ids are the keys of every sealed object: those of the segments in the
+// order the chain first uses them (the oldest key first), then those only
+// snapshots use.
 func (t *sealedTally) ids() []crypt.KeyID {
-	var ids []crypt.KeyID
-	for id := range t.segs {
-		ids = append(ids, id)
-	}
+	ids := slices.Clone(t.keys)
 	for _, s := range t.snaps {
 		if !slices.Contains(ids, s.key) {
 			ids = append(ids, s.key)
 		}
 	}
-	slices.SortFunc(ids, func(a, b crypt.KeyID) int { return strings.Compare(a.String(), b.String()) })
 	return ids
 }
 
@@ -106,17 +122,12 @@ func (t *sealedTally) print(w io.Writer, stream string) {
 		which = ", which is not among the keys given"
 	}
 	if n := t.segments(); n > 0 {
-		ids := make([]crypt.KeyID, 0, len(t.segs))
-		for id := range t.segs {
-			ids = append(ids, id)
-		}
-		slices.SortFunc(ids, func(a, b crypt.KeyID) int { return strings.Compare(a.String(), b.String()) })
 		advice := " (give the key to verify them)"
 		if t.wrong > 0 {
 			advice = ""
 		}
 		fmt.Fprintf(w, "%s: %d segments encrypted with key(s) %s%s: structure and chain verified, contents not decrypted%s\n",
-			stream, n, idList(ids), which, advice)
+			stream, n, idList(t.keys), which, advice)
 	}
 	for _, s := range t.snaps {
 		advice := " (give the key to verify it)"

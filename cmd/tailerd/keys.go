@@ -13,8 +13,11 @@ import (
 // TIDELOG_ENCRYPTION_KEY. Giving both is an error: which one is meant
 // cannot be guessed, and a wrong guess writes backups nobody can read with
 // the key they think holds them. A key file other users can read is a
-// warning. No key at all is fine: segments and snapshots are then stored
-// unencrypted, as before encryption existed.
+// warning. No key at all is fine for a stream that was never encrypted:
+// segments and snapshots are then stored unencrypted, as before encryption
+// existed (the tailer and the backup cycle refuse to continue an encrypted
+// stream without its key). The variable set but holding no key is an
+// error (crypt.FromEnv), never "no key".
 func (c *config) loadKeys(lookup func(string) (string, bool)) error {
 	env, err := crypt.FromEnv(lookup)
 	if err != nil {

@@ -51,7 +51,12 @@ func TestEncryptionKeySettings(t *testing.T) {
 	if err != nil || c.keys.Primary().ID() != kr.Primary().ID() {
 		t.Fatalf("keys from the environment: %v, %v", c.keys, err)
 	}
-	t.Setenv(crypt.EnvVar, "")
+	// Set but empty (a template that expanded to nothing) is not "no key".
+	t.Setenv(crypt.EnvVar, " ")
+	if _, err := parseArgs(base, io.Discard); err == nil || !strings.Contains(err.Error(), crypt.EnvVar+" is set but holds no key: give the keys or unset it") {
+		t.Fatalf("an empty %s: %v", crypt.EnvVar, err)
+	}
+	os.Unsetenv(crypt.EnvVar) // t.Setenv restores it after the test
 
 	if err := os.Chmod(keyFile, 0o644); err != nil {
 		t.Fatal(err)
