@@ -127,3 +127,35 @@ func TestInitialRestoreLatestNeedsUnreadableSnapshot(t *testing.T) {
 		t.Fatalf("log does not name the snapshot left out:\n%s", fx.log)
 	}
 }
+
+// A plaintext segment linked to the encrypted one before it needs no key to
+// forge. Even with RequireEncryption off (--allow-unencrypted), a follower
+// refuses it as damage, whether it follows live or after a restart; nothing
+// of it is applied.
+func TestFollowRefusesPlaintextAfterEncrypted(t *testing.T) {
+	fx := newFixture(t)
+	keys, err := crypt.NewKeyring(crypt.NewKey())
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := model{}
+	fx.w = segment.NewWriterWith(stream, segment.WriterOptions{Keys: keys})
+	s1 := fx.put(inserts(t, m, 1, 5)...)
+	r := fx.start(func(o *Options) { o.Keys = keys })
+	fx.waitThrough(r, s1.OpEnd)
+	if _, err := r.stop(t); err != nil {
+		t.Fatal(err)
+	}
+
+	fx.w = segment.NewWriter(stream) // the forger has no key
+	forged := fx.put(ins(t, ts(T0, 100), 100, "forged"))
+	for _, when := range []string{"after a restart", "again"} {
+		r = fx.start(func(o *Options) { o.Keys = keys })
+		_, err := r.wait(t)
+		var ce *ChainError
+		if !errors.As(err, &ce) || ce.Segment != forged.Name || !errors.Is(err, segment.ErrCorrupt) || !strings.Contains(err.Error(), "plaintext") {
+			t.Fatalf("%s: a plaintext segment after encrypted ones: %v; want a *ChainError naming %s", when, err, forged.Name)
+		}
+		fx.check(m)
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"io"
 	"sort"
 
+	"github.com/tidelog/tidelog/catalog"
 	"github.com/tidelog/tidelog/oplog"
 	"github.com/tidelog/tidelog/segment"
 	"github.com/tidelog/tidelog/store"
@@ -38,6 +39,11 @@ type tail struct {
 	applied oplog.Timestamp
 	// opts read the segments (keys).
 	opts segment.ReaderOptions
+	// encrypted: a segment at or before the position is encrypted, so a
+	// plaintext one after it is refused, --allow-unencrypted or not: its
+	// link to the encrypted one is in that one's clear header, so anyone
+	// who can write to the store can forge it.
+	encrypted bool
 }
 
 // openTail lists the stream and positions the tail after state: at the
@@ -58,6 +64,11 @@ func openTail(ctx context.Context, st store.Store, state State, opts segment.Rea
 		}
 	}
 	t.pending = append([]string(nil), names[start:]...)
+	if state.Segment != "" {
+		if t.encrypted, err = t.sealed(ctx, state.Segment); err != nil {
+			return nil, err
+		}
+	}
 	if !state.Link.OpEnd.After(state.Applied) {
 		t.link, t.linked = state.Link, true
 		return t, nil
@@ -69,6 +80,25 @@ func openTail(ctx context.Context, st store.Store, state State, opts segment.Rea
 			state.Stream, state.Segment, state.Applied, ErrPruned)
 	}
 	return t, nil
+}
+
+// sealed tells whether the checkpoint's segment is encrypted, from its
+// header (which needs no key). A segment no longer in the store is not
+// known to be: the chain checks report what is gone.
+func (t *tail) sealed(ctx context.Context, name string) (bool, error) {
+	rc, err := t.st.OpenSegment(ctx, t.stream, name)
+	if errors.Is(err, store.ErrNotExist) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("open %s/%s in %s: %w", t.stream, name, t.st, err)
+	}
+	defer rc.Close()
+	h, _, err := segment.ReadHeader(rc)
+	if err != nil {
+		return false, fmt.Errorf("%s/%s in %s: %w", t.stream, name, t.st, err)
+	}
+	return h.Encrypted, nil
 }
 
 // list reads the stream's segment names and notes the newest.
@@ -157,6 +187,11 @@ func (t *tail) accept(ctx context.Context, info segment.Info) error {
 		}
 		t.anchor = ""
 	}
+	if t.encrypted && !info.Encrypted {
+		return &ChainError{Stream: t.stream, Segment: info.Name, Applied: t.applied,
+			Reason: "is plaintext, but the stream's segments before it are encrypted (" + catalog.ReasonPlaintextAfterEncrypted + ")"}
+	}
+	t.encrypted = t.encrypted || info.Encrypted
 	switch {
 	case !t.linked && !info.Prev.IsZero() && info.Prev.OpEnd.After(t.applied):
 		return fmt.Errorf("stream %s: segment %s continues %s, after the resume point %s: the segments between are gone: %w (start the standby over: move the --checkpoint directory aside and run with --drop)",
