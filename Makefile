@@ -4,7 +4,7 @@
 
 GO ?= go
 
-.PHONY: demo test build bench fuzz ferretdb minio promtool clean
+.PHONY: demo test build bench fuzz chaos ferretdb minio promtool clean
 
 demo: ferretdb
 	$(GO) run ./internal/demo
@@ -25,15 +25,18 @@ bench: ferretdb minio
 	$(GO) test -run='^$$' -bench='TailTo|PutSegment' -benchmem -benchtime=3x -timeout=1h ./bench
 	$(GO) test -run='^$$' -bench=Lag -benchtime=1x -timeout=30m ./bench
 
-# Short fuzz runs of every decoder; FUZZTIME=5m for a longer one.
+# Every fuzz target of the module (scripts/fuzz.sh finds them), FUZZTIME each; FUZZTIME=5m for a
+# longer run. `make test` runs them for 10s each.
 FUZZTIME ?= 30s
 fuzz:
-	$(GO) test -run='^$$' -fuzz=FuzzReader -fuzztime=$(FUZZTIME) ./segment
-	$(GO) test -run='^$$' -fuzz=FuzzParseName -fuzztime=$(FUZZTIME) ./segment
-	$(GO) test -run='^$$' -fuzz=FuzzParse -fuzztime=$(FUZZTIME) ./oplog
-	$(GO) test -run='^$$' -fuzz=FuzzApply -fuzztime=$(FUZZTIME) ./replay/diff
-	$(GO) test -run='^$$' -fuzz=FuzzBuffer -fuzztime=$(FUZZTIME) ./replay/txn
-	$(GO) test -run='^$$' -fuzz=FuzzArchive -fuzztime=$(FUZZTIME) -fuzzminimizetime=5s ./dump
+	scripts/fuzz.sh $(FUZZTIME)
+
+# The full chaos run (20-40 min): tailerd SIGKILLed 50+ times, source restarts, MinIO outages,
+# a full spool disk and oplog rollovers under a steady writer, then verify, entry count and
+# restores to recorded timestamps; figures in docs/reliability.md. `go test ./chaos` is the short run.
+# CHAOS_SEED=N replays a schedule.
+chaos: ferretdb minio
+	CHAOS=full $(GO) test -count=1 -timeout 90m -v -run '^TestChaos$$' ./chaos
 
 ferretdb:
 	@scripts/ferretdb.sh >/dev/null

@@ -1,0 +1,59 @@
+package chaos
+
+import (
+	"context"
+	"time"
+)
+
+// killAtRandom lets tailerd run for a random time (from its start, or from
+// the last event: any moment of its life, starting up included), SIGKILLs
+// it and starts it again, as systemd's Restart=on-failure would.
+func (r *run) killAtRandom() {
+	r.t.Helper()
+	r.pause(0, r.p.killAfterMax)
+	r.alive("before a kill")
+	if !r.d.kill() {
+		r.t.Fatalf("tailerd was not ended by SIGKILL (%s)\n%s", r.d.state, tail(r.logPath, 40))
+	}
+	r.fig.kills++
+	r.start()
+}
+
+// restartSource restarts FerretDB (same port and data) under tailerd. The
+// writer pauses across it, so that every write is acknowledged or not sent:
+// the model stays exact. tailerd must ride it out without exiting.
+func (r *run) restartSource() {
+	r.t.Helper()
+	if err := r.w.Pause(); err != nil {
+		r.t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	if err := r.src.Restart(ctx); err != nil {
+		r.t.Fatalf("restart the source: %v", err)
+	}
+	r.fig.sourceRestarts++
+	if err := r.w.Resume(); err != nil {
+		r.t.Fatal(err)
+	}
+	if _, err := r.w.Record("after a source restart"); err != nil {
+		r.t.Fatal(err)
+	}
+	r.alive("after a source restart")
+	r.catchUp("a source restart")
+}
+
+// killWithin SIGKILLs tailerd at a random moment in the next d (the
+// fault's remaining time) and starts it again at once; it returns when the
+// new process has started.
+func (r *run) killWithin(d time.Duration) {
+	r.t.Helper()
+	r.pause(0, d)
+	r.alive("before a kill inside a fault")
+	if !r.d.kill() {
+		r.t.Fatalf("tailerd was not ended by SIGKILL (%s)", r.d.state)
+	}
+	r.fig.kills++
+	r.fig.killsInFaults++
+	r.start()
+}
