@@ -10,7 +10,7 @@ import (
 type figures struct {
 	kills          int // SIGKILLs at random moments, each followed by a restart
 	killsInFaults  int // of them, inside a store outage, a disk-full episode or a rollover
-	refusedStarts  int // starts that gave up on an unreachable store (exit 5) inside an outage
+	refusedStarts  int // starts that gave up on an unreachable store (exit 1) inside an outage
 	starts         int // tailerd processes started
 	sourceRestarts int
 	storeOutages   int
@@ -37,7 +37,7 @@ func (f *figures) noteCatchUp(d time.Duration) {
 
 // line is the closing figures line.
 func (f *figures) line(p profile, seed uint64, took time.Duration) string {
-	return fmt.Sprintf("chaos %s (seed %d): kills %d (%d inside other faults), tailerd starts %d (%d refused in an outage, exit 5), "+
+	return fmt.Sprintf("chaos %s (seed %d): kills %d (%d inside other faults), tailerd starts %d (%d gave up in an outage, exit 1), "+
 		"source restarts %d, store outages %d (%s down), "+
 		"disk-full episodes %d, rollovers %d (gap reported with positions, exit 3), "+
 		"timestamps restored %d and matched %d, refused %d inside a gap and %d before its snapshot, states recorded %d, "+

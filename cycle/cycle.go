@@ -50,12 +50,18 @@ type Runner struct {
 	// usableWait bounds how long retention waits for a new snapshot to
 	// become restorable (tailerd to cut the segments through its End).
 	usableWait time.Duration
+	// retryMin is the wait after a failed snapshot, doubled after each
+	// further failure up to retryMax: with no complete snapshot a snapshot
+	// is always due, and a failure (an empty oplog, a full disk) would
+	// otherwise be retried at once, in a loop.
+	retryMin, retryMax time.Duration
 }
 
 // New returns a Runner. ckpt may be nil (no checkpoint to keep in step).
 func New(client *mongo.Client, st store.Store, ckpt *checkpoint.DB, cfg Config, log zerolog.Logger) *Runner {
 	return &Runner{client: client, st: st, ckpt: ckpt, cfg: cfg, log: log.With().Str("part", "cycle").Logger(),
-		now: time.Now, trigger: make(chan struct{}, 1), usableWait: 2 * time.Minute}
+		now: time.Now, trigger: make(chan struct{}, 1), usableWait: 2 * time.Minute,
+		retryMin: 10 * time.Second, retryMax: 10 * time.Minute}
 }
 
 // Trigger asks for a snapshot now (tailerd does on SIGUSR1). Triggers that
@@ -86,11 +92,15 @@ func (r *Runner) Run(ctx context.Context) error {
 	if err := r.dropIncomplete(ctx, stream); err != nil {
 		r.log.Warn().Err(err).Msg("could not remove interrupted snapshots; will try again after the next snapshot")
 	}
+	var backoff time.Duration // after failed snapshots; 0 after a good one
 	for {
 		wait, err := r.untilDue(ctx, stream)
 		if err != nil {
 			r.log.Warn().Err(err).Msg("cannot list snapshots to schedule the next one; retrying in a minute")
 			wait = time.Minute
+		}
+		if backoff > 0 && wait >= 0 && wait < backoff {
+			wait = backoff // a trigger (SIGUSR1) still takes one at once
 		}
 		var timer *time.Timer
 		var due <-chan time.Time
@@ -115,8 +125,12 @@ func (r *Runner) Run(ctx context.Context) error {
 			if errors.As(err, &ne) {
 				return err // no snapshot can be taken until tailerd has the key
 			}
-			r.log.Error().Err(err).Msg("snapshot failed; the stream's older snapshots and segments are untouched")
+			backoff = min(max(2*backoff, r.retryMin), r.retryMax)
+			r.log.Error().Err(err).Dur("retry_in", backoff).
+				Msg("snapshot failed; the stream's older snapshots and segments are untouched")
+			continue
 		}
+		backoff = 0
 	}
 }
 

@@ -291,3 +291,57 @@ func TestRetentionKeepsSnapshotsItCannotRead(t *testing.T) {
 		t.Fatalf("segments after pruning with an unreadable snapshot: %v, %v; want the one segment kept", names, err)
 	}
 }
+
+// countingFail fails every snapshot (at its manifest) and notes when.
+type countingFail struct {
+	failManifest
+	mu    *sync.Mutex
+	tries *[]time.Time
+}
+
+func (f countingFail) PutSnapshotFile(ctx context.Context, stream, id, name string, r io.Reader) (int64, error) {
+	if name == snapshot.ManifestName {
+		f.mu.Lock()
+		*f.tries = append(*f.tries, time.Now())
+		f.mu.Unlock()
+	}
+	return f.failManifest.PutSnapshotFile(ctx, stream, id, name, r)
+}
+
+// With no complete snapshot one is always due; a snapshot that keeps
+// failing must be retried after a growing wait, not in a loop.
+func TestFailedSnapshotsBackOff(t *testing.T) {
+	e := newEnv(t)
+	var mu sync.Mutex
+	var tries []time.Time
+	r := e.runner(t, countingFail{failManifest{e.st}, &mu, &tries}, Config{Every: time.Hour})
+	r.now = time.Now
+	r.retryMin, r.retryMax = 2*time.Second, time.Minute
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() { done <- r.Run(ctx) }()
+	seen := func() []time.Time {
+		mu.Lock()
+		defer mu.Unlock()
+		return append([]time.Time(nil), tries...)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for len(seen()) < 3 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	got := seen()
+	if len(got) < 3 {
+		t.Fatalf("%d tries in 30s; want the failed snapshot retried", len(got))
+	}
+	// Each wait starts after a failure, so the tries are at least the
+	// backoff apart: 2 s, then 4 s (a try itself takes well under 2 s here).
+	for i, want := range []time.Duration{2 * time.Second, 4 * time.Second} {
+		if gap := got[i+1].Sub(got[i]); gap < want {
+			t.Errorf("try %d came %s after the one before; want at least %s (backoff)", i+2, gap, want)
+		}
+	}
+}

@@ -149,9 +149,17 @@ func run(ctx context.Context, args []string, stderr io.Writer) int {
 	}
 
 	st, closeStores, err := openStores(ctx, cfg, log)
-	if err != nil {
+	switch {
+	case errors.Is(err, store.ErrNotStore):
 		log.Error().Err(err).Msg("cannot use the store")
 		return exitStore
+	case err != nil:
+		// Most likely unreachable (an outage, a reboot before the network):
+		// a restart mends it, and exit 5 would stop systemd from trying,
+		// leaving backups off until a person noticed.
+		log.Error().Err(err).Msg("cannot use the store: exiting 1 so that the service manager starts tailerd again; " +
+			"nothing is lost while the source's oplog still holds the entries after the checkpoint")
+		return exitFailure
 	}
 	defer closeStores()
 	if sp, ok := st.(*spool.Spool); ok {

@@ -55,8 +55,9 @@ func TestStoreURLFromConfigFile(t *testing.T) {
 	}
 }
 
-// Exit codes: a bad location is bad usage (2); a location that cannot be
-// opened is the store's code (5), before the source is touched.
+// Exit codes: a bad location is bad usage (2); a store that cannot be
+// reached is a runtime failure (1), which systemd retries, unlike the
+// store's code (5, not a tidelog store); either before the source is touched.
 func TestStoreExitCodes(t *testing.T) {
 	ckpt := filepath.Join(t.TempDir(), "ckpt")
 	var stderr bytes.Buffer
@@ -67,7 +68,7 @@ func TestStoreExitCodes(t *testing.T) {
 	defer cancel()
 	stderr.Reset()
 	code := run(ctx, []string{"--source", testSource, "--store", "kafka://127.0.0.1:1/tidelog", "--checkpoint", ckpt}, &stderr)
-	if code != exitStore || !strings.Contains(stderr.String(), "cannot use the store") {
-		t.Errorf("unreachable kafka store: exit %d, want %d\n%s", code, exitStore, stderr.String())
+	if code != exitFailure || !strings.Contains(stderr.String(), "cannot use the store") {
+		t.Errorf("unreachable kafka store: exit %d, want %d\n%s", code, exitFailure, stderr.String())
 	}
 }
