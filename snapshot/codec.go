@@ -7,6 +7,7 @@ import (
 	"hash/crc32"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 )
 
 // manifestFormat names the envelope, so that a manifest.json is never
@@ -42,6 +43,10 @@ func encodeManifest(m *Manifest) ([]byte, uint32, error) {
 	if err != nil {
 		return nil, 0, err
 	}
+	if !utf8.Valid(body) {
+		// Readers refuse such a manifest; fail the snapshot now, loudly.
+		return nil, 0, fmt.Errorf("manifest of snapshot %s/%s: a collection's options or index specs hold bytes that are not UTF-8, which JSON cannot carry", m.Stream, m.ID)
+	}
 	sum := crc32.Checksum(body, castagnoli)
 	var b bytes.Buffer
 	fmt.Fprintf(&b, "{\n%q: %q,\n%q: \"crc32c:%08x\",\n%q: ", "format", manifestFormat, "checksum", sum, "manifest")
@@ -71,6 +76,12 @@ func decodeManifest(data []byte, stream, id string) (*Manifest, error) {
 	}
 	if got := crc32.Checksum(env.Manifest, castagnoli); got != uint32(want) {
 		return nil, bad(nil, "checksum mismatch: the manifest's bytes have CRC-32C %08x, the file says %08x", got, want)
+	}
+	// JSON is UTF-8, and Go's decoder would replace invalid bytes with
+	// U+FFFD without a word: an option or index key would then be restored
+	// under another name.
+	if !utf8.Valid(env.Manifest) {
+		return nil, bad(nil, "the manifest is not valid UTF-8")
 	}
 	// The checksum holds: from here on the bytes are what a writer wrote.
 	// Look at the version before anything else, so a newer format is

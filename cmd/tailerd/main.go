@@ -150,16 +150,16 @@ func run(ctx context.Context, args []string, stderr io.Writer) int {
 
 	st, closeStores, err := openStores(ctx, cfg, log)
 	switch {
-	case errors.Is(err, store.ErrNotStore):
-		log.Error().Err(err).Msg("cannot use the store")
-		return exitStore
-	case err != nil:
-		// Most likely unreachable (an outage, a reboot before the network):
-		// a restart mends it, and exit 5 would stop systemd from trying,
-		// leaving backups off until a person noticed.
-		log.Error().Err(err).Msg("cannot use the store: exiting 1 so that the service manager starts tailerd again; " +
+	case err != nil && unreachable(err):
+		// An outage, or a reboot before the network: a restart mends it,
+		// and exit 5 would stop systemd from trying, leaving backups off
+		// until a person noticed.
+		log.Error().Err(err).Msg("cannot use the store: it cannot be reached; exiting 1 so that the service manager starts tailerd again; " +
 			"nothing is lost while the source's oplog still holds the entries after the checkpoint")
 		return exitFailure
+	case err != nil:
+		log.Error().Err(err).Msg("cannot use the store")
+		return exitStore
 	}
 	defer closeStores()
 	if sp, ok := st.(*spool.Spool); ok {

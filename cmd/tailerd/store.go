@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -191,3 +193,14 @@ func openStores(ctx context.Context, c config, log zerolog.Logger) (st store.Sto
 // the spool holds: systemd's default stop timeout is 90 s, and what is left
 // is published after the next start.
 const spoolDrainWait = 20 * time.Second
+
+// unreachable tells a store that could not be reached (refused, reset,
+// timed out: it may come back) from one that answered no (wrong
+// credentials, a bucket or topic that is not a tidelog store, a TLS
+// certificate not trusted), which a restart does not mend.
+func unreachable(err error) bool {
+	var op *net.OpError
+	var ne net.Error
+	return errors.As(err, &op) || (errors.As(err, &ne) && ne.Timeout()) ||
+		errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, context.DeadlineExceeded)
+}

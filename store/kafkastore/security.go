@@ -3,7 +3,6 @@ package kafkastore
 import (
 	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"os"
@@ -13,6 +12,8 @@ import (
 	"github.com/twmb/franz-go/pkg/sasl"
 	"github.com/twmb/franz-go/pkg/sasl/plain"
 	"github.com/twmb/franz-go/pkg/sasl/scram"
+
+	"github.com/tidelog/tidelog/internal/capool"
 )
 
 // TLS makes every connection to the brokers TLS (Kafka's SSL and SASL_SSL
@@ -148,16 +149,9 @@ func (c Config) securityOpts() ([]kgo.Opt, error) {
 func (t *TLS) config() (*tls.Config, error) {
 	cfg := &tls.Config{MinVersion: tls.VersionTLS12}
 	if t.CAFile != "" {
-		data, err := os.ReadFile(t.CAFile)
+		pool, err := capool.Load(t.CAFile)
 		if err != nil {
-			return nil, fmt.Errorf("TLS CA file: %w", err)
-		}
-		pool, err := x509.SystemCertPool()
-		if err != nil || pool == nil {
-			pool = x509.NewCertPool()
-		}
-		if !pool.AppendCertsFromPEM(data) {
-			return nil, fmt.Errorf("TLS CA file %s holds no PEM certificate", t.CAFile)
+			return nil, fmt.Errorf("TLS %w", err)
 		}
 		cfg.RootCAs = pool
 	}

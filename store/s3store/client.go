@@ -2,13 +2,13 @@ package s3store
 
 import (
 	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"net/http"
-	"os"
 
 	"github.com/minio/minio-go/v7"
+
+	"github.com/tidelog/tidelog/internal/capool"
 )
 
 // newClient builds the minio-go client for c. Its own retries are switched
@@ -65,7 +65,7 @@ func newTransport(c Config, secure bool) (http.RoundTripper, error) {
 		tr.TLSClientConfig = &tls.Config{MinVersion: tls.VersionTLS12}
 	}
 	if c.CAFile != "" {
-		pool, err := loadCAFile(c.CAFile)
+		pool, err := capool.Load(c.CAFile)
 		if err != nil {
 			return nil, err
 		}
@@ -73,20 +73,4 @@ func newTransport(c Config, secure bool) (http.RoundTripper, error) {
 	}
 	tr.TLSClientConfig.InsecureSkipVerify = c.InsecureSkipVerify
 	return tr, nil
-}
-
-// loadCAFile returns the system's roots plus the certificates in path.
-func loadCAFile(path string) (*x509.CertPool, error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("CA file: %w", err)
-	}
-	pool, err := x509.SystemCertPool()
-	if err != nil || pool == nil {
-		pool = x509.NewCertPool()
-	}
-	if !pool.AppendCertsFromPEM(data) {
-		return nil, fmt.Errorf("CA file %s holds no PEM certificate", path)
-	}
-	return pool, nil
 }
