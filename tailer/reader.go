@@ -47,8 +47,9 @@ type reader struct {
 	// Poll mode only: see settle.go. settle 0 turns both defences off.
 	settle, recheck time.Duration
 	now             func() time.Time
-	recent          []passed // passed on within recheck, in ts order, contiguous up to last
-	lastRecheck     time.Time
+	recent          []passed  // passed on within recheck, in ts order, contiguous up to last
+	lastRecheck     time.Time // when the last recheck began
+	checked         time.Time // when the last recheck that read up to last began
 	lastClockWarn   time.Time
 }
 
@@ -106,7 +107,7 @@ func (r *reader) once(ctx context.Context, out chan<- *batch) (progressed bool, 
 	var now time.Time
 	if r.settle > 0 {
 		now = r.now()
-		r.trim(now)
+		r.trim()
 		if len(r.recent) > 0 && now.Sub(r.lastRecheck) >= recheckEvery {
 			from, rechecking, r.lastRecheck = r.recent[0].ts, true, now
 		}
@@ -173,6 +174,9 @@ func (r *reader) once(ctx context.Context, out chan<- *batch) (progressed bool, 
 			if ts != r.last {
 				send()
 				return progressed, 0, &GapError{Stream: r.stream, After: r.last, Next: ts}
+			}
+			if rechecking {
+				r.checked = now
 			}
 			if r.settle > 0 && len(r.recent) == 0 && !r.inclusive {
 				// Start recheck's range at the position, so that an entry

@@ -26,8 +26,8 @@ import (
 //     a prefix of the oplog). A hole closes within milliseconds of its
 //     entry's stamp; settle waits for it.
 //   - recheck: entries passed on within the last recheck (by this
-//     machine's clock, from when they were passed) are read again every
-//     recheckEvery. One that was not passed on, between the oldest of them
+//     machine's clock, from when they were passed, up to the start of a
+//     recheck that completed) are read again every recheckEvery. One that was not passed on, between the oldest of them
 //     and the position, became visible too late: capture stops with a
 //     GapError whose Late names it, recorded in the store, so that no
 //     restore silently misses it. After a restart the head segment's
@@ -68,12 +68,15 @@ func entryWall(entry bson.Raw, ts oplog.Timestamp) time.Time {
 	return ts.Time().Add(time.Second)
 }
 
-// trim forgets entries passed on longer ago than the recheck window. The
-// newest of those stays as the range's lower bound: an entry late to
-// appear between it and the next one is as recent as that next one.
-func (r *reader) trim(now time.Time) {
+// trim forgets entries passed on longer than the recheck window before
+// the last complete recheck began (not before now: a reader that could
+// not recheck for a while, blocked on a slow store or source, must still
+// look behind them once). The newest of those stays as the range's lower
+// bound: an entry late to appear between it and the next one is as recent
+// as that next one.
+func (r *reader) trim() {
 	cut := 0
-	for len(r.recent)-cut > 1 && (now.Sub(r.recent[cut+1].at) > r.recheck || len(r.recent)-cut > maxRecent) {
+	for len(r.recent)-cut > 1 && (r.checked.Sub(r.recent[cut+1].at) > r.recheck || len(r.recent)-cut > maxRecent) {
 		cut++
 	}
 	if cut > 0 {

@@ -284,3 +284,47 @@ func TestLateEntryAfterRestartIsCaught(t *testing.T) {
 		t.Fatal("the restarted tailer went on past an entry that appeared behind its position")
 	}
 }
+
+// A reader that cannot recheck for a while (blocked on a slow store, or
+// on a slow source read) still looks behind what it passed on before: the
+// recheck window counts until a recheck has run, not only by the clock.
+func TestPollRecheckSurvivesAStall(t *testing.T) {
+	f := newFixture(t)
+	start := f.putEntry(1, fakeWall.Add(-10*time.Second))
+	now := fakeWall.Add(time.Second)
+	r := f.pollReader(start, &now)
+	b := f.putEntry(3, fakeWall)
+	if got, _, err := readOnce(t, r); err != nil || len(got) != 1 || got[0] != b {
+		t.Fatalf("passed on %v (err %v), want [%s]", got, err, b)
+	}
+
+	late := f.putEntry(2, fakeWall.Add(-time.Millisecond))
+	now = now.Add(10 * defaultRecheck) // no poll ran meanwhile
+	_, _, err := readOnce(t, r)
+	var gap *GapError
+	if !errors.As(err, &gap) || gap.Late == nil || *gap.Late != late {
+		t.Fatalf("first poll after a stall, with a late entry behind the position: err %v, want a gap naming %s", err, late)
+	}
+}
+
+// Once a recheck has run more than the recheck window after entries were
+// passed on, they are looked behind no more: the range stays bounded.
+func TestPollRecheckRangeIsTrimmed(t *testing.T) {
+	f := newFixture(t)
+	start := f.putEntry(1, fakeWall.Add(-10*time.Second))
+	now := fakeWall.Add(time.Second)
+	r := f.pollReader(start, &now)
+	b := f.putEntry(3, fakeWall)
+	if _, _, err := readOnce(t, r); err != nil {
+		t.Fatal(err)
+	}
+	for range 2 { // the first recheck runs after the window, the next trims
+		now = now.Add(defaultRecheck + recheckEvery)
+		if _, _, err := readOnce(t, r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(r.recent) != 1 || r.recent[0].ts != b {
+		t.Fatalf("recheck range %v, want only its lower bound %s", r.recent, b)
+	}
+}
