@@ -299,7 +299,7 @@ func (r *Runner) Retain(ctx context.Context, stream string) error {
 // complete. A snapshot whose manifest is damaged is kept: its data files
 // may be intact, and a person decides.
 func (r *Runner) dropIncomplete(ctx context.Context, stream string) error {
-	l, err := r.list(ctx, stream)
+	l, err := r.listManifests(ctx, stream)
 	if err != nil {
 		return err
 	}
@@ -327,6 +327,14 @@ func (r *Runner) dropIncomplete(ctx context.Context, stream string) error {
 // stream's own.
 func (r *Runner) readOptions(encryptedFrom oplog.Timestamp) snapshot.ReadOptions {
 	return snapshot.ReadOptions{Keys: r.cfg.Snapshot.Keys, SegmentsEncryptedFrom: encryptedFrom}
+}
+
+// listManifests lists the stream's snapshots by their manifests alone,
+// without reading every segment header of the stream (catalog.LoadStream)
+// as list does: enough where only the incomplete, damaged and key-locked
+// ones matter, which the segments' encryption does not change.
+func (r *Runner) listManifests(ctx context.Context, stream string) (snapshot.Listing, error) {
+	return snapshot.ListWith(ctx, r.st, stream, r.readOptions(oplog.Timestamp{}))
 }
 
 // list lists the stream's snapshots (listWith).
@@ -365,7 +373,7 @@ func (r *Runner) listWith(ctx context.Context, cat *catalog.Stream) (snapshot.Li
 // encrypted ones, which every reader refuses (and which would quietly
 // store the data unencrypted).
 func (r *Runner) refuseWithoutKey(ctx context.Context, stream string) error {
-	l, err := r.list(ctx, stream)
+	l, err := r.listManifests(ctx, stream)
 	if err != nil {
 		return err
 	}

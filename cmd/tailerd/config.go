@@ -199,11 +199,8 @@ func (c config) opt(flagName string) string {
 	}
 	key := strings.ReplaceAll(flagName, "-", "_")
 	v := reflect.ValueOf(c.file)
-	for i := range v.NumField() {
-		name, _, _ := strings.Cut(v.Type().Field(i).Tag.Get("yaml"), ",")
-		if name == key && !v.Field(i).IsZero() {
-			return fmt.Sprintf("%s (in config %s)", key, c.configPath)
-		}
+	if i, ok := yamlFields(v.Type())[key]; ok && !v.Field(i).IsZero() {
+		return fmt.Sprintf("%s (in config %s)", key, c.configPath)
 	}
 	return "--" + flagName
 }

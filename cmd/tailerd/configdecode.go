@@ -187,12 +187,20 @@ func decodeDuration(n *yaml.Node, v reflect.Value, key string) error {
 func yamlFields(t reflect.Type) map[string]int {
 	out := map[string]int{}
 	for i := range t.NumField() {
-		name, _, _ := strings.Cut(t.Field(i).Tag.Get("yaml"), ",")
-		if name != "" && name != "-" {
+		if name := yamlKey(t.Field(i)); name != "" {
 			out[name] = i
 		}
 	}
 	return out
+}
+
+// yamlKey is a field's key in the config file, "" for none.
+func yamlKey(f reflect.StructField) string {
+	name, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
+	if name == "-" {
+		return ""
+	}
+	return name
 }
 
 // suggest names the known key closest to a misspelt one, or lists them all.

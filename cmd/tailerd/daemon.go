@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"os"
+	"reflect"
 	"sync/atomic"
 	"time"
 
@@ -147,10 +148,12 @@ func (d *daemon) reload() {
 // settings from next, everything else as it was.
 func applied(running, next config) config {
 	out := running
-	out.LogLevel = next.LogLevel
-	out.SnapshotEvery, out.SnapshotWorkers = next.SnapshotEvery, next.SnapshotWorkers
-	out.KeepSnapshots, out.KeepFor = next.KeepSnapshots, next.KeepFor
-	out.Prune, out.IncludeUsers = next.Prune, next.IncludeUsers
+	ov, nv := reflect.ValueOf(&out.fileConfig).Elem(), reflect.ValueOf(next.fileConfig)
+	for i := range nv.NumField() {
+		if reloadable[yamlKey(nv.Type().Field(i))] {
+			ov.Field(i).Set(nv.Field(i))
+		}
+	}
 	out.file, out.warnings = next.file, nil
 	return out
 }

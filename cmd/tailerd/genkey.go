@@ -9,9 +9,8 @@ import (
 	"path/filepath"
 	"time"
 
-	"github.com/tidelog/tidelog/internal/durable"
-
 	"github.com/tidelog/tidelog/crypt"
+	"github.com/tidelog/tidelog/internal/durable"
 )
 
 // runGenkey is `tailerd genkey [-o FILE]`: a new random encryption key, in

@@ -38,6 +38,7 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"reflect"
 	"syscall"
 	"time"
 
@@ -385,86 +386,17 @@ func parseArgs(args []string, stderr io.Writer) (config, error) {
 	return c, nil
 }
 
-// merge takes each setting from the file unless its flag was given.
+// merge takes each setting from the file unless its flag was given (or
+// the file leaves it out).
 func merge(flags, file fileConfig, set map[string]bool) fileConfig {
 	out := flags
-	if !set["source"] && file.Source != "" {
-		out.Source = file.Source
-	}
-	if !set["source-kind"] && file.SourceKind != "" {
-		out.SourceKind = file.SourceKind
-	}
-	if !set["member"] && len(file.Members) > 0 {
-		out.Members = file.Members
-	}
-	if !set["discover-every"] && file.DiscoverEvery != 0 {
-		out.DiscoverEvery = file.DiscoverEvery
-	}
-	if !set["publish-to"] && len(file.PublishTo) > 0 {
-		out.PublishTo = file.PublishTo
-	}
-	if !set["spool"] && file.Spool != "" {
-		out.Spool = file.Spool
-	}
-	if !set["spool-max-bytes"] && file.SpoolMaxBytes != 0 {
-		out.SpoolMaxBytes = file.SpoolMaxBytes
-	}
-	if !set["store"] && file.Store != "" {
-		out.Store = file.Store
-	}
-	if !set["checkpoint"] && file.Checkpoint != "" {
-		out.Checkpoint = file.Checkpoint
-	}
-	if !set["stream"] && file.Stream != "" {
-		out.Stream = file.Stream
-	}
-	if !set["start"] && file.Start != "" {
-		out.Start = file.Start
-	}
-	if !set["cursor"] && file.Cursor != "" {
-		out.Cursor = file.Cursor
-	}
-	if !set["cut-bytes"] && file.CutBytes != 0 {
-		out.CutBytes = file.CutBytes
-	}
-	if !set["cut-age"] && file.CutAge != 0 {
-		out.CutAge = file.CutAge
-	}
-	if !set["poll-settle"] && file.PollSettle != 0 {
-		out.PollSettle = file.PollSettle
-	}
-	if !set["connect-timeout"] && file.ConnectTimeout != 0 {
-		out.ConnectTimeout = file.ConnectTimeout
-	}
-	if !set["log-level"] && file.LogLevel != "" {
-		out.LogLevel = file.LogLevel
-	}
-	if !set["accept-gap"] && file.AcceptGap {
-		out.AcceptGap = true
-	}
-	if !set["snapshot-every"] && file.SnapshotEvery != 0 {
-		out.SnapshotEvery = file.SnapshotEvery
-	}
-	if !set["snapshot-workers"] && file.SnapshotWorkers != 0 {
-		out.SnapshotWorkers = file.SnapshotWorkers
-	}
-	if !set["keep-snapshots"] && file.KeepSnapshots != 0 {
-		out.KeepSnapshots = file.KeepSnapshots
-	}
-	if !set["keep-for"] && file.KeepFor != 0 {
-		out.KeepFor = file.KeepFor
-	}
-	if !set["prune"] && file.Prune {
-		out.Prune = true
-	}
-	if !set["include-users"] && file.IncludeUsers {
-		out.IncludeUsers = true
-	}
-	if !set["http-addr"] && file.HTTPAddr != "" {
-		out.HTTPAddr = file.HTTPAddr
-	}
-	if !set["encryption-key-file"] && file.EncryptionKeyFile != "" {
-		out.EncryptionKeyFile = file.EncryptionKeyFile
+	ov, fv := reflect.ValueOf(&out).Elem(), reflect.ValueOf(file)
+	for i := range fv.NumField() {
+		key, v := yamlKey(fv.Type().Field(i)), fv.Field(i)
+		if key == "" || set[flagFor(key)] || v.IsZero() || v.Kind() == reflect.Slice && v.Len() == 0 {
+			continue
+		}
+		ov.Field(i).Set(v)
 	}
 	return out
 }

@@ -36,9 +36,10 @@ func (lw *levelWriter) WriteLevel(l zerolog.Level, p []byte) (int, error) {
 
 func (lw *levelWriter) set(l zerolog.Level) { lw.level.Store(int32(l)) }
 
-// reloadable are the settings SIGHUP applies to a running tailerd: the log
-// level, and the backup cycle's (every pipeline restarts its cycle with
-// them, after a snapshot in progress). Everything else needs a restart.
+// reloadable are the settings SIGHUP applies to a running tailerd (see
+// applied): the log level, and the backup cycle's (every pipeline restarts
+// its cycle with them, after a snapshot in progress). Everything else needs
+// a restart.
 var reloadable = map[string]bool{
 	"log_level": true, "snapshot_every": true, "snapshot_workers": true, "keep_snapshots": true,
 	"keep_for": true, "prune": true, "include_users": true,
@@ -71,8 +72,8 @@ func reload(old, next config, to reloadTarget) []change {
 	typ := ov.Type()
 	cycleChanged := false
 	for i := range typ.NumField() {
-		key, _, _ := strings.Cut(typ.Field(i).Tag.Get("yaml"), ",")
-		if key == "" || key == "-" {
+		key := yamlKey(typ.Field(i))
+		if key == "" {
 			continue
 		}
 		if !reflect.DeepEqual(ov.Field(i).Interface(), nv.Field(i).Interface()) {

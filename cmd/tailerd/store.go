@@ -19,12 +19,9 @@ import (
 )
 
 // storeHelp is --store's help: every form a location may take.
-const storeHelp = "where to keep segments and snapshots (required): a directory (created if missing) or file:///DIR, " +
-	"s3://BUCKET[/PREFIX]?endpoint=HOST:PORT[&region=R&path_style=true&tls=false&ca_file=FILE] " +
-	"(credentials from AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, MINIO_ROOT_USER/MINIO_ROOT_PASSWORD or ~/.aws/credentials, never the URL), " +
-	"or kafka://HOST:PORT[,HOST:PORT...][/TOPICPREFIX][?replication_factor=N&min_insync_replicas=N&max_message_bytes=N" +
-	"&tls=true&ca_file=F&cert_file=F&key_file=F&sasl=plain|scram-sha-256|scram-sha-512&user=NAME&password_file=F] " +
-	"(the Kafka password from password_file or TIDELOG_KAFKA_PASSWORD); see docs/store-layout.md and docs/security.md"
+const storeHelp = "where to keep segments and snapshots (required; a directory is created if missing): " + storeurl.Forms +
+	". S3 credentials come from AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, MINIO_ROOT_USER/MINIO_ROOT_PASSWORD or ~/.aws/credentials, " +
+	"the Kafka password from password_file or " + storeurl.KafkaPasswordEnv + ", never from the location; see docs/store-layout.md and docs/security.md"
 
 // checkpointDir checks the store location and returns the checkpoint
 // directory: --checkpoint, or STORE/checkpoint for a directory store. A
@@ -197,10 +194,15 @@ const spoolDrainWait = 20 * time.Second
 // unreachable tells a store that could not be reached (refused, reset,
 // timed out: it may come back) from one that answered no (wrong
 // credentials, a bucket or topic that is not a tidelog store, a TLS
-// certificate not trusted), which a restart does not mend.
+// certificate not trusted), which a restart does not mend. A TLS alert
+// from the server (a client certificate refused) comes as a *net.OpError
+// too, but it is an answer.
 func unreachable(err error) bool {
 	var op *net.OpError
+	if errors.As(err, &op) && op.Op == "remote error" { // crypto/tls's alerts
+		return false
+	}
 	var ne net.Error
-	return errors.As(err, &op) || (errors.As(err, &ne) && ne.Timeout()) ||
+	return op != nil || (errors.As(err, &ne) && ne.Timeout()) ||
 		errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, context.DeadlineExceeded)
 }

@@ -8,6 +8,10 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/twmb/franz-go/pkg/kfake"
+
+	"github.com/tidelog/tidelog/internal/testserver"
 )
 
 const testSource = "mongodb://127.0.0.1:1/?replicaSet=rs0"
@@ -70,5 +74,29 @@ func TestStoreExitCodes(t *testing.T) {
 	code := run(ctx, []string{"--source", testSource, "--store", "kafka://127.0.0.1:1/tidelog", "--checkpoint", ckpt}, &stderr)
 	if code != exitFailure || !strings.Contains(stderr.String(), "cannot use the store") {
 		t.Errorf("unreachable kafka store: exit %d, want %d\n%s", code, exitFailure, stderr.String())
+	}
+}
+
+// A store that answers and refuses (a Kafka broker rejecting the client's
+// certificate with a TLS alert) is not an outage: a restart does not mend
+// it, so tailerd exits with the store's code, which systemd does not retry.
+func TestStoreRefusingTLSIsNotAnOutage(t *testing.T) {
+	pki := testserver.NewPKIT(t)
+	srv, err := pki.ServerTLS(true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.TLS(srv))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	var stderr bytes.Buffer
+	loc := "kafka://" + c.ListenAddrs()[0] + "/tidelog?tls=true&ca_file=" + pki.CAFile // no client certificate
+	code := run(ctx, []string{"--source", testSource, "--store", loc, "--checkpoint", filepath.Join(t.TempDir(), "ckpt")}, &stderr)
+	if code != exitStore || !strings.Contains(stderr.String(), "client certificate") {
+		t.Errorf("store refusing the client certificate: exit %d, want %d\n%s", code, exitStore, stderr.String())
 	}
 }

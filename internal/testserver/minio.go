@@ -3,16 +3,11 @@ package testserver
 import (
 	"bytes"
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
-	"encoding/pem"
 	"errors"
 	"fmt"
-	"math/big"
 	"net"
 	"net/http"
 	"os"
@@ -274,17 +269,7 @@ func (m *MinIO) httpClient() (*http.Client, error) {
 }
 
 // CertPool holds the server's certificate, for clients that verify it.
-func (m *MinIO) CertPool() (*x509.CertPool, error) {
-	pemData, err := os.ReadFile(m.CAFile())
-	if err != nil {
-		return nil, fmt.Errorf("testserver: MinIO certificate: %w", err)
-	}
-	pool := x509.NewCertPool()
-	if !pool.AppendCertsFromPEM(pemData) {
-		return nil, fmt.Errorf("testserver: MinIO certificate %s holds no certificate", m.CAFile())
-	}
-	return pool, nil
-}
+func (m *MinIO) CertPool() (*x509.CertPool, error) { return certPool(m.CAFile()) }
 
 // Client returns a minio-go client with the root credentials, for tests
 // that arrange or inspect a bucket behind the back of the code under test.
@@ -365,17 +350,8 @@ func (m *MinIO) Close() error { return m.Stop() }
 // dir: an ECDSA certificate for the loopback addresses that is its own CA, so
 // a client trusts the server by trusting public.crt.
 func writeSelfSignedCert(dir string) error {
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		return err
-	}
-	serial, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 62))
-	if err != nil {
-		return err
-	}
 	now := time.Now()
 	tmpl := &x509.Certificate{
-		SerialNumber:          serial,
 		Subject:               pkix.Name{CommonName: "tidelog test MinIO"},
 		NotBefore:             now.Add(-time.Hour),
 		NotAfter:              now.Add(7 * 24 * time.Hour),
@@ -386,16 +362,16 @@ func writeSelfSignedCert(dir string) error {
 		IPAddresses:           []net.IP{net.IPv4(127, 0, 0, 1), net.IPv6loopback},
 		DNSNames:              []string{"localhost"},
 	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	der, key, err := issue(tmpl, nil, nil)
 	if err != nil {
 		return err
 	}
-	keyDER, err := x509.MarshalPKCS8PrivateKey(key)
+	keyPEM, err := pemKey(key)
 	if err != nil {
 		return err
 	}
-	if err := os.WriteFile(filepath.Join(dir, "public.crt"), pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644); err != nil {
+	if err := writePEM(filepath.Join(dir, "public.crt"), 0o644, pemCert(der)); err != nil {
 		return err
 	}
-	return os.WriteFile(filepath.Join(dir, "private.key"), pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}), 0o600)
+	return writePEM(filepath.Join(dir, "private.key"), 0o600, keyPEM)
 }

@@ -8,7 +8,6 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
-	"errors"
 	"fmt"
 	"math/big"
 	"net"
@@ -98,11 +97,10 @@ func NewPKI(dir string) (*PKI, error) {
 		if err != nil {
 			return nil, fmt.Errorf("testserver: certificate %s: %w", c.tmpl.Subject.CommonName, err)
 		}
-		keyDER, err := x509.MarshalPKCS8PrivateKey(key)
+		keyPEM, err := pemKey(key)
 		if err != nil {
 			return nil, err
 		}
-		keyPEM := pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER})
 		if err := writePEM(c.certFile, 0o644, pemCert(der)); err != nil {
 			return nil, err
 		}
@@ -139,6 +137,14 @@ func pemCert(der []byte) []byte {
 	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
 }
 
+func pemKey(key *ecdsa.PrivateKey) ([]byte, error) {
+	der, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		return nil, err
+	}
+	return pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), nil
+}
+
 func writePEM(path string, mode os.FileMode, data []byte) error {
 	if err := os.WriteFile(path, data, mode); err != nil {
 		return fmt.Errorf("testserver: %w", err)
@@ -147,14 +153,17 @@ func writePEM(path string, mode os.FileMode, data []byte) error {
 }
 
 // CertPool is a pool holding the CA alone.
-func (p *PKI) CertPool() (*x509.CertPool, error) {
-	data, err := os.ReadFile(p.CAFile)
+func (p *PKI) CertPool() (*x509.CertPool, error) { return certPool(p.CAFile) }
+
+// certPool is a pool holding the certificates of a PEM file alone.
+func certPool(caFile string) (*x509.CertPool, error) {
+	data, err := os.ReadFile(caFile)
 	if err != nil {
 		return nil, fmt.Errorf("testserver: %w", err)
 	}
 	pool := x509.NewCertPool()
 	if !pool.AppendCertsFromPEM(data) {
-		return nil, errors.New("testserver: CA file holds no certificate")
+		return nil, fmt.Errorf("testserver: %s holds no certificate", caFile)
 	}
 	return pool, nil
 }

@@ -101,22 +101,20 @@ func (s *SASL) password() (string, error) {
 // mechanism is the franz-go mechanism, reading the password at each
 // authentication.
 func (s *SASL) mechanism() sasl.Mechanism {
-	switch s.Mechanism {
-	case SASLPlain:
+	if s.Mechanism == SASLPlain {
 		return plain.Plain(func(context.Context) (plain.Auth, error) {
 			pw, err := s.password()
 			return plain.Auth{User: s.User, Pass: pw}, err
 		})
-	case SASLScramSHA512:
-		return scram.Sha512(func(context.Context) (scram.Auth, error) {
-			pw, err := s.password()
-			return scram.Auth{User: s.User, Pass: pw}, err
-		})
 	}
-	return scram.Sha256(func(context.Context) (scram.Auth, error) {
+	auth := func(context.Context) (scram.Auth, error) {
 		pw, err := s.password()
 		return scram.Auth{User: s.User, Pass: pw}, err
-	})
+	}
+	if s.Mechanism == SASLScramSHA512 {
+		return scram.Sha512(auth)
+	}
+	return scram.Sha256(auth)
 }
 
 // securityOpts are the client options for c's TLS and SASL settings, after
