@@ -7,6 +7,7 @@ package catalog
 import (
 	"context"
 	"fmt"
+	"slices"
 
 	"github.com/tidelog/tidelog/oplog"
 	"github.com/tidelog/tidelog/segment"
@@ -69,26 +70,23 @@ func (s *Stream) Restorable() (Window, bool) {
 // false when none is. Plaintext objects of the stream are its own only
 // before it (snapshot.ReadOptions.SegmentsEncryptedFrom).
 func (s *Stream) EncryptedFrom() (oplog.Timestamp, bool) {
-	for _, seg := range s.Segments {
-		if seg.Header.Encrypted {
-			return seg.Header.OpStart, true
-		}
+	if i := s.firstEncrypted(); i >= 0 {
+		return s.Segments[i].Header.OpStart, true
 	}
 	return oplog.Timestamp{}, false
 }
 
-// encryptedBefore names the stream's first encrypted segment when segment
-// i is plaintext and comes after it.
-func (s *Stream) encryptedBefore(i int) (string, bool) {
-	if s.Segments[i].Header.Encrypted {
-		return "", false
-	}
-	for _, seg := range s.Segments[:i] {
-		if seg.Header.Encrypted {
-			return seg.Name, true
-		}
-	}
-	return "", false
+// firstEncrypted is the index of the stream's first encrypted segment; -1
+// when none is.
+func (s *Stream) firstEncrypted() int {
+	return slices.IndexFunc(s.Segments, func(seg Segment) bool { return seg.Header.Encrypted })
+}
+
+// refused reports whether segment i is a plaintext segment after the
+// stream's first encrypted one, first (firstEncrypted): once a stream is
+// encrypted it stays so, and Link and VerifyWith refuse such a segment.
+func (s *Stream) refused(i, first int) bool {
+	return first >= 0 && i > first && !s.Segments[i].Header.Encrypted
 }
 
 // Load reads the catalog of every stream in st.
@@ -159,11 +157,10 @@ func readHeader(ctx context.Context, st store.Store, stream, name string) (segme
 // so that no restore crosses into it and verify reports it.
 func (s *Stream) Link() {
 	s.Windows, s.Breaks = nil, nil
-	encrypted := false
+	first := s.firstEncrypted()
 	for i, seg := range s.Segments {
 		h := seg.Header
-		refused := encrypted && !h.Encrypted
-		encrypted = encrypted || h.Encrypted
+		refused := s.refused(i, first)
 		if i > 0 && !refused && h.Prev.OpEnd == s.Segments[i-1].Header.OpEnd && !h.Prev.IsZero() {
 			w := &s.Windows[len(s.Windows)-1]
 			w.To, w.Last = h.OpEnd, i

@@ -9,7 +9,10 @@ import (
 	"go.mongodb.org/mongo-driver/v2/bson"
 
 	"github.com/tidelog/tidelog/crypt"
+	"github.com/tidelog/tidelog/crypt/crypttest"
+	"github.com/tidelog/tidelog/oplog"
 	"github.com/tidelog/tidelog/segment"
+	"github.com/tidelog/tidelog/segment/segmenttest"
 	"github.com/tidelog/tidelog/store"
 	"github.com/tidelog/tidelog/store/dirstore"
 )
@@ -19,40 +22,16 @@ import (
 // encrypted with keys.
 func encryptedChain(t *testing.T, keys *crypt.Keyring) (*dirstore.Store, *Stream) {
 	t.Helper()
-	ctx := context.Background()
-	st, err := dirstore.Open(t.TempDir(), true)
-	if err != nil {
-		t.Fatal(err)
-	}
+	st := testStore(t)
 	var prev segment.Link
-	i := uint32(1)
-	for s := range 3 {
-		opts := segment.WriterOptions{Keys: keys}
+	for s := range uint32(3) {
+		kr := keys
 		if s == 0 {
-			opts = segment.WriterOptions{}
+			kr = nil
 		}
-		w := segment.NewWriterWith("rs0", opts)
-		w.Start(prev)
-		for range 40 {
-			e, err := bson.Marshal(bson.D{{Key: "ts", Value: bson.Timestamp{T: 1700000000, I: i}}, {Key: "op", Value: "n"}, {Key: "ns", Value: ""}, {Key: "o", Value: bson.D{}}})
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := w.Append(e); err != nil {
-				t.Fatal(err)
-			}
-			i++
-		}
-		info, data, err := w.Finish()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := st.PutSegment(ctx, "rs0", info.Name, data); err != nil {
-			t.Fatal(err)
-		}
-		prev = info.Link()
+		prev = appendSegment(t, st, kr, prev, 1+40*s, 40).Link()
 	}
-	s, err := LoadStream(ctx, st, "rs0")
+	s, err := LoadStream(context.Background(), st, "rs0")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -64,14 +43,7 @@ func encryptedChain(t *testing.T, keys *crypt.Keyring) (*dirstore.Store, *Stream
 // key, the structure again, naming the key needed.
 func TestVerifyEncrypted(t *testing.T) {
 	ctx := context.Background()
-	keys, err := crypt.NewKeyring(crypt.NewKey())
-	if err != nil {
-		t.Fatal(err)
-	}
-	other, err := crypt.NewKeyring(crypt.NewKey())
-	if err != nil {
-		t.Fatal(err)
-	}
+	keys, other := crypttest.Ring(t), crypttest.Ring(t)
 	st, s := encryptedChain(t, keys)
 	for _, tc := range []struct {
 		name   string
@@ -104,7 +76,7 @@ func TestVerifyEncrypted(t *testing.T) {
 	}
 
 	// Reading needs the key, and says which.
-	err = ReadWith(ctx, st, "rs0", s.Segments, segment.ReaderOptions{}, func(bson.Raw) error { return nil })
+	err := ReadWith(ctx, st, "rs0", s.Segments, segment.ReaderOptions{}, func(bson.Raw) error { return nil })
 	var ke *crypt.KeyError
 	if !errors.Is(err, segment.ErrKeyRequired) || !errors.As(err, &ke) || ke.KeyID != keys.Primary().ID() {
 		t.Fatalf("read without the key: %v", err)
@@ -119,25 +91,16 @@ func TestVerifyEncrypted(t *testing.T) {
 // linked to prev, encrypted when keys holds a key.
 func appendSegment(t *testing.T, st *dirstore.Store, keys *crypt.Keyring, prev segment.Link, from, n uint32) segment.Info {
 	t.Helper()
-	w := segment.NewWriterWith("rs0", segment.WriterOptions{Keys: keys})
-	w.Start(prev)
-	for i := from; i < from+n; i++ {
-		e, err := bson.Marshal(bson.D{{Key: "ts", Value: bson.Timestamp{T: 1700000000, I: i}}, {Key: "op", Value: "n"}, {Key: "ns", Value: ""}, {Key: "o", Value: bson.D{}}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := w.Append(e); err != nil {
-			t.Fatal(err)
-		}
-	}
-	info, data, err := w.Finish()
+	return segmenttest.Put(t, st, "rs0", segment.WriterOptions{Keys: keys}, prev, oplog.Timestamp{T: 1700000000, I: from}, int(n))
+}
+
+func testStore(t *testing.T) *dirstore.Store {
+	t.Helper()
+	st, err := dirstore.Open(t.TempDir(), true)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := st.PutSegment(context.Background(), "rs0", info.Name, data); err != nil {
-		t.Fatal(err)
-	}
-	return info
+	return st
 }
 
 // A plaintext segment after encrypted ones needs no key to forge: its link
@@ -148,10 +111,7 @@ func appendSegment(t *testing.T, st *dirstore.Store, keys *crypt.Keyring, prev s
 // unencrypted stays part of the chain.
 func TestPlaintextAfterEncryptedIsBreak(t *testing.T) {
 	ctx := context.Background()
-	keys, err := crypt.NewKeyring(crypt.NewKey())
-	if err != nil {
-		t.Fatal(err)
-	}
+	keys := crypttest.Ring(t)
 	for _, withGap := range []bool{false, true} {
 		st, s := encryptedChain(t, keys) // plaintext, encrypted, encrypted: entries 1..120
 		head := s.Segments[2]

@@ -23,29 +23,9 @@ func TestRead(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	w := segment.NewWriter("rs0")
 	var prev segment.Link
-	i := uint32(1)
-	for range 3 {
-		w.Start(prev)
-		for range 50 {
-			e, err := bson.Marshal(bson.D{{Key: "ts", Value: bson.Timestamp{T: 1700000000, I: i}}, {Key: "op", Value: "n"}, {Key: "ns", Value: ""}, {Key: "o", Value: bson.D{}}})
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := w.Append(e); err != nil {
-				t.Fatal(err)
-			}
-			i++
-		}
-		info, data, err := w.Finish()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := st.PutSegment(ctx, "rs0", info.Name, data); err != nil {
-			t.Fatal(err)
-		}
-		prev = info.Link()
+	for k := range uint32(3) {
+		prev = appendSegment(t, st, nil, prev, 1+50*k, 50).Link()
 	}
 	s, err := LoadStream(ctx, st, "rs0")
 	if err != nil {

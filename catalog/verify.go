@@ -60,9 +60,10 @@ type Checked struct {
 func VerifyWith(ctx context.Context, st store.Store, s *Stream, opts segment.ReaderOptions, ok func(Checked)) []Problem {
 	var problems []Problem
 	var prev *segment.Info
+	first := s.firstEncrypted()
 	for i, seg := range s.Segments {
-		if first, ok := s.encryptedBefore(i); ok {
-			problems = append(problems, Problem{Stream: s.Name, Segment: seg.Name, Err: &PlaintextAfterEncryptedError{Segment: seg.Name, First: first}})
+		if s.refused(i, first) {
+			problems = append(problems, Problem{Stream: s.Name, Segment: seg.Name, Err: &PlaintextAfterEncryptedError{Segment: seg.Name, First: s.Segments[first].Name}})
 			prev = nil
 			continue
 		}

@@ -11,12 +11,12 @@ import (
 	"testing"
 	"time"
 
-	"go.mongodb.org/mongo-driver/v2/bson"
-
 	"github.com/tidelog/tidelog/crypt"
+	"github.com/tidelog/tidelog/crypt/crypttest"
 	"github.com/tidelog/tidelog/oplog"
 	"github.com/tidelog/tidelog/plan"
 	"github.com/tidelog/tidelog/segment"
+	"github.com/tidelog/tidelog/segment/segmenttest"
 	"github.com/tidelog/tidelog/snapshot"
 	"github.com/tidelog/tidelog/store"
 	"github.com/tidelog/tidelog/store/dirstore"
@@ -35,24 +35,7 @@ func gappedStream(t *testing.T, st *dirstore.Store, name string, keys *crypt.Key
 	t.Helper()
 	ctx := context.Background()
 	chain := func(from, n uint32) {
-		w := segment.NewWriterWith(name, segment.WriterOptions{Keys: keys})
-		w.Start(segment.Link{})
-		for i := from; i < from+n; i++ {
-			e, err := bson.Marshal(bson.D{{Key: "ts", Value: bson.Timestamp{T: testT, I: i}}, {Key: "op", Value: "n"}, {Key: "ns", Value: ""}, {Key: "o", Value: bson.D{}}})
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := w.Append(e); err != nil {
-				t.Fatal(err)
-			}
-		}
-		info, data, err := w.Finish()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := st.PutSegment(ctx, name, info.Name, data); err != nil {
-			t.Fatal(err)
-		}
+		segmenttest.Put(t, st, name, segment.WriterOptions{Keys: keys}, segment.Link{}, pos(from), int(n))
 	}
 	chain(1, 100)
 	if err := st.PutGap(ctx, name, store.Gap{After: pos(100), Next: pos(500), Detected: time.Now(), Reason: "test"}); err != nil {
@@ -115,15 +98,6 @@ func damage(t *testing.T, st *dirstore.Store, stream, id, file string) {
 	}
 }
 
-func newKeys(t *testing.T) *crypt.Keyring {
-	t.Helper()
-	kr, err := crypt.NewKeyring(crypt.NewKey())
-	if err != nil {
-		t.Fatal(err)
-	}
-	return kr
-}
-
 func newStore(t *testing.T) *dirstore.Store {
 	t.Helper()
 	st, err := dirstore.Open(t.TempDir(), true)
@@ -140,14 +114,14 @@ func newStore(t *testing.T) *dirstore.Store {
 // without it is planned without it, noting it.
 func TestPrepareLatestNeedsUnusableSnapshot(t *testing.T) {
 	ctx := context.Background()
-	keys := newKeys(t)
+	keys := crypttest.Ring(t)
 	id := "20231114T221320Z-1700000000.0000000510"
 	for _, tc := range []struct {
 		name  string
 		store func(st *dirstore.Store)
 		want  error
 	}{
-		{"key not given", func(st *dirstore.Store) { putManifest(t, st, "rs0", id, 510, 520, newKeys(t)) }, crypt.ErrWrongKey},
+		{"key not given", func(st *dirstore.Store) { putManifest(t, st, "rs0", id, 510, 520, crypttest.Ring(t)) }, crypt.ErrWrongKey},
 		{"damaged", func(st *dirstore.Store) {
 			putManifest(t, st, "rs0", id, 510, 520, keys)
 			damage(t, st, "rs0", id, snapshot.ManifestName)
@@ -186,13 +160,13 @@ func TestPrepareLatestNeedsUnusableSnapshot(t *testing.T) {
 // restore to the latest position: it is only noted.
 func TestPrepareLatestIgnoresUnusableSnapshotThatReachesNoFurther(t *testing.T) {
 	ctx := context.Background()
-	keys := newKeys(t)
+	keys := crypttest.Ring(t)
 	st := newStore(t)
 	gappedStream(t, st, "rs0", keys)
 	readable := "20231114T221320Z-1700000000.0000000520"
 	unreadable := "20231114T221320Z-1700000000.0000000510"
 	putManifest(t, st, "rs0", readable, 520, 530, keys)
-	putManifest(t, st, "rs0", unreadable, 510, 515, newKeys(t))
+	putManifest(t, st, "rs0", unreadable, 510, 515, crypttest.Ring(t))
 	p, err := Prepare(ctx, st, Options{Stream: "rs0", To: oplog.Max, Keys: keys, RequireEncryption: true})
 	if err != nil || p.Plan.To != pos(599) || p.Snapshot == nil || p.Snapshot.ID != readable || len(p.Unreadable) != 1 {
 		t.Fatalf("latest: %+v, %v; want to %s from %s, noting %s", p, err, pos(599), readable, unreadable)
@@ -204,12 +178,12 @@ func TestPrepareLatestIgnoresUnusableSnapshotThatReachesNoFurther(t *testing.T) 
 // member further; not when another member holds it back anyway.
 func TestPrepareClusterLatestNeedsUnusableSnapshot(t *testing.T) {
 	ctx := context.Background()
-	keys := newKeys(t)
+	keys := crypttest.Ring(t)
 	st := newStore(t)
 	gappedStream(t, st, "rs0", keys)
 	gappedStream(t, st, "rs1", keys)
 	id := "20231114T221320Z-1700000000.0000000510"
-	putManifest(t, st, "rs1", id, 510, 520, newKeys(t))
+	putManifest(t, st, "rs1", id, 510, 520, crypttest.Ring(t))
 	opts := Options{Keys: keys, RequireEncryption: true}
 
 	// rs0 reaches past its gap by no snapshot: the common position is 100 either way.

@@ -120,11 +120,8 @@ func Prepare(ctx context.Context, st store.Store, opts Options) (*Prepared, erro
 		return nil, unreadableErr(err, s.Name, unusable(l))
 	}
 	if opts.To == oplog.Max {
-		for _, u := range unusable(l) {
-			with, err := plan.Restore(s, append(slices.Clone(bases), possibleBase(s, u)), oplog.Max)
-			if err == nil && with.To.After(p.To) {
-				return nil, &LatestError{Stream: s.Name, Snapshot: u.ID, Without: p.To, Reach: with.To, Err: u.Err}
-			}
+		if err := checkLatest([]plan.Member{{Stream: s, Bases: bases}}, []snapshot.Listing{l}, p.To); err != nil {
+			return nil, err
 		}
 	}
 	return prepared(s, l, p, opts)
@@ -212,7 +209,7 @@ func PrepareCluster(ctx context.Context, st store.Store, streams []string, to op
 		return to, nil, unreadableErr(err, strings.Join(streams, ", "), unreadable)
 	}
 	if latest {
-		if err := latestCluster(members, listings, to); err != nil {
+		if err := checkLatest(members, listings, to); err != nil {
 			return to, nil, err
 		}
 	}
@@ -225,10 +222,10 @@ func PrepareCluster(ctx context.Context, st store.Store, streams []string, to op
 	return to, out, nil
 }
 
-// latestCluster is Prepare's check of the latest position for a cluster:
-// a member's unusable snapshot that would move the latest position common
-// to every member past to fails the restore.
-func latestCluster(members []plan.Member, listings []snapshot.Listing, to oplog.Timestamp) error {
+// checkLatest fails a restore to the latest position, to, when a member's
+// unusable snapshot would move the latest position common to every member
+// (of one stream, or of a cluster) past it: a *LatestError.
+func checkLatest(members []plan.Member, listings []snapshot.Listing, to oplog.Timestamp) error {
 	for i, m := range members {
 		for _, u := range unusable(listings[i]) {
 			with := slices.Clone(members)

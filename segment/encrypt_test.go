@@ -2,9 +2,7 @@ package segment
 
 import (
 	"bytes"
-	"encoding/base64"
 	"encoding/binary"
-	"encoding/hex"
 	"errors"
 	"io"
 	"strconv"
@@ -12,31 +10,9 @@ import (
 	"testing"
 
 	"github.com/tidelog/tidelog/crypt"
+	"github.com/tidelog/tidelog/crypt/crypttest"
 	"github.com/tidelog/tidelog/oplog"
 )
-
-// testKey is a fixed key made of seed, seed+1, ...
-func testKey(t testing.TB, seed byte) crypt.Key {
-	t.Helper()
-	b := make([]byte, crypt.KeySize)
-	for i := range b {
-		b[i] = seed + byte(i)
-	}
-	k, err := crypt.KeyFromBytes(b)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return k
-}
-
-func testRing(t testing.TB, keys ...crypt.Key) *crypt.Keyring {
-	t.Helper()
-	kr, err := crypt.NewKeyring(keys...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return kr
-}
 
 // encWriter returns a Writer encrypting with kr in chunks of chunk bytes
 // (0: the default).
@@ -46,41 +22,8 @@ func encWriter(kr *crypt.Keyring, chunk uint32) *Writer {
 	return w
 }
 
-// readAllWith is readAll with options.
-func readAllWith(data []byte, name string, opts ReaderOptions) (*Reader, [][]byte, error) {
-	r, err := NewReaderWith(bytes.NewReader(data), name, opts)
-	if err != nil {
-		return nil, nil, err
-	}
-	var got [][]byte
-	for {
-		e, err := r.Next()
-		if err != nil {
-			return r, got, err
-		}
-		got = append(got, bytes.Clone(e))
-	}
-}
-
-// noKeyMaterial fails if msg shows any of the keys, in base64 or hex.
-func noKeyMaterial(t *testing.T, msg string, keys ...crypt.Key) {
-	t.Helper()
-	for _, k := range keys {
-		b64 := crypt.FormatKey(k)
-		raw, err := base64.StdEncoding.DecodeString(b64)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, s := range []string{b64, b64[:12], hex.EncodeToString(raw)[:16]} {
-			if strings.Contains(msg, s) {
-				t.Fatalf("key material in %q", msg)
-			}
-		}
-	}
-}
-
 func TestEncryptedRoundTrip(t *testing.T) {
-	kr := testRing(t, testKey(t, 1))
+	kr := crypttest.Ring(t, crypttest.Key(t, 1))
 	for _, tc := range []struct {
 		name  string
 		es    [][]byte
@@ -135,7 +78,7 @@ func TestPlaintextUnchanged(t *testing.T) {
 		t.Fatal("a Writer without keys writes differently")
 	}
 	// And keys do not matter to reading it, unless encryption is required.
-	if _, err := VerifyWith(bytes.NewReader(a), "", ReaderOptions{Keys: testRing(t, testKey(t, 1))}); err != nil {
+	if _, err := VerifyWith(bytes.NewReader(a), "", ReaderOptions{Keys: crypttest.Ring(t, crypttest.Key(t, 1))}); err != nil {
 		t.Fatal(err)
 	}
 	info, err := VerifyStructure(bytes.NewReader(a), "")
@@ -145,10 +88,10 @@ func TestPlaintextUnchanged(t *testing.T) {
 }
 
 func TestEncryptedRotation(t *testing.T) {
-	a, b := testKey(t, 1), testKey(t, 2)
+	a, b := crypttest.Key(t, 1), crypttest.Key(t, 2)
 	es := entries(t, 66, oplog.Timestamp{}, 10, 100, 300)
-	oldInfo, oldData := build(t, encWriter(testRing(t, a), 0), Link{}, es)
-	rotated := testRing(t, b, a)
+	oldInfo, oldData := build(t, encWriter(crypttest.Ring(t, a), 0), Link{}, es)
+	rotated := crypttest.Ring(t, b, a)
 	newInfo, newData := build(t, encWriter(rotated, 0), Link{}, es)
 	if oldInfo.KeyID != a.ID() || newInfo.KeyID != b.ID() {
 		t.Fatalf("key ids %s, %s; want %s, %s", oldInfo.KeyID, newInfo.KeyID, a.ID(), b.ID())
@@ -161,8 +104,8 @@ func TestEncryptedRotation(t *testing.T) {
 }
 
 func TestEncryptedKeyErrors(t *testing.T) {
-	a, b, c := testKey(t, 1), testKey(t, 2), testKey(t, 3)
-	info, data := build(t, encWriter(testRing(t, a), 0), Link{}, entries(t, 67, oplog.Timestamp{}, 10, 100, 300))
+	a, b, c := crypttest.Key(t, 1), crypttest.Key(t, 2), crypttest.Key(t, 3)
+	info, data := build(t, encWriter(crypttest.Ring(t, a), 0), Link{}, entries(t, 67, oplog.Timestamp{}, 10, 100, 300))
 
 	_, err := Verify(bytes.NewReader(data), info.Name)
 	want := "segment " + info.Name + " is encrypted with key " + a.ID().String() +
@@ -171,7 +114,7 @@ func TestEncryptedKeyErrors(t *testing.T) {
 		t.Fatalf("no key: %v\nwant %s", err, want)
 	}
 
-	_, err = VerifyWith(bytes.NewReader(data), info.Name, ReaderOptions{Keys: testRing(t, b, c)})
+	_, err = VerifyWith(bytes.NewReader(data), info.Name, ReaderOptions{Keys: crypttest.Ring(t, b, c)})
 	if !errors.Is(err, ErrWrongKey) || errors.Is(err, ErrCorrupt) {
 		t.Fatalf("wrong key: %v", err)
 	}
@@ -180,14 +123,14 @@ func TestEncryptedKeyErrors(t *testing.T) {
 			t.Fatalf("wrong-key error %q does not name %q", err, s)
 		}
 	}
-	noKeyMaterial(t, err.Error(), a, b, c)
+	crypttest.NoKeyMaterial(t, err.Error(), a, b, c)
 	if strings.Contains(err.Error(), "%!") {
 		t.Fatalf("formatting error in %q", err)
 	}
 
 	// A plaintext segment where encryption is required.
 	pinfo, pdata := build(t, NewWriter("rs0"), Link{}, entries(t, 68, oplog.Timestamp{}, 3, 100, 300))
-	_, err = VerifyWith(bytes.NewReader(pdata), pinfo.Name, ReaderOptions{Keys: testRing(t, a), RequireEncryption: true})
+	_, err = VerifyWith(bytes.NewReader(pdata), pinfo.Name, ReaderOptions{Keys: crypttest.Ring(t, a), RequireEncryption: true})
 	want = "segment " + pinfo.Name + " is not encrypted but encryption is required: if it predates encryption pass --allow-unencrypted"
 	if !errors.Is(err, ErrNotEncrypted) || err.Error() != want {
 		t.Fatalf("plaintext, encryption required: %v", err)
@@ -199,7 +142,7 @@ func TestEncryptedKeyErrors(t *testing.T) {
 // checksum) and without it (VerifyStructure: the file checksum); no entry
 // handed out before the error differs from what was written.
 func TestEncryptedEveryBitFlip(t *testing.T) {
-	kr := testRing(t, testKey(t, 1))
+	kr := crypttest.Ring(t, crypttest.Key(t, 1))
 	es := entries(t, 69, oplog.Timestamp{}, 6, 100, 200)
 	info, data := build(t, encWriter(kr, 256), Link{}, es)
 	for pos := range data {
@@ -219,7 +162,7 @@ func TestEncryptedEveryBitFlip(t *testing.T) {
 
 // A forger who fixes every unkeyed checksum still fails authentication.
 func TestEncryptedForgeryWithFixedChecksums(t *testing.T) {
-	kr := testRing(t, testKey(t, 1))
+	kr := crypttest.Ring(t, crypttest.Key(t, 1))
 	es := entries(t, 70, oplog.Timestamp{}, 40, 100, 400)
 	w := encWriter(kr, 512)
 	info, data := build(t, w, Link{}, es)
@@ -266,7 +209,7 @@ func TestEncryptedForgeryWithFixedChecksums(t *testing.T) {
 }
 
 func TestEncryptedTruncation(t *testing.T) {
-	kr := testRing(t, testKey(t, 1))
+	kr := crypttest.Ring(t, crypttest.Key(t, 1))
 	es := entries(t, 71, oplog.Timestamp{}, 30, 100, 400)
 	info, data := build(t, encWriter(kr, 256), Link{}, es)
 	hdr := headerSize("rs0") + encBlockSize
@@ -299,7 +242,7 @@ func TestEncryptedTruncation(t *testing.T) {
 // A segment whose sealed raw CRC disagrees with its entries is rejected:
 // encryption keeps the codec check, inside the ciphertext.
 func TestEncryptedRawCRCChecked(t *testing.T) {
-	kr := testRing(t, testKey(t, 1))
+	kr := crypttest.Ring(t, crypttest.Key(t, 1))
 	es := entries(t, 72, oplog.Timestamp{}, 10, 100, 300)
 	info, data := build(t, encWriter(kr, 0), Link{}, es)
 	h, n, err := ReadHeader(bytes.NewReader(data))
@@ -328,7 +271,7 @@ func TestEncryptedRawCRCChecked(t *testing.T) {
 // An encrypted flag without room for the encryption block, or with an
 // impossible body size, is corruption; an unknown algorithm is unsupported.
 func TestEncryptedHeaderChecks(t *testing.T) {
-	kr := testRing(t, testKey(t, 1))
+	kr := crypttest.Ring(t, crypttest.Key(t, 1))
 	info, data := build(t, encWriter(kr, 0), Link{}, entries(t, 73, oplog.Timestamp{}, 5, 100, 300))
 	ext := headerSize("rs0") - 4
 	cases := []struct {

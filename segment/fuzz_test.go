@@ -7,6 +7,7 @@ import (
 	"io"
 	"testing"
 
+	"github.com/tidelog/tidelog/crypt/crypttest"
 	"github.com/tidelog/tidelog/oplog"
 )
 
@@ -22,14 +23,14 @@ import (
 // io.EOF comes only with a set of entries that agrees with the header and
 // the Info, and that a Writer accepts again.
 func FuzzReader(f *testing.F) {
-	kr := testRing(f, testKey(f, 1))
+	kr := crypttest.Ring(f, crypttest.Key(f, 1))
 	w := NewWriter("rs0")
 	a, dataA := build(f, w, Link{}, entries(f, 40, oplog.Timestamp{}, 20, 60, 400))
 	_, dataB := build(f, w, a.Link(), entries(f, 41, a.OpEnd, 3, 60, 200))
 	_, dataC := build(f, w, Link{}, entries(f, 42, oplog.Timestamp{}, 1, 60, 100))
 	_, dataD := build(f, encWriter(kr, 0), a.Link(), entries(f, 43, a.OpEnd, 6, 60, 300))
 	_, dataE := build(f, encWriter(kr, 128), Link{}, entries(f, 44, oplog.Timestamp{}, 8, 60, 200))
-	_, dataF := build(f, encWriter(testRing(f, testKey(f, 2)), 0), Link{}, entries(f, 45, oplog.Timestamp{}, 2, 60, 100))
+	_, dataF := build(f, encWriter(crypttest.Ring(f, crypttest.Key(f, 2)), 0), Link{}, entries(f, 45, oplog.Timestamp{}, 2, 60, 100))
 	for _, d := range [][]byte{dataA, dataB, dataC, dataD, dataE, dataF} {
 		f.Add(d, false)
 		f.Add(d, true)

@@ -7,8 +7,9 @@ import (
 	"math/rand/v2"
 	"testing"
 
-	"github.com/tidelog/tidelog/oplog"
 	"go.mongodb.org/mongo-driver/v2/bson"
+
+	"github.com/tidelog/tidelog/oplog"
 )
 
 // entry returns a realistic raw oplog entry at ts whose size is roughly
@@ -82,7 +83,12 @@ func build(t testing.TB, w *Writer, prev Link, es [][]byte) (Info, []byte) {
 // readAll reads a segment through a Reader and returns copies of the entries
 // it yielded and the final error (io.EOF on success).
 func readAll(data []byte, name string) (*Reader, [][]byte, error) {
-	r, err := NewReader(bytes.NewReader(data), name)
+	return readAllWith(data, name, ReaderOptions{})
+}
+
+// readAllWith is readAll with options.
+func readAllWith(data []byte, name string, opts ReaderOptions) (*Reader, [][]byte, error) {
+	r, err := NewReaderWith(bytes.NewReader(data), name, opts)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -2,8 +2,6 @@ package snapshot
 
 import (
 	"bytes"
-	"encoding/base64"
-	"encoding/hex"
 	"errors"
 	"os"
 	"reflect"
@@ -14,43 +12,8 @@ import (
 	"go.mongodb.org/mongo-driver/v2/bson"
 
 	"github.com/tidelog/tidelog/crypt"
+	"github.com/tidelog/tidelog/crypt/crypttest"
 )
-
-func testKey(t testing.TB, seed byte) crypt.Key {
-	t.Helper()
-	b := make([]byte, crypt.KeySize)
-	for i := range b {
-		b[i] = seed + byte(i)
-	}
-	k, err := crypt.KeyFromBytes(b)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return k
-}
-
-func testRing(t testing.TB, keys ...crypt.Key) *crypt.Keyring {
-	t.Helper()
-	kr, err := crypt.NewKeyring(keys...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return kr
-}
-
-// noKeyMaterial fails if msg shows any of the keys, in base64 or hex.
-func noKeyMaterial(t *testing.T, msg string, keys ...crypt.Key) {
-	t.Helper()
-	for _, k := range keys {
-		b64 := crypt.FormatKey(k)
-		raw, _ := base64.StdEncoding.DecodeString(b64)
-		for _, s := range []string{b64, b64[:12], hex.EncodeToString(raw)[:16]} {
-			if strings.Contains(msg, s) {
-				t.Fatalf("key material in %q", msg)
-			}
-		}
-	}
-}
 
 // An encrypted snapshot: nothing of the manifest or the documents is in
 // the clear, it reads back whole with the key, and without it every reader
@@ -63,8 +26,8 @@ func TestEncryptedSnapshot(t *testing.T) {
 	if err := e.client.Database("d").CreateCollection(ctx, "empty"); err != nil {
 		t.Fatal(err)
 	}
-	a, b := testKey(t, 1), testKey(t, 2)
-	m, err := Take(ctx, e.client, e.st, Options{Keys: testRing(t, a), SplitDocs: 2500}, testLog(t))
+	a, b := crypttest.Key(t, 1), crypttest.Key(t, 2)
+	m, err := Take(ctx, e.client, e.st, Options{Keys: crypttest.Ring(t, a), SplitDocs: 2500}, testLog(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -120,7 +83,7 @@ func TestEncryptedSnapshot(t *testing.T) {
 	}
 
 	// With the key: the same manifest as Take returned.
-	l, err = ListWith(ctx, e.st, m.Stream, ReadOptions{Keys: testRing(t, a)})
+	l, err = ListWith(ctx, e.st, m.Stream, ReadOptions{Keys: crypttest.Ring(t, a)})
 	if err != nil || len(l.Complete) != 1 || len(l.Unreadable)+len(l.Incomplete) != 0 {
 		t.Fatalf("ListWith: %+v, %v", l, err)
 	}
@@ -131,7 +94,7 @@ func TestEncryptedSnapshot(t *testing.T) {
 	}
 
 	// Rotation: [b, a] reads the old snapshot and writes new ones with b.
-	rotated := testRing(t, b, a)
+	rotated := crypttest.Ring(t, b, a)
 	m2, err := Take(ctx, e.client, e.st, Options{Keys: rotated}, testLog(t))
 	if err != nil {
 		t.Fatal(err)
@@ -149,7 +112,7 @@ func TestEncryptedSnapshot(t *testing.T) {
 		}
 	}
 	// Only the new key: the old snapshot names the key it needs.
-	l, err = ListWith(ctx, e.st, m.Stream, ReadOptions{Keys: testRing(t, b)})
+	l, err = ListWith(ctx, e.st, m.Stream, ReadOptions{Keys: crypttest.Ring(t, b)})
 	if err != nil || len(l.Complete) != 1 || len(l.Unreadable) != 1 || l.Unreadable[0].ID != m.ID {
 		t.Fatalf("ListWith new key only: %+v, %v", l, err)
 	}
@@ -158,7 +121,7 @@ func TestEncryptedSnapshot(t *testing.T) {
 		!strings.Contains(werr.Error(), m.ID) {
 		t.Fatalf("wrong key: %v", werr)
 	}
-	noKeyMaterial(t, werr.Error(), a, b)
+	crypttest.NoKeyMaterial(t, werr.Error(), a, b)
 
 	// A plaintext snapshot taken after encrypted ones (by a tailerd
 	// without its key, or forged) is refused, whether or not plaintext is
@@ -186,7 +149,7 @@ func TestEncryptedSnapshotDamage(t *testing.T) {
 	e := newEnv(t)
 	seq(t, ctx, e.client, "d.big", 0, 6000)
 	seq(t, ctx, e.client, "d.small", 0, 10)
-	kr := testRing(t, testKey(t, 1))
+	kr := crypttest.Ring(t, crypttest.Key(t, 1))
 	m, err := Take(ctx, e.client, e.st, Options{Keys: kr}, testLog(t))
 	if err != nil {
 		t.Fatal(err)

@@ -15,7 +15,6 @@ import (
 	"github.com/pierrec/lz4/v4"
 	"go.mongodb.org/mongo-driver/v2/bson"
 
-	"github.com/tidelog/tidelog/oplog"
 	"github.com/tidelog/tidelog/store"
 )
 
@@ -35,36 +34,6 @@ func (s fuzzStore) OpenSnapshotFile(_ context.Context, stream, id, name string) 
 	return io.NopCloser(bytes.NewReader(data)), nil
 }
 
-// fuzzManifest is a small valid manifest: a collection in two files, a view
-// and a timeseries collection with its buckets.
-func fuzzManifest(t testing.TB) *Manifest {
-	doc := func(d bson.D) bson.Raw { return mustMarshal(t, d) }
-	m := &Manifest{
-		Version: FormatVersion, Stream: "rs0", ReplicaSet: "rs0", Server: "MongoDB 7.0.14",
-		Start: oplog.Timestamp{T: 1700000000, I: 5}, End: oplog.Timestamp{T: 1700000123, I: 7},
-		Taken:    time.Date(2026, 11, 21, 18, 47, 0, 123456789, time.UTC),
-		Finished: time.Date(2026, 11, 21, 18, 52, 3, 0, time.UTC),
-		Collections: []Collection{
-			{NS: "shop.orders", Type: TypeCollection, UUID: "00112233445566778899aabbccddeeff",
-				Options: doc(bson.D{{Key: "capped", Value: true}, {Key: "size", Value: int64(1 << 20)}}),
-				Indexes: []bson.Raw{doc(bson.D{{Key: "key", Value: bson.D{{Key: "_id", Value: int32(1)}}}, {Key: "name", Value: "_id_"}}),
-					doc(bson.D{{Key: "key", Value: bson.D{{Key: "b", Value: int32(-1)}}}, {Key: "name", Value: "b_-1"}, {Key: "expireAfterSeconds", Value: 1.5}})},
-				Files: []File{
-					{Name: fileName(0, 0, "shop.orders"), Docs: 2, RawBytes: 100, StoredBytes: 80, CRC32C: 0xdeadbeef},
-					{Name: fileName(0, 1, "shop.orders"), Docs: 1, RawBytes: 50, StoredBytes: 40, CRC32C: 1},
-				}},
-			{NS: "shop.recent", Type: TypeView, Options: doc(bson.D{{Key: "viewOn", Value: "orders"},
-				{Key: "pipeline", Value: bson.A{bson.D{{Key: "$limit", Value: int64(5)}}}}})},
-			{NS: "shop.weather", Type: TypeTimeseries, Options: doc(bson.D{{Key: "timeseries", Value: bson.D{{Key: "timeField", Value: "t"}}}})},
-			{NS: "shop.system.buckets.weather", Type: TypeCollection, Options: emptyDoc(),
-				Files: []File{{Name: fileName(3, 0, "shop.system.buckets.weather"), Docs: 0, RawBytes: 0, StoredBytes: 15}}},
-		},
-	}
-	m.ID = NewID(m.Taken, m.Start)
-	m.sumTotals()
-	return m
-}
-
 // manifestEnvelope wraps body as manifest.json with a checksum that holds.
 func manifestEnvelope(body []byte) []byte {
 	return fmt.Appendf(nil, "{%q: %q, %q: \"crc32c:%08x\", %q: %s}", "format", manifestFormat, "checksum",
@@ -72,7 +41,7 @@ func manifestEnvelope(body []byte) []byte {
 }
 
 // FuzzManifest feeds arbitrary bytes to ReadManifest as manifest.json of
-// snapshot fuzzManifest().ID of stream rs0. With fix set, data is the
+// snapshot sampleManifest().ID of stream rs0. With fix set, data is the
 // manifest's body and is wrapped in an envelope whose checksum holds, so
 // that mutations reach the field and consistency checks behind it.
 //
@@ -81,7 +50,7 @@ func manifestEnvelope(body []byte) []byte {
 // another version); a manifest that reads is consistent, belongs to this
 // snapshot, and survives encoding and reading again unchanged.
 func FuzzManifest(f *testing.F) {
-	m := fuzzManifest(f)
+	m := sampleManifest(f)
 	data, _, err := encodeManifest(m)
 	if err != nil {
 		f.Fatal(err)

@@ -15,7 +15,10 @@ import (
 	"github.com/tidelog/tidelog/oplog"
 )
 
-func sampleManifest(t *testing.T) *Manifest {
+// sampleManifest is a small valid manifest: a collection in two files, with
+// options and indexes of many BSON types, a view and a timeseries
+// collection with its buckets.
+func sampleManifest(t testing.TB) *Manifest {
 	doc := func(d bson.D) bson.Raw { return mustMarshal(t, d) }
 	m := &Manifest{
 		Version: FormatVersion, Stream: "rs0", ReplicaSet: "rs0", Server: "MongoDB 7.0.14",

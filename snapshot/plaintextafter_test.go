@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/tidelog/tidelog/crypt"
+	"github.com/tidelog/tidelog/crypt/crypttest"
 	"github.com/tidelog/tidelog/oplog"
 	"github.com/tidelog/tidelog/store/dirstore"
 )
@@ -82,7 +83,7 @@ func listedIDs(l Listing) (complete, unreadable []string) {
 func TestListRefusesPlaintextAfterEncryption(t *testing.T) {
 	ctx := context.Background()
 	st := testStore(t)
-	keys := testRing(t, testKey(t, 1))
+	keys := crypttest.Ring(t, crypttest.Key(t, 1))
 	const (
 		old       = "20260101T000000Z-1700000000.0000000010" // plaintext, before encryption
 		enc       = "20260102T000000Z-1700000000.0000000020" // the first encrypted one
@@ -147,7 +148,7 @@ func TestListPlaintextBeforeEncryptedSegments(t *testing.T) {
 	st := testStore(t)
 	a := storedSnapshot(t, st, "20260101T000000Z-1700000000.0000000010", 10, nil, nil)
 	b := storedSnapshot(t, st, "20260102T000000Z-1700000000.0000000020", 20, nil, nil)
-	l, err := ListWith(context.Background(), st, "rs0", ReadOptions{Keys: testRing(t, testKey(t, 1)), SegmentsEncryptedFrom: oplog.Timestamp{T: 1700000000, I: 21}})
+	l, err := ListWith(context.Background(), st, "rs0", ReadOptions{Keys: crypttest.Ring(t, crypttest.Key(t, 1)), SegmentsEncryptedFrom: oplog.Timestamp{T: 1700000000, I: 21}})
 	if complete, unreadable := listedIDs(l); err != nil || !slices.Equal(complete, []string{a.ID, b.ID}) || len(unreadable) != 0 {
 		t.Fatalf("complete %v, unreadable %v, err %v; want both complete", complete, unreadable, err)
 	}
@@ -160,7 +161,7 @@ func TestListPlaintextBeforeEncryptedSegments(t *testing.T) {
 func TestListDamagedApartFromIncomplete(t *testing.T) {
 	ctx := context.Background()
 	st := testStore(t)
-	keys := testRing(t, testKey(t, 1))
+	keys := crypttest.Ring(t, crypttest.Key(t, 1))
 	good := storedSnapshot(t, st, "20260101T000000Z-1700000000.0000000010", 10, keys, nil)
 	tampered := storedSnapshot(t, st, "20260102T000000Z-1700000000.0000000020", 20, keys, nil)
 	interrupted := "20260103T000000Z-1700000000.0000000030"
@@ -210,7 +211,7 @@ func flipLastByte(t *testing.T, st *dirstore.Store, id, file string) {
 // that --allow-unencrypted would let through.
 func TestEncryptedSnapshotDataFileNotEnvelope(t *testing.T) {
 	ctx := context.Background()
-	keys := testRing(t, testKey(t, 1))
+	keys := crypttest.Ring(t, crypttest.Key(t, 1))
 	for what, data := range map[string][]byte{
 		"first bytes damaged": []byte("XIDECRY\x00\x01\x00\x01\x00 and the rest of a header"),
 		"cut below 8 bytes":   []byte("TIDECR"),
