@@ -130,8 +130,8 @@ func TestInitialRestoreLatestNeedsUnreadableSnapshot(t *testing.T) {
 
 // A plaintext segment linked to the encrypted one before it needs no key to
 // forge. Even with RequireEncryption off (--allow-unencrypted), a follower
-// refuses it as damage, whether it follows live or after a restart; nothing
-// of it is applied.
+// refuses it as damage, whether it follows live or after a restart, also
+// once retention pruned the encrypted one; nothing of it is applied.
 func TestFollowRefusesPlaintextAfterEncrypted(t *testing.T) {
 	fx := newFixture(t)
 	keys, err := crypt.NewKeyring(crypt.NewKey())
@@ -149,7 +149,12 @@ func TestFollowRefusesPlaintextAfterEncrypted(t *testing.T) {
 
 	fx.w = segment.NewWriter(stream) // the forger has no key
 	forged := fx.put(ins(t, ts(T0, 100), 100, "forged"))
-	for _, when := range []string{"after a restart", "again"} {
+	for _, when := range []string{"after a restart", "again", "with the checkpoint's segment pruned"} {
+		if strings.HasPrefix(when, "with") {
+			if err := fx.st.DeleteSegment(context.Background(), stream, s1.Name); err != nil {
+				t.Fatal(err)
+			}
+		}
 		r = fx.start(func(o *Options) { o.Keys = keys })
 		_, err := r.wait(t)
 		var ce *ChainError
@@ -158,4 +163,93 @@ func TestFollowRefusesPlaintextAfterEncrypted(t *testing.T) {
 		}
 		fx.check(m)
 	}
+}
+
+// A transaction open across the segment where encryption was turned on
+// holds the resume point back into the plaintext prefix: the follower
+// re-reads that plaintext segment before the checkpoint's encrypted one.
+// It is the stream's history, not a plaintext segment after encrypted
+// ones, and is applied (right after the initial restore, and after a
+// restart).
+func TestFollowRereadsPlaintextBeforeEncryptedCheckpoint(t *testing.T) {
+	fx := newFixture(t)
+	keys, err := crypt.NewKeyring(crypt.NewKey())
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := model{}
+	fx.put(append(inserts(t, m, 1, 3), txnPart(t, ts(T0, 4), ts(0, 0), 0, 100))...)
+	fx.w = segment.NewWriterWith(stream, segment.WriterOptions{Keys: keys})
+	m[5] = "five"
+	s2 := fx.put(ins(t, ts(T0, 5), 5, "five"))
+	withKeys := func(o *Options) { o.Keys = keys }
+	r := fx.start(withKeys)
+	fx.waitThrough(r, s2.OpEnd) // the initial restore
+	waitPolls(t, r, 2)          // and the first cycle, which re-applies s2 (deleting then inserting 5 on FerretDB)
+	fx.check(m)
+	if _, err := r.stop(t); err != nil {
+		t.Fatal(err)
+	}
+
+	s3 := fx.put(txnPart(t, ts(T0, 6), ts(T0, 4), 2, 101))
+	m[100], m[101] = "txn", "txn"
+	r = fx.start(withKeys)
+	fx.waitThrough(r, s3.OpEnd)
+	fx.check(m)
+	if st := r.f.Status(); st.OpenTxns != 0 || st.ResumePoint != s3.OpEnd.String() {
+		t.Errorf("after the commit: %d open transactions, resume point %s; want 0, %s", st.OpenTxns, st.ResumePoint, s3.OpEnd)
+	}
+}
+
+// Keys are read at the start: a follower without the key of a segment
+// that appears while it follows stops with the key error (exit 2 in
+// replayer), rather than retry forever.
+func TestFollowStopsAtSegmentItHasNoKeyFor(t *testing.T) {
+	fx := newFixture(t)
+	keys, err := crypt.NewKeyring(crypt.NewKey())
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := model{}
+	s1 := fx.put(inserts(t, m, 1, 5)...)
+	r := fx.start(nil)
+	fx.waitThrough(r, s1.OpEnd)
+	fx.w = segment.NewWriterWith(stream, segment.WriterOptions{Keys: keys})
+	fx.put(inserts(t, model{}, 6, 5)...)
+	if _, err := r.wait(t); !errors.Is(err, crypt.ErrKeyRequired) {
+		t.Fatalf("an encrypted segment without its key: %v, want ErrKeyRequired", err)
+	}
+	if st := r.f.Status(); st.Phase != "failed" || st.Applied != s1.OpEnd.String() {
+		t.Errorf("status: phase %s, applied %s; want failed, %s", st.Phase, st.Applied, s1.OpEnd)
+	}
+	fx.check(m)
+}
+
+// Re-reading from a resume point before the checkpoint's segment, the
+// follower finds that segment again: one that was encrypted and is now
+// plaintext is refused even when its end and checksum (a CRC, no proof)
+// match what the checkpoint recorded.
+func TestFollowRefusesCheckpointSegmentTurnedPlaintext(t *testing.T) {
+	fx := newFixture(t)
+	m := model{}
+	fx.put(inserts(t, m, 1, 3)...)
+	s2 := fx.put(txnPart(t, ts(T0, 4), ts(0, 0), 0, 100), ins(t, ts(T0, 5), 5, "five"))
+	ck, err := OpenCheckpoint(fx.ckpt, fx.log.Logger())
+	if err != nil {
+		t.Fatal(err)
+	}
+	// As committed after applying an encrypted s2 whose transaction is open.
+	err = ck.Save(State{Store: fx.st.String(), Stream: stream, Target: "target", Phase: PhaseFollowing,
+		Segment: s2.Name, Link: s2.Link(), Encrypted: true, Applied: ts(T0, 3), Through: s2.OpEnd, Committed: time.Now()})
+	ck.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := fx.start(nil)
+	_, err = r.wait(t)
+	var ce *ChainError
+	if !errors.As(err, &ce) || ce.Segment != s2.Name || !strings.Contains(err.Error(), "plaintext") {
+		t.Fatalf("the checkpoint's encrypted segment read again as plaintext: %v; want a *ChainError naming %s", err, s2.Name)
+	}
+	fx.check(model{}) // nothing of it applied
 }

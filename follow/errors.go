@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/tidelog/tidelog/crypt"
 	"github.com/tidelog/tidelog/oplog"
 	"github.com/tidelog/tidelog/plan"
 	"github.com/tidelog/tidelog/replay"
@@ -95,7 +96,13 @@ func permanent(err error) bool {
 	return errors.As(err, &ge) || errors.As(err, &le) || errors.As(err, &ce) || errors.As(err, &me) || errors.As(err, &pe) ||
 		errors.As(err, &sn) || errors.As(err, &ue) || errors.As(err, &cf) || errors.As(err, &we) ||
 		errors.Is(err, segment.ErrCorrupt) || errors.Is(err, segment.ErrUnsupported) ||
-		errors.Is(err, store.ErrNotStore) || errors.Is(err, ErrCheckpoint) || errors.Is(err, ErrPruned)
+		errors.Is(err, store.ErrNotStore) || errors.Is(err, ErrCheckpoint) || errors.Is(err, ErrPruned) || keyError(err)
+}
+
+// keyError tells a segment or snapshot the keys given cannot read, or a
+// plaintext one refused: waiting does not give keys.
+func keyError(err error) bool {
+	return errors.Is(err, crypt.ErrKeyRequired) || errors.Is(err, crypt.ErrWrongKey) || errors.Is(err, crypt.ErrNotEncrypted)
 }
 
 // ErrPruned: a segment the follower needs is no longer in the store

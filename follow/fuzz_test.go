@@ -19,7 +19,7 @@ func FuzzState(f *testing.F) {
 	for _, s := range []State{
 		{Store: "dir:/var/lib/tidelog", Stream: "rs0", Target: "mongodb://standby:27017", Phase: PhaseFollowing,
 			Segment: "0000001700000000.0000000001-0000001700000009.0000000003",
-			Link:    segment.Link{OpEnd: oplog.Timestamp{T: 1700000009, I: 3}, Checksum: 0xdeadbeef},
+			Link:    segment.Link{OpEnd: oplog.Timestamp{T: 1700000009, I: 3}, Checksum: 0xdeadbeef}, Encrypted: true,
 			Applied: oplog.Timestamp{T: 1700000009, I: 1}, Through: oplog.Timestamp{T: 1700000009, I: 3},
 			Committed: time.Date(2026, 11, 21, 10, 0, 0, 5, time.UTC)},
 		{Store: "s3:b/p", Stream: "rs0", Target: "t", Phase: PhaseRestoring,

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/tidelog/tidelog/crypt"
 	"github.com/tidelog/tidelog/oplog"
 	"github.com/tidelog/tidelog/plan"
 	"github.com/tidelog/tidelog/replay"
@@ -161,9 +160,8 @@ func (f *Follower) worthWaiting(err error) bool {
 	if errors.Is(err, errNothingYet) {
 		return true
 	}
-	if errors.Is(err, crypt.ErrKeyRequired) || errors.Is(err, crypt.ErrWrongKey) || errors.Is(err, crypt.ErrNotEncrypted) {
-		// Snapshots the plan had to leave out: waiting does not give keys.
-		return false
+	if keyError(err) {
+		return false // snapshots the plan had to leave out
 	}
 	var we *plan.WindowError
 	if !errors.As(err, &we) {
@@ -205,7 +203,7 @@ func (f *Follower) restored(ctx context.Context, prep *restore.Prepared, res res
 		through = last.Header.OpEnd
 	}
 	state := State{Store: f.opts.Store.String(), Stream: prep.Stream, Target: f.opts.TargetName, Phase: PhaseFollowing,
-		Segment: last.Name, Link: info.Link(), Applied: res.Replay.Applied, Through: through, Committed: time.Now()}
+		Segment: last.Name, Link: info.Link(), Encrypted: info.Encrypted, Applied: res.Replay.Applied, Through: through, Committed: time.Now()}
 	if err := f.ckpt.Save(state); err != nil {
 		return State{}, err
 	}

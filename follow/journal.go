@@ -101,12 +101,10 @@ func readPreimages(ctx context.Context, target *mongo.Client, docs []docRef) ([]
 	byNS := map[string]bson.A{}
 	seen := map[string]bool{}
 	for _, d := range docs {
-		k := d.ns + "\x00" + d.id.String()
-		if seen[k] {
-			continue
+		if k := d.key(); !seen[k] {
+			seen[k] = true
+			byNS[d.ns] = append(byNS[d.ns], d.id)
 		}
-		seen[k] = true
-		byNS[d.ns] = append(byNS[d.ns], d.id)
 	}
 	names := make([]string, 0, len(byNS))
 	for ns := range byNS {

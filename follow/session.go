@@ -42,6 +42,9 @@ type session struct {
 	// held are the documents named by entries after the resume point: a
 	// transaction's are written at its commit, maybe in a later cycle.
 	held []heldRef
+	// journaled: the checkpoint's journal may hold pre-images (a commit
+	// clears it), so an empty one must still be written over it.
+	journaled bool
 }
 
 // newSession opens the stream after state, with an Applier that skips
@@ -57,7 +60,7 @@ func (f *Follower) newSession(ctx context.Context, state State) (*session, error
 		return nil, err
 	}
 	a := replay.NewApplier(f.opts.Target, opts, f.log)
-	return &session{f: f, a: a, tail: t, state: state, through: state.Through, counted: state.Through}, nil
+	return &session{f: f, a: a, tail: t, state: state, through: state.Through, counted: state.Through, journaled: true}, nil
 }
 
 // repair puts back what a cycle cut short left absent (see journal.go).
@@ -204,10 +207,14 @@ func (s *session) journal(ctx context.Context, spans []span) error {
 		}
 	}
 	pre, err := readPreimages(ctx, s.f.opts.Target, docs)
-	if err != nil {
+	if err != nil || len(pre) == 0 && !s.journaled {
+		return err // nothing to journal, and the last commit left none: spare the synced write
+	}
+	if err := s.f.ckpt.SaveJournal(pre); err != nil {
 		return err
 	}
-	return s.f.ckpt.SaveJournal(pre)
+	s.journaled = len(pre) > 0
+	return nil
 }
 
 // feed hands the spans' entries to the applier.
@@ -255,7 +262,7 @@ func (s *session) consume(l *loaded) {
 func (s *session) commit() error {
 	next := s.state
 	if c := s.consumed; c != nil {
-		next.Segment, next.Link = c.Name, c.Link()
+		next.Segment, next.Link, next.Encrypted = c.Name, c.Link(), c.Encrypted
 	}
 	next.Applied = s.a.Stats().Applied
 	if s.through.After(next.Through) {
@@ -272,7 +279,7 @@ func (s *session) commit() error {
 	}
 	s.state, s.tail.applied = next, next.Applied
 	s.f.committed(next, s.entries, s.segments, s.a.OpenTxns())
-	s.consumed, s.entries, s.segments = nil, 0, 0
+	s.consumed, s.entries, s.segments, s.journaled = nil, 0, 0, false
 	s.held = slices.DeleteFunc(s.held, func(h heldRef) bool { return !h.ts.After(next.Applied) })
 	if next.Through.After(s.counted) {
 		s.counted = next.Through

@@ -38,9 +38,12 @@ type State struct {
 
 	// Segment is the last segment all of whose entries were applied, and
 	// Link its end and checksum: the next segment must carry Link as its
-	// previous link.
-	Segment string
-	Link    segment.Link
+	// previous link. Encrypted tells that Segment is encrypted: the
+	// segments after it must be too (a plaintext one's link to it would be
+	// forgeable), also once retention has pruned Segment.
+	Segment   string
+	Link      segment.Link
+	Encrypted bool
 	// Applied is the resume point: every entry at or before it is applied.
 	// It stops before the first entry of every transaction still open, so
 	// a restart re-reads from there and sees those transactions whole.
@@ -76,6 +79,7 @@ type stateJSON struct {
 	Segment   string       `json:"segment,omitempty"`
 	LinkEnd   string       `json:"link_opend,omitempty"`
 	LinkSum   uint32       `json:"link_checksum,omitempty"`
+	Encrypted bool         `json:"encrypted,omitempty"`
 	Applied   string       `json:"applied,omitempty"`
 	Through   string       `json:"through,omitempty"`
 	Committed time.Time    `json:"committed"`
@@ -91,7 +95,7 @@ type restoreJSON struct {
 func encodeState(s State) ([]byte, error) {
 	j := stateJSON{
 		Version: stateVersion, Store: s.Store, Stream: s.Stream, Target: s.Target, Phase: s.Phase,
-		Segment: s.Segment, LinkEnd: tsString(s.Link.OpEnd), LinkSum: s.Link.Checksum,
+		Segment: s.Segment, LinkEnd: tsString(s.Link.OpEnd), LinkSum: s.Link.Checksum, Encrypted: s.Encrypted,
 		Applied: tsString(s.Applied), Through: tsString(s.Through), Committed: s.Committed.UTC(),
 	}
 	if r := s.Restore; r != nil {
@@ -115,7 +119,7 @@ func decodeState(b []byte) (State, error) {
 		return State{}, fmt.Errorf("state has unknown phase %q", j.Phase)
 	}
 	s := State{Store: j.Store, Stream: j.Stream, Target: j.Target, Phase: j.Phase, Segment: j.Segment,
-		Link: segment.Link{Checksum: j.LinkSum}, Committed: j.Committed}
+		Link: segment.Link{Checksum: j.LinkSum}, Encrypted: j.Encrypted, Committed: j.Committed}
 	var err error
 	for _, f := range []struct {
 		in  string

@@ -32,17 +32,19 @@ type tail struct {
 	link   segment.Link
 	linked bool
 	// anchor, while re-reading, is the checkpoint's segment: it must still
-	// be the segment that was applied (anchorLink).
-	anchor     string
-	anchorLink segment.Link
+	// be the segment that was applied (anchorLink, and encrypted if it was).
+	anchor          string
+	anchorLink      segment.Link
+	anchorEncrypted bool
 	// applied is the resume point the reading started from.
 	applied oplog.Timestamp
 	// opts read the segments (keys).
 	opts segment.ReaderOptions
-	// encrypted: a segment at or before the position is encrypted, so a
-	// plaintext one after it is refused, --allow-unencrypted or not: its
-	// link to the encrypted one is in that one's clear header, so anyone
-	// who can write to the store can forge it.
+	// encrypted: a segment of the chain before the next one is encrypted
+	// (one accepted, or the checkpoint's when the next links to it), so a
+	// plaintext one is refused, --allow-unencrypted or not: its link to the
+	// encrypted one is in that one's clear header, so anyone who can write
+	// to the store can forge it.
 	encrypted bool
 }
 
@@ -64,41 +66,19 @@ func openTail(ctx context.Context, st store.Store, state State, opts segment.Rea
 		}
 	}
 	t.pending = append([]string(nil), names[start:]...)
-	if state.Segment != "" {
-		if t.encrypted, err = t.sealed(ctx, state.Segment); err != nil {
-			return nil, err
-		}
-	}
 	if !state.Link.OpEnd.After(state.Applied) {
-		t.link, t.linked = state.Link, true
+		t.link, t.linked, t.encrypted = state.Link, true, state.Encrypted
 		return t, nil
 	}
-	// Re-reading: the checkpoint's segment holds entries after the resume point.
-	t.anchor, t.anchorLink = state.Segment, state.Link
+	// Re-reading: the checkpoint's segment holds entries after the resume
+	// point. Those before it may be the stream's plaintext prefix: the
+	// checkpoint's segment counts once it is read again (accept).
+	t.anchor, t.anchorLink, t.anchorEncrypted = state.Segment, state.Link, state.Encrypted
 	if i := sort.SearchStrings(t.pending, state.Segment); i == len(t.pending) || t.pending[i] != state.Segment {
 		return nil, fmt.Errorf("stream %s: segment %s holds entries after the resume point %s, which must be read again: %w (was it pruned? start the standby over: move the --checkpoint directory aside and run with --drop)",
 			state.Stream, state.Segment, state.Applied, ErrPruned)
 	}
 	return t, nil
-}
-
-// sealed tells whether the checkpoint's segment is encrypted, from its
-// header (which needs no key). A segment no longer in the store is not
-// known to be: the chain checks report what is gone.
-func (t *tail) sealed(ctx context.Context, name string) (bool, error) {
-	rc, err := t.st.OpenSegment(ctx, t.stream, name)
-	if errors.Is(err, store.ErrNotExist) {
-		return false, nil
-	}
-	if err != nil {
-		return false, fmt.Errorf("open %s/%s in %s: %w", t.stream, name, t.st, err)
-	}
-	defer rc.Close()
-	h, _, err := segment.ReadHeader(rc)
-	if err != nil {
-		return false, fmt.Errorf("%s/%s in %s: %w", t.stream, name, t.st, err)
-	}
-	return h.Encrypted, nil
 }
 
 // list reads the stream's segment names and notes the newest.
@@ -184,6 +164,11 @@ func (t *tail) accept(ctx context.Context, info segment.Info) error {
 			return &ChainError{Stream: t.stream, Segment: info.Name, Applied: t.applied, Reason: fmt.Sprintf(
 				"is not the segment applied before the restart: it ends %s with checksum %08x, the checkpoint recorded %s with checksum %08x (the store was rewritten, or is another one)",
 				info.OpEnd, info.Checksum, t.anchorLink.OpEnd, t.anchorLink.Checksum)}
+		}
+		if t.anchorEncrypted && !info.Encrypted {
+			// Its end and checksum match, but a checksum is no proof.
+			return &ChainError{Stream: t.stream, Segment: info.Name, Applied: t.applied,
+				Reason: "is plaintext, but the segment applied under its name before the restart was encrypted (" + catalog.ReasonPlaintextAfterEncrypted + ")"}
 		}
 		t.anchor = ""
 	}
