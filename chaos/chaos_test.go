@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tidelog/tidelog/internal/procs"
 	"github.com/tidelog/tidelog/internal/testserver"
 )
 
@@ -66,7 +67,7 @@ func (r *run) setUp() {
 	t.Cleanup(r.w.Close)
 	r.pause(time.Second, time.Second)
 	r.start()
-	t.Cleanup(func() { r.d.kill() })
+	t.Cleanup(func() { r.d.Kill() })
 	r.waitTailing()
 	r.pause(2*time.Second, 2*time.Second) // some history before the first fault
 	r.catchUp("the start")
@@ -132,8 +133,8 @@ func (r *run) finish() {
 		r.t.Fatal(err)
 	}
 	r.catchUp("the end")
-	if code, ok := r.d.stop(time.Minute); !ok || code != 0 {
-		r.t.Fatalf("tailerd on SIGTERM at the end: exit %d (exited %v), want 0\n%s", code, ok, tail(r.logPath, 40))
+	if code, ok := r.d.Stop(time.Minute); !ok || code != 0 {
+		r.t.Fatalf("tailerd on SIGTERM at the end: exit %d (exited %v), want 0\n%s", code, ok, procs.Tail(r.logPath, 40))
 	}
 	r.w.Close()
 }

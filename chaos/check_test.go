@@ -2,13 +2,13 @@ package chaos
 
 import (
 	"context"
-	"fmt"
 	"os"
 	"slices"
 	"sort"
 	"strings"
 	"time"
 
+	"github.com/tidelog/tidelog/internal/procs"
 	"github.com/tidelog/tidelog/internal/testserver"
 )
 
@@ -183,12 +183,8 @@ func (r *run) restores(points []point, snaps []span) {
 	t.Logf("points: %d restorable, %d inside a gap, %d after a gap before its first snapshot", len(ok), len(by[inGap]), len(by[noBase]))
 }
 
+// grepLines is the first 10 lines of s that hold part.
 func grepLines(s, part string) string {
-	var out []string
-	for _, l := range strings.Split(s, "\n") {
-		if strings.Contains(l, part) {
-			out = append(out, l)
-		}
-	}
-	return fmt.Sprint(strings.Join(out[:min(10, len(out))], "\n"))
+	out := procs.Lines(s, part)
+	return strings.Join(out[:min(10, len(out))], "\n")
 }

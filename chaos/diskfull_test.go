@@ -46,7 +46,7 @@ func (r *run) diskFull() {
 func (r *run) holdFull(d time.Duration) oplog.Timestamp {
 	r.t.Helper()
 	r.waitFor("tailerd to report the full disk", time.Minute, func() bool {
-		return r.d.logged("store write failed", "no space left on device")
+		return r.d.Logged("store write failed", "no space left on device")
 	})
 	// What the spool held before the disk filled may still reach the
 	// mirror; then nothing moves.

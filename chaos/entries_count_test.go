@@ -1,6 +1,7 @@
 package chaos
 
 import (
+	"slices"
 	"testing"
 
 	"github.com/tidelog/tidelog/oplog"
@@ -25,7 +26,7 @@ func TestCountEntries(t *testing.T) {
 	without := func(drop ...int) []entry {
 		var out []entry
 		for i, e := range all {
-			if !contains(drop, i) {
+			if !slices.Contains(drop, i) {
 				out = append(out, e)
 			}
 		}
@@ -59,13 +60,4 @@ func TestCountEntries(t *testing.T) {
 			}
 		})
 	}
-}
-
-func contains(xs []int, x int) bool {
-	for _, y := range xs {
-		if x == y {
-			return true
-		}
-	}
-	return false
 }

@@ -67,7 +67,7 @@ func (r *run) args() []string {
 // start starts tailerd; the previous run must have ended.
 func (r *run) start() {
 	r.t.Helper()
-	if r.d != nil && !r.d.exited() {
+	if r.d != nil && !r.d.Exited() {
 		r.t.Fatal("harness: starting tailerd while one runs")
 	}
 	d, err := startTailerd(r.logPath, r.st.env(), r.args()...)
@@ -81,7 +81,7 @@ func (r *run) start() {
 // waitTailing waits until this run of tailerd reads the oplog.
 func (r *run) waitTailing() {
 	r.t.Helper()
-	r.waitFor("tailerd to start tailing", time.Minute, func() bool { return r.d.logged("tailing the oplog") })
+	r.waitFor("tailerd to start tailing", time.Minute, func() bool { return r.d.Logged("tailing the oplog") })
 }
 
 // newest is the source's newest oplog position.

@@ -3,6 +3,8 @@ package chaos
 import (
 	"context"
 	"time"
+
+	"github.com/tidelog/tidelog/internal/procs"
 )
 
 // killAtRandom lets tailerd run for a random time (from its start, or from
@@ -12,8 +14,8 @@ func (r *run) killAtRandom() {
 	r.t.Helper()
 	r.pause(0, r.p.killAfterMax)
 	r.alive("before a kill")
-	if !r.d.kill() {
-		r.t.Fatalf("tailerd was not ended by SIGKILL (%s)\n%s", r.d.state, tail(r.logPath, 40))
+	if !r.d.Kill() {
+		r.t.Fatalf("tailerd was not ended by SIGKILL (%s)\n%s", r.d.State(), procs.Tail(r.logPath, 40))
 	}
 	r.fig.kills++
 	r.start()
@@ -50,8 +52,8 @@ func (r *run) killWithin(d time.Duration) {
 	r.t.Helper()
 	r.pause(0, d)
 	r.alive("before a kill inside a fault")
-	if !r.d.kill() {
-		r.t.Fatalf("tailerd was not ended by SIGKILL (%s)", r.d.state)
+	if !r.d.Kill() {
+		r.t.Fatalf("tailerd was not ended by SIGKILL (%s)", r.d.State())
 	}
 	r.fig.kills++
 	r.fig.killsInFaults++

@@ -14,11 +14,9 @@ package chaos
 import (
 	"fmt"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"testing"
 
-	"github.com/tidelog/tidelog/internal/testserver"
+	"github.com/tidelog/tidelog/internal/procs"
 )
 
 // binDir holds tailerd and replayer built from the working tree.
@@ -33,21 +31,12 @@ func TestMain(m *testing.M) {
 		binDir = dir
 		os.Exit(m.Run())
 	}
-	dir, err := os.MkdirTemp("", "tidelog-chaos-bin")
+	dir, err := procs.Build("tailerd", "replayer")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
 	binDir = dir
-	for _, name := range []string{"tailerd", "replayer"} {
-		cmd := exec.Command("go", "build", "-o", filepath.Join(dir, name), "./cmd/"+name)
-		cmd.Dir = testserver.RepoRoot()
-		if out, err := cmd.CombinedOutput(); err != nil {
-			fmt.Fprintf(os.Stderr, "build %s: %v\n%s", name, err, out)
-			os.RemoveAll(dir)
-			os.Exit(1)
-		}
-	}
 	code := m.Run()
 	os.RemoveAll(dir)
 	os.Exit(code)

@@ -3,6 +3,8 @@ package chaos
 import (
 	"context"
 	"time"
+
+	"github.com/tidelog/tidelog/internal/procs"
 )
 
 // storeOutage stops MinIO for a random time in the profile's range. Capture
@@ -38,7 +40,7 @@ func (r *run) storeOutage() {
 	r.killWithin(max(down-time.Since(began), 0))
 	// The new process meets the outage at its start: it must say so.
 	r.waitForStart("the restarted tailerd to report the unreachable store", func() bool {
-		return r.d.logged("store request failed; retrying", "connection refused")
+		return r.d.Logged("store request failed; retrying", "connection refused")
 	})
 	if rest := down - time.Since(began); rest > 0 {
 		time.Sleep(rest) // the outage's length is the fault
@@ -49,9 +51,9 @@ func (r *run) storeOutage() {
 		r.t.Fatalf("restart MinIO: %v", err)
 	}
 	r.fig.outageTime += time.Since(began)
-	if r.d.exited() {
-		if code := r.d.state.ExitCode(); code != 1 || !r.d.logged("cannot use the store", "connection refused") {
-			r.t.Fatalf("tailerd started during the store outage exited %d, want 1 (retried by systemd) saying it cannot use the store\n%s", code, tail(r.logPath, 20))
+	if r.d.Exited() {
+		if code := r.d.State().ExitCode(); code != 1 || !r.d.Logged("cannot use the store", "connection refused") {
+			r.t.Fatalf("tailerd started during the store outage exited %d, want 1 (retried by systemd) saying it cannot use the store\n%s", code, procs.Tail(r.logPath, 20))
 		}
 		r.fig.refusedStarts++
 		r.start()

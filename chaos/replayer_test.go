@@ -1,41 +1,21 @@
 package chaos
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"time"
 
+	"github.com/tidelog/tidelog/internal/procs"
 	"github.com/tidelog/tidelog/oplog"
 )
 
-// result is one replayer run.
-type result struct {
-	Code           int
-	Stdout, Stderr string
-}
-
-func (r result) String() string {
-	return fmt.Sprintf("exit %d\nstdout:\n%s\nstderr:\n%s", r.Code, r.Stdout, r.Stderr)
-}
-
 // replayer runs the replayer to completion (bounded) with env added.
-func replayer(env []string, args ...string) (result, error) {
+func replayer(env []string, args ...string) (procs.Result, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, filepath.Join(binDir, "replayer"), args...)
-	cmd.Env = append(os.Environ(), env...)
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	err := cmd.Run()
-	if err != nil && cmd.ProcessState == nil {
-		return result{}, fmt.Errorf("run replayer %v: %w", args, err)
-	}
-	return result{Code: cmd.ProcessState.ExitCode(), Stdout: stdout.String(), Stderr: stderr.String()}, nil
+	return procs.Run(ctx, filepath.Join(binDir, "replayer"), env, args...)
 }
 
 // listing is what the checks read of `replayer list --json`.

@@ -9,6 +9,7 @@ import (
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 
+	"github.com/tidelog/tidelog/internal/procs"
 	"github.com/tidelog/tidelog/oplog"
 	"github.com/tidelog/tidelog/store"
 )
@@ -26,8 +27,8 @@ import (
 func (r *run) rollover() {
 	r.t.Helper()
 	r.alive("before a rollover")
-	if !r.d.kill() {
-		r.t.Fatalf("tailerd was not ended by SIGKILL (%s)", r.d.state)
+	if !r.d.Kill() {
+		r.t.Fatalf("tailerd was not ended by SIGKILL (%s)", r.d.State())
 	}
 	// Nothing after this can be in tailerd's hands.
 	down := r.newest()
@@ -68,14 +69,14 @@ func (r *run) rollover() {
 	// report the same gap.
 	r.start()
 	r.pause(0, 1500*time.Millisecond)
-	if r.d.kill() {
+	if r.d.Kill() {
 		r.fig.kills++
 		r.fig.killsInFaults++
 		r.start()
 	}
-	code, ok := r.d.wait(2 * time.Minute)
+	code, ok := r.d.Wait(2 * time.Minute)
 	if !ok || code != 3 {
-		r.t.Fatalf("tailerd after the oplog rolled past its checkpoint: exit %d (exited: %v), want 3 (gap)\n%s", code, ok, tail(r.logPath, 40))
+		r.t.Fatalf("tailerd after the oplog rolled past its checkpoint: exit %d (exited: %v), want 3 (gap)\n%s", code, ok, procs.Tail(r.logPath, 40))
 	}
 	durable := r.durableBefore(down)
 	want := gap{After: durable, Next: oldest}
@@ -96,8 +97,8 @@ func (r *run) rollover() {
 
 	// The gap is not forgotten: a start without --accept-gap stops again.
 	r.start()
-	if code, ok := r.d.wait(2 * time.Minute); !ok || code != 3 {
-		r.t.Fatalf("second start after the gap without --accept-gap: exit %d (exited %v), want 3\n%s", code, ok, tail(r.logPath, 40))
+	if code, ok := r.d.Wait(2 * time.Minute); !ok || code != 3 {
+		r.t.Fatalf("second start after the gap without --accept-gap: exit %d (exited %v), want 3\n%s", code, ok, procs.Tail(r.logPath, 40))
 	}
 	r.checkGapReported(want)
 
@@ -110,9 +111,9 @@ func (r *run) rollover() {
 	r.killWithin(2 * time.Second)
 	r.waitTailing()
 	if !r.loggedSince(mark, "--accept-gap: starting a new chain", `"from":"`+oldest.String()+`"`) {
-		r.t.Errorf("tailerd --accept-gap did not say it starts the new chain at %s\n%s", oldest, tail(r.logPath, 20))
+		r.t.Errorf("tailerd --accept-gap did not say it starts the new chain at %s\n%s", oldest, procs.Tail(r.logPath, 20))
 	}
-	if err := r.d.signal(syscall.SIGUSR1); err != nil {
+	if err := r.d.Signal(syscall.SIGUSR1); err != nil {
 		r.t.Fatal(err)
 	}
 	if err := r.w.Resume(); err != nil {
@@ -154,7 +155,7 @@ func (r *run) checkGapReported(want gap) {
 		found = true
 	}
 	if !found {
-		r.t.Fatalf("tailerd exited 3 without logging the gap\n%s", tail(r.logPath, 40))
+		r.t.Fatalf("tailerd exited 3 without logging the gap\n%s", procs.Tail(r.logPath, 40))
 	}
 }
 

@@ -1,9 +1,10 @@
 package chaos
 
 import (
-	"bytes"
 	"os"
 	"strings"
+
+	"github.com/tidelog/tidelog/internal/procs"
 )
 
 // logMark is where the log ends now, for loggedSince.
@@ -22,26 +23,7 @@ func (r *run) loggedSince(mark int64, parts ...string) bool {
 	if int64(len(data)) < mark {
 		return false
 	}
-	for _, line := range strings.Split(string(data[mark:]), "\n") {
-		all := true
-		for _, p := range parts {
-			all = all && strings.Contains(line, p)
-		}
-		if all {
-			return true
-		}
-	}
-	return false
-}
-
-// tail is the last lines of the whole log, for failure messages.
-func tail(path string, n int) string {
-	data, _ := os.ReadFile(path)
-	lines := bytes.Split(bytes.TrimSpace(data), []byte("\n"))
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return string(bytes.Join(lines, []byte("\n")))
+	return len(procs.Lines(string(data[mark:]), parts...)) > 0
 }
 
 // keepLog copies a failed run's log out of the test's temporary directory.

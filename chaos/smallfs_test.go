@@ -1,6 +1,7 @@
 package chaos
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -8,7 +9,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -96,7 +96,7 @@ func relabel(r io.Reader, w io.Writer) {
 		n, err := r.Read(buf)
 		pending = append(pending, buf[:n]...)
 		for {
-			i := strings.IndexByte(string(pending), '\n')
+			i := bytes.IndexByte(pending, '\n')
 			if i < 0 {
 				break
 			}

@@ -4,13 +4,15 @@ import (
 	"context"
 	"fmt"
 	"time"
+
+	"github.com/tidelog/tidelog/internal/procs"
 )
 
 // alive fails the run if tailerd exited by itself or the writer failed.
 func (r *run) alive(when string) {
 	r.t.Helper()
-	if r.d.exited() {
-		r.t.Fatalf("%s: tailerd exited by itself (%s)\n%s", when, r.d.state, tail(r.logPath, 40))
+	if r.d.Exited() {
+		r.t.Fatalf("%s: tailerd exited by itself (%s)\n%s", when, r.d.State(), procs.Tail(r.logPath, 40))
 	}
 	if r.w == nil {
 		return
@@ -31,7 +33,7 @@ func (r *run) waitFor(what string, limit time.Duration, cond func() bool) {
 // store outage gives up after its retries): only the time bounds it.
 func (r *run) waitForStart(what string, cond func() bool) {
 	r.t.Helper()
-	r.poll(what, time.Minute, 100*time.Millisecond, false, func() bool { return cond() || r.d.exited() })
+	r.poll(what, time.Minute, 100*time.Millisecond, false, func() bool { return cond() || r.d.Exited() })
 }
 
 // poll checks cond every interval until it holds, failing the run after
@@ -44,7 +46,7 @@ func (r *run) poll(what string, limit, every time.Duration, live bool, cond func
 			r.alive("waiting for " + what)
 		}
 		if time.Now().After(deadline) {
-			r.t.Fatalf("waited %s for %s\n%s", limit, what, tail(r.logPath, 40))
+			r.t.Fatalf("waited %s for %s\n%s", limit, what, procs.Tail(r.logPath, 40))
 		}
 		time.Sleep(every)
 	}

@@ -62,7 +62,7 @@ func TestClusterCaptureSurvivesKillAndRestoresEveryShard(t *testing.T) {
 	d := startTailerd(t, logPath, args...)
 	waitForLog(t, 30*time.Second, logPath, func() bool { return tailing(d, "cfg", "shard1", "shard2") })
 	if tailing(d, "shard3") {
-		t.Fatalf("shard3 is not in config.shards yet, but is captured:\n%s", d.output())
+		t.Fatalf("shard3 is not in config.shards yet, but is captured:\n%s", d.Output())
 	}
 
 	// Writers run on every replica set at once while tailerd works; a
@@ -193,7 +193,7 @@ func addShard(t *testing.T, cfg, m *member) {
 // stream.
 func tailing(d *daemon, streams ...string) bool {
 	for _, s := range streams {
-		if !d.loggedLine(`"stream":"`+s+`"`, "tailing the oplog") {
+		if !d.Logged(`"stream":"`+s+`"`, "tailing the oplog") {
 			return false
 		}
 	}

@@ -187,13 +187,13 @@ func TestEncryptionEndToEnd(t *testing.T) {
 	must(t, w.Step(ctx, 100))
 	record() // 0
 	stopAt(d, points[0].ts)
-	if !d.loggedLine("stored unencrypted") {
-		t.Errorf("tailerd without a key did not say segments are stored unencrypted:\n%s", d.output())
+	if !d.Logged("stored unencrypted") {
+		t.Errorf("tailerd without a key did not say segments are stored unencrypted:\n%s", d.Output())
 	}
 
 	// 2. Encrypted with one key, with a snapshot.
 	d = startTailerd(t, logPath, append(args, "--encryption-key-file", oldKey)...)
-	waitForLog(t, 60*time.Second, logPath, func() bool { return d.loggedLine("encrypting with key " + oldID + " (1 keys loaded)") })
+	waitForLog(t, 60*time.Second, logPath, func() bool { return d.Logged("encrypting with key " + oldID + " (1 keys loaded)") })
 	marker("m-secret", secretMarker)
 	must(t, w.Step(ctx, 100))
 	d.snapshotNow(t)
@@ -201,17 +201,17 @@ func TestEncryptionEndToEnd(t *testing.T) {
 	must(t, w.Step(ctx, 60))
 	record() // 1: after the snapshot
 	stopAt(d, points[1].ts)
-	if strings.Contains(d.output(), readKey(t, oldKey)) {
+	if strings.Contains(d.Output(), readKey(t, oldKey)) {
 		t.Fatal("tailerd logged the key itself")
 	}
-	if !d.loggedLine("from here on they are encrypted") {
-		t.Errorf("tailerd did not note that the chain goes from plaintext to encrypted:\n%s", d.output())
+	if !d.Logged("from here on they are encrypted") {
+		t.Errorf("tailerd did not note that the chain goes from plaintext to encrypted:\n%s", d.Output())
 	}
 	encryptedFrom := points[0].ts
 
 	// 3. Rotated: the new key first, the old one kept below it.
 	d = startTailerd(t, logPath, append(args, "--encryption-key-file", rotated)...)
-	waitForLog(t, 60*time.Second, logPath, func() bool { return d.loggedLine("encrypting with key " + newID + " (2 keys loaded)") })
+	waitForLog(t, 60*time.Second, logPath, func() bool { return d.Logged("encrypting with key " + newID + " (2 keys loaded)") })
 	must(t, w.Step(ctx, 100))
 	record() // 2: after the rotation
 	stopAt(d, points[2].ts)

@@ -65,7 +65,7 @@ func TestFanOutRidesOutOneStoreDown(t *testing.T) {
 	phase := func(what string) { t.Logf("%6.1fs %s", time.Since(began).Seconds(), what) }
 	// Incompressible documents fill the 1 MiB spool in a few entries.
 	blobs := client.Database("app").Collection("blobs")
-	full := func() bool { return d.loggedLine("spool full: capture is paused") }
+	full := func() bool { return d.Logged("spool full: capture is paused") }
 	for i := 0; !full(); i++ {
 		if i == 20 { // bounded: 20 MiB at most
 			t.Fatalf("the spool never filled\n%s", logTail(logPath))
@@ -103,7 +103,7 @@ func TestFanOutRidesOutOneStoreDown(t *testing.T) {
 		{`"held_by":"s3 (`, "spool full: capture is paused"},
 		{`"held_by":"s3 (`, "spool has room again; capture resumed"},
 	} {
-		if !d.loggedLine(line...) {
+		if !d.Logged(line...) {
 			t.Errorf("tailerd's log lacks a line with %q\n%s", line, logTail(logPath))
 		}
 	}

@@ -8,7 +8,6 @@ import (
 	"io"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -89,7 +88,7 @@ func TestFollowStandbySurvivesKills(t *testing.T) {
 	f.kill()
 	w.writeMore(t, 300)
 	f = startFollower(t, followLog, followArgs...)
-	waitForLog(t, 60*time.Second, followLog, func() bool { return f.loggedLine("following the store") })
+	waitForLog(t, 60*time.Second, followLog, func() bool { return f.Logged("following the store") })
 	f.kill()
 	f = startFollower(t, followLog, followArgs...)
 	early := f.scrape(t)
@@ -109,7 +108,6 @@ func TestFollowStandbySurvivesKills(t *testing.T) {
 	if d := workload.Diff(want, got); d != "" {
 		t.Errorf("the standby differs from the source:\n%s", d)
 		followBlame(t, store, want)
-		exec.Command("cp", "-r", work, "/tmp/followdebug").Run()
 	}
 	if got.Documents() < 300 {
 		t.Errorf("only %d documents: the test should span a sustained workload", got.Documents())
@@ -238,23 +236,8 @@ type followerProc struct {
 
 func startFollower(t *testing.T, logPath string, args ...string) *followerProc {
 	t.Helper()
-	logf, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
-	must(t, err)
-	info, err := logf.Stat()
-	must(t, err)
-	cmd := exec.Command(filepath.Join(binDir, "replayer"), args...)
 	var stdout bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, logf
-	must(t, cmd.Start())
-	d := &daemon{cmd: cmd, log: logf, logPath: logPath, logFrom: info.Size(), done: make(chan struct{})}
-	go func() {
-		cmd.Wait()
-		d.code = cmd.ProcessState.ExitCode()
-		logf.Close()
-		close(d.done)
-	}()
-	t.Cleanup(func() { d.kill() })
-	return &followerProc{daemon: d, stdout: &stdout}
+	return &followerProc{daemon: startDaemon(t, "replayer", logPath, &stdout, args...), stdout: &stdout}
 }
 
 var httpAddrRE = regexp.MustCompile(`"http_addr":"([^"]+)"`)
@@ -262,7 +245,7 @@ var httpAddrRE = regexp.MustCompile(`"http_addr":"([^"]+)"`)
 // get fetches path from the follower's endpoint: status code and body
 // (0 while the endpoint is not up).
 func (f *followerProc) fetch(path string) (int, []byte) {
-	m := httpAddrRE.FindStringSubmatch(f.output())
+	m := httpAddrRE.FindStringSubmatch(f.Output())
 	if m == nil {
 		return 0, nil
 	}
@@ -300,10 +283,8 @@ func (f *followerProc) status(t *testing.T) (follow.Status, bool) {
 // if the follower exited.
 func (f *followerProc) applied(t *testing.T, ts oplog.Timestamp) bool {
 	t.Helper()
-	select {
-	case <-f.done:
-		t.Fatalf("replayer follow exited %d\n%s", f.code, f.output())
-	default:
+	if f.Exited() {
+		t.Fatalf("replayer follow exited %d\n%s", f.ExitCode(), f.Output())
 	}
 	s, ok := f.status(t)
 	if !ok || s.Applied == "" {
@@ -326,7 +307,7 @@ var metricRE = regexp.MustCompile(`(?m)^(tidelog_follow_applied_timestamp_second
 func (f *followerProc) scrape(t *testing.T) followMetrics {
 	t.Helper()
 	var m followMetrics
-	waitForLog(t, 60*time.Second, f.logPath, func() bool {
+	waitForLog(t, 60*time.Second, f.LogPath, func() bool {
 		code, body := f.fetch("/metrics")
 		if code != http.StatusOK {
 			return false
@@ -360,7 +341,7 @@ func (l *latencies) add(t *testing.T, f *followerProc, src *testserver.Server, c
 	deadline := start.Add(120 * time.Second)
 	for !f.applied(t, ts) {
 		if time.Now().After(deadline) {
-			t.Fatalf("the follower did not apply %s within 120s\n%s", ts, logTail(f.logPath))
+			t.Fatalf("the follower did not apply %s within 120s\n%s", ts, logTail(f.LogPath))
 		}
 		time.Sleep(20 * time.Millisecond)
 	}

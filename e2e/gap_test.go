@@ -54,7 +54,7 @@ func TestGapIsDetectedAndReported(t *testing.T) {
 	if code := d.wait(t, 60*time.Second); code != 3 {
 		t.Fatalf("tailerd exit %d after rollover, want 3 (gap)\n%s", code, logTail(logPath))
 	}
-	if !d.loggedLine("gap in stream", "no longer holds "+captured.String()) {
+	if !d.Logged("gap in stream", "no longer holds "+captured.String()) {
 		t.Errorf("the gap error should name the last durable position %s:\n%s", captured, logTail(logPath))
 	}
 

@@ -72,10 +72,8 @@ func TestKafkaOutageRidesOut(t *testing.T) {
 	time.Sleep(kafkaOutage)
 	mem.check(t, "while Kafka was down")
 	record()
-	select {
-	case <-d.done:
-		t.Fatalf("tailerd exited %d while Kafka was down\n%s", d.code, logTail(logPath))
-	default:
+	if d.Exited() {
+		t.Fatalf("tailerd exited %d while Kafka was down\n%s", d.ExitCode(), logTail(logPath))
 	}
 	outageLog := readLog(logPath)[logFrom:]
 	// One put may have been acknowledged just before the brokers closed.

@@ -63,12 +63,12 @@ type rssWatch struct {
 }
 
 // watchRSS starts sampling d's resident memory every rssSamplePeriod, from
-// now until stop or checkBounded. d.cmd.Process is the daemon's own
+// now until stop or checkBounded. d.Cmd.Process is the daemon's own
 // process (tailerd is exec'd directly, not through a shell), so its PID is
 // the daemon's.
 func watchRSS(t *testing.T, d *daemon) *rssWatch {
 	t.Helper()
-	w := &rssWatch{pid: d.cmd.Process.Pid, start: time.Now(), quit: make(chan struct{}), done: make(chan struct{})}
+	w := &rssWatch{pid: d.Cmd.Process.Pid, start: time.Now(), quit: make(chan struct{}), done: make(chan struct{})}
 	if _, _, err := readRSS(w.pid); err != nil {
 		t.Fatalf("cannot read tailerd's memory: %v", err)
 	}
@@ -81,7 +81,7 @@ func watchRSS(t *testing.T, d *daemon) *rssWatch {
 			select {
 			case <-w.quit:
 				return
-			case <-d.done:
+			case <-d.Done():
 				return
 			case <-tick.C:
 			}
@@ -97,7 +97,7 @@ func (w *rssWatch) sample(d *daemon) {
 	defer w.mu.Unlock()
 	if err != nil {
 		select {
-		case <-d.done: // exited: its status file is gone; the test sees the exit
+		case <-d.Done(): // exited: its status file is gone; the test sees the exit
 		default:
 			if w.err == nil {
 				w.err = err

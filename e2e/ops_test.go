@@ -8,7 +8,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -17,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tidelog/tidelog/internal/procs"
 	"github.com/tidelog/tidelog/internal/testserver"
 	"github.com/tidelog/tidelog/internal/workload"
 )
@@ -127,9 +127,9 @@ func TestOpsMetricsStatusAndReload(t *testing.T) {
 
 	// SIGHUP: the log level applies, cut_age needs a restart; both said.
 	writeOpsConfig("debug", "500ms")
-	must(t, d.cmd.Process.Signal(syscall.SIGHUP))
+	must(t, d.Signal(syscall.SIGHUP))
 	waitForLog(t, 30*time.Second, logPath, func() bool {
-		return d.loggedLine(`"key":"log_level"`, "setting applied") && d.loggedLine(`"key":"cut_age"`, "needs a restart")
+		return d.Logged(`"key":"log_level"`, "setting applied") && d.Logged(`"key":"cut_age"`, "needs a restart")
 	})
 	out, errOut, _ = runTailerdStatus(t, "--http-addr", addr, "--json")
 	if !strings.Contains(out, `"log_level": "debug"`) {
@@ -240,12 +240,7 @@ func runTailerdStatus(t *testing.T, args ...string) (string, string, int) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, filepath.Join(binDir, "tailerd"), append([]string{"status"}, args...)...)
-	var stdout, stderr strings.Builder
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	err := cmd.Run()
-	if err != nil && cmd.ProcessState == nil {
-		t.Fatalf("tailerd status: %v", err)
-	}
-	return stdout.String(), stderr.String(), cmd.ProcessState.ExitCode()
+	r, err := procs.Run(ctx, filepath.Join(binDir, "tailerd"), nil, append([]string{"status"}, args...)...)
+	must(t, err)
+	return r.Stdout, r.Stderr, r.Code
 }

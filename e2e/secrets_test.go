@@ -273,16 +273,16 @@ func TestSecretsNeverInOutput(t *testing.T) {
 	if len(rotatedPW.found(reloaded)) == 0 {
 		t.Fatal("the check finds no secret in a config that holds one: it could not fail")
 	}
-	must(t, d.cmd.Process.Signal(syscall.SIGHUP))
+	must(t, d.Signal(syscall.SIGHUP))
 	opsWaitFor(t, 30*time.Second, logPath, "the reload to be logged", func() bool {
-		return d.loggedLine("config reloaded", "source") && d.loggedLine("readable by group or others")
+		return d.Logged("config reloaded", "source") && d.Logged("readable by group or others")
 	})
 	_, body := httpGet(base + "/status")
 	out.add("tailerd GET /status after the reload", body)
 	if code := d.stop(t); code != 0 {
 		t.Errorf("tailerd exited %d on SIGTERM\n%s", code, logTail(logPath))
 	}
-	out.add("tailerd log (capture, reload)", d.output())
+	out.add("tailerd log (capture, reload)", d.Output())
 	out.addTree(t, "tailerd checkpoint", ckpt)
 	out.addTree(t, "tailerd spool", spool)
 
@@ -311,7 +311,7 @@ func TestSecretsNeverInOutput(t *testing.T) {
 	followAddr, followCkpt := freeAddr(t), filepath.Join(work, "follow-checkpoint")
 	f := startFollower(t, filepath.Join(work, "follow.log"), "follow", "--store", kafkaLoc, "--target", targetURI,
 		"--checkpoint", followCkpt, "--drop", "--poll", "100ms", "--http-addr", followAddr)
-	opsWaitFor(t, 60*time.Second, f.logPath, "the follower to be ready", func() bool {
+	opsWaitFor(t, 60*time.Second, f.LogPath, "the follower to be ready", func() bool {
 		code, _ := httpGet("http://" + followAddr + "/readyz")
 		return code == http.StatusOK
 	})
@@ -320,9 +320,9 @@ func TestSecretsNeverInOutput(t *testing.T) {
 		out.add("replayer follow GET "+path, body)
 	}
 	if code := f.stop(t); code != 0 {
-		t.Errorf("follower exited %d on SIGTERM\n%s", code, f.output())
+		t.Errorf("follower exited %d on SIGTERM\n%s", code, f.Output())
 	}
-	out.add("replayer follow log", f.output()+f.stdout.String())
+	out.add("replayer follow log", f.Output()+f.stdout.String())
 	out.addTree(t, "replayer follow checkpoint", followCkpt)
 
 	// 4. Failures, each provoked by a secret or around one.

@@ -90,7 +90,7 @@ func TestSnapshotKilledMidCopy(t *testing.T) {
 	if code := d.stop(t); code != 0 {
 		t.Errorf("tailerd exit %d after SIGTERM\n%s", code, logTail(logPath))
 	}
-	if !d.loggedLine("deleted a snapshot that a crash interrupted", partial) {
+	if !d.Logged("deleted a snapshot that a crash interrupted", partial) {
 		t.Errorf("the restarted daemon did not say it deleted %s:\n%s", partial, logTail(logPath))
 	}
 	if l := listSnapshots(t, store); len(l.Streams[0].Incomplete) != 0 || l.Streams[0].Snapshots[0].ID == partial {

@@ -73,7 +73,7 @@ func TestMongoTLSAndAuthFailures(t *testing.T) {
 			start := time.Now()
 			d := startTailerd(t, logPath, "--source", tc.uri, "--store", filepath.Join(work, "store"), "--connect-timeout", "3s")
 			code := d.wait(t, 60*time.Second)
-			out := d.output()
+			out := d.Output()
 			if code != 4 || !strings.Contains(out, tc.says) {
 				t.Errorf("tailerd: exit %d after %v, want 4 with %q in:\n%s", code, time.Since(start).Round(time.Millisecond), tc.says, out)
 			}

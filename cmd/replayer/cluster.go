@@ -28,7 +28,6 @@ import (
 // clusterFlags are `replayer restore --cluster`'s settings: one store, one
 // position, a target per stream.
 type clusterFlags struct {
-	store    string
 	targets  targetMap  // --target-for NAME=URI
 	skip     stringList // --skip-stream NAME
 	seed     string     // --target: a mongos or config server to discover the targets from
@@ -39,7 +38,7 @@ type clusterFlags struct {
 	workers  int
 	timeout  time.Duration
 	applyFlags
-	keys keyFlags
+	storeFlags
 }
 
 // targetMap is the repeatable --target-for NAME=URI. A URI may hold a
@@ -101,7 +100,7 @@ func parseClusterFlags(args []string, stderr io.Writer) (*clusterFlags, error) {
 	fs := flag.NewFlagSet("restore --cluster", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Bool("cluster", true, "restore every stream of the store (each shard and the config server) to one position")
-	fs.StringVar(&f.store, "store", "", storeHelp)
+	f.storeFlags.register(fs)
 	fs.Var(&f.targets, "target-for", "NAME=URI: restore stream NAME onto the replica set at URI (repeatable; every stream of the store needs one, or --skip-stream)")
 	fs.Var(&f.skip, "skip-stream", "leave stream NAME unrestored, on purpose (repeatable); the cluster position is then computed without it")
 	fs.StringVar(&f.seed, "target", "", "a mongos or config server of the target cluster: its config server and shards are discovered and matched to streams by name (shard _id, config server replica set name); --target-for overrides a match")
@@ -114,7 +113,6 @@ func parseClusterFlags(args []string, stderr io.Writer) (*clusterFlags, error) {
 	stream := fs.String("stream", "", "not with --cluster: name each stream's target with --target-for NAME=URI")
 	after := fs.String("after", "", "not with --cluster: resume one stream alone (the failure report prints the command)")
 	f.applyFlags.register(fs)
-	f.keys.register(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return nil, err
 	}
@@ -239,11 +237,7 @@ func clusterRestoreCmd(ctx context.Context, args []string, stdout, stderr io.Wri
 	if err != nil {
 		return err
 	}
-	keys, err := f.keys.load(stderr)
-	if err != nil {
-		return err
-	}
-	st, err := openStore(ctx, f.store)
+	st, keys, err := f.open(ctx, stderr)
 	if err != nil {
 		return err
 	}

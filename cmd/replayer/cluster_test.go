@@ -206,7 +206,7 @@ func TestClusterFailureReport(t *testing.T) {
 	to := oplog.Timestamp{T: 1700000000, I: 9}
 	var out strings.Builder
 	c := &clusterRun{
-		f:       &clusterFlags{store: "/st"},
+		f:       &clusterFlags{storeFlags: storeFlags{store: "/st"}},
 		to:      to,
 		targets: []streamTarget{{"cfg", "mongodb://a"}, {"shard1", "mongodb://u:pw@b"}, {"shard2", "mongodb://c"}, {"shard3", "mongodb://d"}},
 		preps:   []*restore.Prepared{{Stream: "cfg"}, {Stream: "shard1"}, {Stream: "shard2"}, {Stream: "shard3"}},

@@ -33,13 +33,12 @@ import (
 func exportCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("export", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	storeDir := fs.String("store", "", storeHelp)
+	var sf storeFlags
+	sf.register(fs)
 	stream := fs.String("stream", "", "stream to export (needed when the store holds several)")
 	fromFlag := fs.String("from", "", "export the entries after this position (exclusive; default: from the start of capture)")
 	toFlag := fs.String("to", "latest", "export through this position (inclusive): T.I, T, RFC 3339 or latest (the end of --from's window)")
 	out := fs.String("out", "", "file to write (required); written to a temporary file beside it and renamed when complete")
-	var kf keyFlags
-	kf.register(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -61,11 +60,7 @@ func exportCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if from != nil && to != oplog.Max && !to.After(*from) {
 		return coded(exitUsage, fmt.Errorf("--to %s is not after --from %s: the range (--from, --to] is empty", to, *from))
 	}
-	keys, err := kf.load(stderr)
-	if err != nil {
-		return err
-	}
-	st, err := openStore(ctx, *storeDir)
+	st, keys, err := sf.open(ctx, stderr)
 	if err != nil {
 		return err
 	}
@@ -83,7 +78,7 @@ func exportCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return coded(code, fmt.Errorf("%w; nothing was written to %s", err, *out))
 	}
 	if errors.Is(err, segment.ErrCorrupt) {
-		return coded(exitDamaged, fmt.Errorf("%w; nothing was written to %s; run `replayer verify --store %s` for a full report", err, *out, *storeDir))
+		return coded(exitDamaged, fmt.Errorf("%w; nothing was written to %s; run `replayer verify --store %s` for a full report", err, *out, sf.store))
 	}
 	if err != nil {
 		return err

@@ -25,16 +25,16 @@ import (
 
 // followFlags are replayer follow's settings.
 type followFlags struct {
-	store, target, checkpoint, stream, until, httpAddr string
-	delay, poll, readyLag, timeout                     time.Duration
-	drop                                               bool
-	workers                                            int
+	target, checkpoint, stream, until, httpAddr string
+	delay, poll, readyLag, timeout              time.Duration
+	drop                                        bool
+	workers                                     int
 	applyFlags
-	keys keyFlags
+	storeFlags
 }
 
 func (f *followFlags) register(fs *flag.FlagSet) {
-	fs.StringVar(&f.store, "store", "", storeHelp)
+	f.storeFlags.register(fs)
 	fs.StringVar(&f.target, "target", "", "MongoDB URI of the standby to keep in sync with the store (required)")
 	fs.StringVar(&f.checkpoint, "checkpoint", "", "the follower's own checkpoint directory, one per standby (required; created on the first start)")
 	fs.StringVar(&f.stream, "stream", "", "stream to follow (needed when the store holds several)")
@@ -47,7 +47,6 @@ func (f *followFlags) register(fs *flag.FlagSet) {
 	fs.BoolVar(&f.drop, "drop", false, "first start only: let the initial restore replace namespaces the target already holds")
 	fs.IntVar(&f.workers, "workers", 4, "collections the initial restore loads from the snapshot at once")
 	f.applyFlags.register(fs)
-	f.keys.register(fs)
 }
 
 // validate checks the flags without I/O.
@@ -99,11 +98,7 @@ func followCmd(ctx context.Context, args []string, stdout, stderr io.Writer, log
 	if err != nil {
 		return err
 	}
-	keys, err := ff.keys.load(stderr)
-	if err != nil {
-		return err
-	}
-	st, err := openStore(ctx, ff.store)
+	st, keys, err := ff.open(ctx, stderr)
 	if err != nil {
 		return err
 	}

@@ -96,18 +96,13 @@ type segmentJSON struct {
 func listCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("list", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	storeDir := fs.String("store", "", storeHelp)
+	var sf storeFlags
+	sf.register(fs)
 	asJSON := fs.Bool("json", false, "print JSON for scripts")
-	var kf keyFlags
-	kf.register(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	keys, err := kf.load(stderr)
-	if err != nil {
-		return err
-	}
-	st, err := openStore(ctx, *storeDir)
+	st, keys, err := sf.open(ctx, stderr)
 	if err != nil {
 		return err
 	}

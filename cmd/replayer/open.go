@@ -3,7 +3,9 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
+	"io"
 
 	"github.com/tidelog/tidelog/store"
 	"github.com/tidelog/tidelog/store/storeurl"
@@ -15,6 +17,32 @@ const storeHelp = "the store tailerd writes to (required): a directory or file:/
 	"(credentials from AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, MINIO_ROOT_USER/MINIO_ROOT_PASSWORD or ~/.aws/credentials, never the URL), " +
 	"or kafka://HOST:PORT[,HOST:PORT...][/TOPICPREFIX][?tls=true&ca_file=F&cert_file=F&key_file=F&sasl=MECHANISM&user=NAME&password_file=F] " +
 	"(the Kafka password from password_file or TIDELOG_KAFKA_PASSWORD); see docs/store-layout.md and docs/security.md"
+
+// storeFlags are --store and the keys to read it with (keyFlags): every
+// command that reads a store takes them.
+type storeFlags struct {
+	store string
+	keys  keyFlags
+}
+
+func (f *storeFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&f.store, "store", "", storeHelp)
+	f.keys.register(fs)
+}
+
+// open loads the keys, then opens the store (openStore); the caller closes
+// it with closeStore.
+func (f *storeFlags) open(ctx context.Context, stderr io.Writer) (store.Store, readKeys, error) {
+	keys, err := f.keys.load(stderr)
+	if err != nil {
+		return nil, readKeys{}, err
+	}
+	st, err := openStore(ctx, f.store)
+	if err != nil {
+		return nil, readKeys{}, err
+	}
+	return st, keys, nil
+}
 
 // openStore opens an existing store for reading: the replayer never creates
 // one, so a mistyped location fails rather than reads as empty. Everything

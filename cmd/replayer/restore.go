@@ -30,14 +30,13 @@ func restoreCmd(ctx context.Context, args []string, stdout, stderr io.Writer, lo
 	fs := flag.NewFlagSet("restore", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Bool("cluster", false, "restore every stream of the store to one position, each onto its own target: see `replayer restore --cluster -h`")
-	storeDir := fs.String("store", "", storeHelp)
+	var sf storeFlags
+	sf.register(fs)
 	stream := fs.String("stream", "", "stream to restore (needed when the store holds several)")
 	dryRun := fs.Bool("dry-run", false, "print the plan (snapshot, segments, bytes, entries) and exit without connecting to the target")
 	workers := fs.Int("workers", 4, "collections loaded from the snapshot at once")
 	var tf targetFlags
 	tf.register(fs, "replace namespaces the target already holds")
-	var kf keyFlags
-	kf.register(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -51,11 +50,7 @@ func restoreCmd(ctx context.Context, args []string, stdout, stderr io.Writer, lo
 	if err != nil {
 		return err
 	}
-	keys, err := kf.load(stderr)
-	if err != nil {
-		return err
-	}
-	st, err := openStore(ctx, *storeDir)
+	st, keys, err := sf.open(ctx, stderr)
 	if err != nil {
 		return err
 	}
@@ -64,7 +59,7 @@ func restoreCmd(ctx context.Context, args []string, stdout, stderr io.Writer, lo
 		prep, err := restore.Prepare(ctx, st, restore.Options{Stream: *stream, To: to, Apply: replay.Options{IncludeUsers: tf.includeUsers},
 			Keys: keys.ring, RequireEncryption: keys.require})
 		if err != nil {
-			return replayError(err, *storeDir)
+			return replayError(err, sf.store)
 		}
 		printPlan(stdout, prep)
 		return nil
@@ -76,7 +71,7 @@ func restoreCmd(ctx context.Context, args []string, stdout, stderr io.Writer, lo
 	started := time.Now()
 	res, err := restore.Run(ctx, st, run.client, restore.Options{Stream: *stream, To: run.to, Drop: tf.drop, Workers: *workers, Apply: run.opts,
 		Progress: display(stderr, log), Keys: keys.ring, RequireEncryption: keys.require}, log)
-	skipped, err := run.finish(ctx, err, *storeDir)
+	skipped, err := run.finish(ctx, err, sf.store)
 	if err != nil {
 		return err
 	}

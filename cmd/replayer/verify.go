@@ -15,18 +15,13 @@ import (
 func verifyCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("verify", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	storeDir := fs.String("store", "", storeHelp)
+	var sf storeFlags
+	sf.register(fs)
 	stream := fs.String("stream", "", "verify only this stream")
-	var kf keyFlags
-	kf.register(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	keys, err := kf.load(stderr)
-	if err != nil {
-		return err
-	}
-	st, err := openStore(ctx, *storeDir)
+	st, keys, err := sf.open(ctx, stderr)
 	if err != nil {
 		return err
 	}
