@@ -124,3 +124,41 @@ func FileWarning(path string) string {
 	}
 	return ""
 }
+
+// Source is where a command's keys came from, for its messages.
+type Source struct {
+	From    string // "key file PATH" or EnvVar; "" when no key was given
+	Warning string // FileWarning of the key file, or ""
+}
+
+// ErrBothGiven: a key file and EnvVar were both given. Which one is meant
+// cannot be guessed, and a wrong guess writes, or reads, backups with other
+// keys than the user thinks; each command words the refusal in its own
+// flag or config key.
+var ErrBothGiven = errors.New("a key file and " + EnvVar + " are both given")
+
+// Load reads the keys a command is given: the key file at path (when not
+// "") or EnvVar through lookup; both is ErrBothGiven. setting names the
+// file's flag or config key in errors. Neither given is nil keys, no error.
+func Load(path, setting string, lookup func(string) (string, bool)) (*Keyring, Source, error) {
+	env, err := FromEnv(lookup)
+	if err != nil {
+		return nil, Source{}, err
+	}
+	switch {
+	case path != "" && env != nil:
+		return nil, Source{}, ErrBothGiven
+	case path != "":
+		kr, err := LoadFile(path)
+		if err != nil {
+			return nil, Source{}, fmt.Errorf("%s: %w", setting, err)
+		}
+		return kr, Source{From: "key file " + path, Warning: FileWarning(path)}, nil
+	case env != nil:
+		return env, Source{From: EnvVar}, nil
+	}
+	return nil, Source{}, nil
+}
+
+// IDList shows key ids for messages: "a1b2..., c3d4...".
+func IDList(ids []KeyID) string { return idList(ids) }

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"strings"
 
 	"github.com/tidelog/tidelog/crypt"
 	"github.com/tidelog/tidelog/segment"
@@ -44,27 +43,17 @@ func (k *keyFlags) load(stderr io.Writer) (readKeys, error) {
 }
 
 func (k *keyFlags) loadFrom(stderr io.Writer, lookup func(string) (string, bool)) (readKeys, error) {
-	env, err := crypt.FromEnv(lookup)
+	ring, src, err := crypt.Load(k.file, "--encryption-key-file", lookup)
+	if errors.Is(err, crypt.ErrBothGiven) {
+		return readKeys{}, coded(exitUsage, fmt.Errorf("both --encryption-key-file and %s are given: give the keys one way only", crypt.EnvVar))
+	}
 	if err != nil {
 		return readKeys{}, coded(exitUsage, err)
 	}
-	var rk readKeys
-	switch {
-	case k.file != "" && env != nil:
-		return readKeys{}, coded(exitUsage, fmt.Errorf("both --encryption-key-file and %s are given: give the keys one way only", crypt.EnvVar))
-	case k.file != "":
-		if rk.ring, err = crypt.LoadFile(k.file); err != nil {
-			return readKeys{}, coded(exitUsage, fmt.Errorf("--encryption-key-file: %w", err))
-		}
-		if w := crypt.FileWarning(k.file); w != "" {
-			fmt.Fprintf(stderr, "replayer: warning: %s\n", w)
-		}
-		rk.from = "--encryption-key-file " + k.file
-	case env != nil:
-		rk.ring, rk.from = env, crypt.EnvVar
+	if src.Warning != "" {
+		fmt.Fprintf(stderr, "replayer: warning: %s\n", src.Warning)
 	}
-	rk.require = rk.ring != nil && !k.allowUnencrypted
-	return rk, nil
+	return readKeys{ring: ring, require: ring != nil && !k.allowUnencrypted, from: src.From}, nil
 }
 
 func (rk readKeys) segments() segment.ReaderOptions {
@@ -76,15 +65,7 @@ func (rk readKeys) snapshots() snapshot.ReadOptions {
 }
 
 // ids lists the keys' ids for messages: "a1b2..., c3d4...".
-func (rk readKeys) ids() string { return idList(rk.ring.IDs()) }
-
-func idList(ids []crypt.KeyID) string {
-	s := make([]string, len(ids))
-	for i, id := range ids {
-		s[i] = id.String()
-	}
-	return strings.Join(s, ", ")
-}
+func (rk readKeys) ids() string { return crypt.IDList(rk.ring.IDs()) }
 
 // keyErrorCode maps an encryption policy error to its exit code: a missing
 // or wrong key is bad usage (2: run again with the right key); a plaintext

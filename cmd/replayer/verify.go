@@ -91,7 +91,7 @@ func verifyCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		// do what was asked of it, and the remedy is the command line.
 		return coded(exitUsage, fmt.Errorf("wrong key: %s encrypted with key(s) %s, which are not among the keys given (%s from %s): "+
 			"their structure and chain verified, their contents not; add the missing key(s) to the key file, below the current one, and run verify again",
-			all.wrongWhat(), idList(all.ids()), keys.ids(), keys.from))
+			all.wrongWhat(), crypt.IDList(all.ids()), keys.ids(), keys.from))
 	}
 	if gaps == 0 {
 		fmt.Fprintf(stdout, "OK: %d streams, %d segments, %s, %d snapshots verified (checksums, chain, manifests)\n", len(names), segments, all.entries(entries), snaps)

@@ -127,7 +127,7 @@ func (t *sealedTally) print(w io.Writer, stream string) {
 			advice = ""
 		}
 		fmt.Fprintf(w, "%s: %d segments encrypted with key(s) %s%s: structure and chain verified, contents not decrypted%s\n",
-			stream, n, idList(t.keys), which, advice)
+			stream, n, crypt.IDList(t.keys), which, advice)
 	}
 	for _, s := range t.snaps {
 		advice := " (give the key to verify it)"
@@ -148,7 +148,7 @@ func (t *sealedTally) notice(w io.Writer) {
 	}
 	fmt.Fprintf(w, "NOTICE: %d encrypted segments and %d encrypted snapshots were checked without their key (%s): the segments' structure and chain are verified, "+
 		"their contents and the snapshots are not; give the key (--encryption-key-file FILE or %s) to verify everything\n",
-		segs, snaps, idList(t.ids()), crypt.EnvVar)
+		segs, snaps, crypt.IDList(t.ids()), crypt.EnvVar)
 }
 
 // wrongWhat says what the wrong-key error is about: "3 segments and 1

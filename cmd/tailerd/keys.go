@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 
 	"github.com/rs/zerolog"
@@ -19,25 +20,17 @@ import (
 // stream without its key). The variable set but holding no key is an
 // error (crypt.FromEnv), never "no key".
 func (c *config) loadKeys(lookup func(string) (string, bool)) error {
-	env, err := crypt.FromEnv(lookup)
+	kr, src, err := crypt.Load(c.EncryptionKeyFile, c.opt("encryption-key-file"), lookup)
+	if errors.Is(err, crypt.ErrBothGiven) {
+		return fmt.Errorf("%s and the environment variable %s are both given: give the keys one way only",
+			c.opt("encryption-key-file"), crypt.EnvVar)
+	}
 	if err != nil {
 		return err
 	}
-	switch {
-	case c.EncryptionKeyFile != "" && env != nil:
-		return fmt.Errorf("%s and the environment variable %s are both given: give the keys one way only",
-			c.opt("encryption-key-file"), crypt.EnvVar)
-	case c.EncryptionKeyFile != "":
-		kr, err := crypt.LoadFile(c.EncryptionKeyFile)
-		if err != nil {
-			return fmt.Errorf("%s: %w", c.opt("encryption-key-file"), err)
-		}
-		c.keys, c.keysFrom = kr, "key file "+c.EncryptionKeyFile
-		if w := crypt.FileWarning(c.EncryptionKeyFile); w != "" {
-			c.warnings = append(c.warnings, w)
-		}
-	case env != nil:
-		c.keys, c.keysFrom = env, crypt.EnvVar
+	c.keys, c.keysFrom = kr, src.From
+	if src.Warning != "" {
+		c.warnings = append(c.warnings, src.Warning)
 	}
 	return nil
 }
