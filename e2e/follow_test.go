@@ -112,7 +112,6 @@ func TestFollowStandbySurvivesKills(t *testing.T) {
 	if got.Documents() < 300 {
 		t.Errorf("only %d documents: the test should span a sustained workload", got.Documents())
 	}
-	checkNoDuplicates(t, got)
 	if s, g := userCollections(t, sc), userCollections(t, tc); !slices.Equal(s, g) {
 		t.Errorf("collections: source %v, standby %v", s, g)
 	}
@@ -355,23 +354,6 @@ func (l latencies) report(t *testing.T, when string) {
 		s[i] = s[i].Round(10 * time.Millisecond)
 	}
 	t.Logf("write→applied %s (the source's newest entry, until the follower's /status has it): %v", when, s)
-}
-
-// checkNoDuplicates fails on a document present twice in a collection.
-func checkNoDuplicates(t *testing.T, s workload.State) {
-	t.Helper()
-	for ns, docs := range s {
-		seen := map[string]bool{}
-		for _, d := range docs {
-			var doc bson.Raw
-			must(t, bson.UnmarshalExtJSON([]byte(d), true, &doc))
-			id := doc.Lookup("_id").String()
-			if seen[id] {
-				t.Errorf("%s: _id %s twice", ns, id)
-			}
-			seen[id] = true
-		}
-	}
 }
 
 // userCollections lists every collection outside admin, config and local.
