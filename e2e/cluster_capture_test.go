@@ -224,7 +224,8 @@ func recordCluster(t *testing.T, members map[string]*member) clusterPoint {
 func waitStreamRestorable(t *testing.T, store, logPath, stream string, ts oplog.Timestamp) {
 	t.Helper()
 	waitForLog(t, 60*time.Second, logPath, func() bool {
-		for _, s := range list(t, store).Streams {
+		l, _ := listIfThere(t, store)
+		for _, s := range l.Streams {
 			if s.Name == stream && s.Restorable != nil {
 				to, err := oplog.Parse(s.Restorable.To)
 				return err == nil && !to.Before(ts)

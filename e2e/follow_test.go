@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"os"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -54,10 +53,7 @@ func TestFollowStandbySurvivesKills(t *testing.T) {
 
 	w := startFollowWriter(t, sc)
 	waitForLog(t, 60*time.Second, tailLog, func() bool {
-		if _, err := os.Stat(filepath.Join(store, "tidelog-store.json")); err != nil {
-			return false // tailerd has not created the store yet
-		}
-		l := list(t, store)
+		l, _ := listIfThere(t, store)
 		return len(l.Streams) == 1 && len(l.Streams[0].Segments) > 0
 	})
 

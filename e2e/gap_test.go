@@ -122,8 +122,8 @@ func oldestTS(t *testing.T, c *mongo.Client) oplog.Timestamp {
 func waitRestorable(t *testing.T, store, logPath string, ts oplog.Timestamp) {
 	t.Helper()
 	waitForLog(t, 60*time.Second, logPath, func() bool {
-		l := list(t, store)
-		if len(l.Streams) != 1 || l.Streams[0].Restorable == nil {
+		l, ok := listIfThere(t, store)
+		if !ok || len(l.Streams) != 1 || l.Streams[0].Restorable == nil {
 			return false
 		}
 		to, err := oplog.Parse(l.Streams[0].Restorable.To)
@@ -131,11 +131,12 @@ func waitRestorable(t *testing.T, store, logPath string, ts oplog.Timestamp) {
 	})
 }
 
-// storedThrough is the end of the store's newest segment (T<<32|I), 0 if none.
+// storedThrough is the end of the store's newest segment (T<<32|I), 0 if
+// none or if tailerd has not created the store yet.
 func storedThrough(t *testing.T, store string) uint64 {
 	t.Helper()
-	l := list(t, store)
-	if len(l.Streams) == 0 || len(l.Streams[0].Segments) == 0 {
+	l, ok := listIfThere(t, store)
+	if !ok || len(l.Streams) == 0 || len(l.Streams[0].Segments) == 0 {
 		return 0
 	}
 	segs := l.Streams[0].Segments

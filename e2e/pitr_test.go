@@ -59,7 +59,7 @@ func TestPointInTimeRestoreSurvivesKills(t *testing.T) {
 			d = startTailerd(t, logPath, args...)
 		case 2:
 			// Kill as soon as a new segment lands, to crash near a commit.
-			waitFor(t, 30*time.Second, func() bool { return len(list(t, store).Streams) > 0 })
+			waitFor(t, 30*time.Second, func() bool { l, _ := listIfThere(t, store); return len(l.Streams) > 0 })
 			d.kill()
 			d = startTailerd(t, logPath, args...)
 		}

@@ -40,7 +40,17 @@ if [ "${FUZZTIME:-10s}" != "0" ]; then
   failed=$((failed + fuzzfailed))
 fi
 if [ "$failed" -gt 0 ]; then
-  echo "failures:"; grep -B2 -A20 -E '^\s*--- FAIL' "$log" | head -150
+  # Each failed test with what it printed since it last ran (go test -v
+  # prints a test's messages before its "--- FAIL" line), the last 60 lines.
+  echo "failures:"
+  awk '
+    /^=== (RUN|CONT|NAME) / { n = 0 }
+    { buf[n++ % 60] = $0 }
+    /^\s*--- FAIL: / {
+      print "----"; start = (n > 60) ? n - 60 : 0
+      for (i = start; i < n; i++) print buf[i % 60]
+      n = 0
+    }' "$log" | head -400
 fi
 if [ "${CI:-}" = "true" ] && [ "$skipped" -gt 0 ]; then
   echo "skipped in CI (not allowed):"; grep -E '^\s*--- SKIP' "$log"
