@@ -169,7 +169,7 @@ func (r *run) restores(points []point, snaps []span) {
 		ps := by[v]
 		r.rng.Shuffle(len(ps), func(i, j int) { ps[i], ps[j] = ps[j], ps[i] })
 		for _, p := range ps[:min(len(ps), 4)] {
-			if err := r.restoreRefused(p, target.URI); err != nil {
+			if err := r.restoreRefused(p, v, target.URI); err != nil {
 				t.Error(err)
 				continue
 			}

@@ -90,15 +90,19 @@ func (r *run) restoreAndCompare(p point) error {
 }
 
 // restoreRefused checks that a restore to p's position into target is
-// refused (exit 3) with a message naming the position and the gap.
-func (r *run) restoreRefused(p point, target string) error {
+// refused (exit 3) with a message naming the position and the gap: inside
+// it, that the history there is lost; after it, that a snapshot is needed.
+func (r *run) restoreRefused(p point, v verdict, target string) error {
 	res, err := replayer(r.st.env(), "restore", "--store", r.st.loc(), "--target", target, "--to", p.TS.String())
 	if err != nil {
 		return err
 	}
-	if res.Code != 3 || !strings.Contains(res.Stderr, p.TS.String()) || !strings.Contains(res.Stderr, "outside every restorable window") ||
-		!strings.Contains(res.Stderr, "gap") {
-		return fmt.Errorf("restore to %s (%s) should be refused with exit 3, naming the position, the windows and the gap: %s", p.TS, p.Why, res)
+	want := "restorable only from a base snapshot taken after it"
+	if v == inGap {
+		want = p.TS.String() + " is inside a gap"
+	}
+	if res.Code != 3 || !strings.Contains(res.Stderr, p.TS.String()) || !strings.Contains(res.Stderr, want) {
+		return fmt.Errorf("restore to %s (%s) should be refused with exit 3, naming the position and saying %q: %s", p.TS, p.Why, want, res)
 	}
 	return nil
 }

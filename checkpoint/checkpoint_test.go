@@ -596,9 +596,9 @@ func TestCodecRoundTrip(t *testing.T) {
 		}
 	}
 	gaps := []store.Gap{
-		{},
+		{After: oplog.Timestamp{T: 1}, Next: oplog.Timestamp{T: 1, I: 1}},
 		{After: oplog.Timestamp{T: 5, I: 6}, Next: oplog.Max, Detected: time.Date(2030, 5, 6, 7, 8, 9, 10, time.FixedZone("", -7200)), Reason: "ünïcode reason"},
-		{After: oplog.Timestamp{T: 9, I: 1}, Next: oplog.Timestamp{T: 9, I: 1}, Late: &oplog.Timestamp{T: 8, I: 3}},
+		{After: oplog.Timestamp{T: 9, I: 1}, Next: oplog.Timestamp{T: 9, I: 2}, Late: &oplog.Timestamp{T: 8, I: 3}},
 	}
 	for _, g := range gaps {
 		v, err := encodeGap(g)

@@ -146,6 +146,9 @@ func decodeGap(key, v []byte) (store.Gap, error) {
 		return store.Gap{}, corruptValue(key, "gap detected time: "+err.Error())
 	}
 	gap.Detected = detected
+	if err := gap.Validate(); err != nil {
+		return store.Gap{}, corruptValue(key, err.Error())
+	}
 	return gap, nil
 }
 

@@ -12,6 +12,7 @@ import (
 
 	"github.com/tidelog/tidelog/catalog"
 	"github.com/tidelog/tidelog/oplog"
+	"github.com/tidelog/tidelog/store"
 )
 
 // Base is a complete snapshot as planning needs it. The snapshot holds the
@@ -92,6 +93,9 @@ type WindowError struct {
 	// AfterGap: the stream's history is broken by a gap, and positions after
 	// it need a base snapshot taken after it.
 	AfterGap bool
+	// InGap is the recorded gap To falls inside (after its After, before its
+	// Next): the entries there were lost, so no base can make To restorable.
+	InGap *store.Gap
 }
 
 func (e *WindowError) Error() string {
@@ -103,6 +107,10 @@ func (e *WindowError) Error() string {
 		ws[i] = w.String()
 	}
 	msg := fmt.Sprintf("stream %s: %s is outside every restorable window; restorable: %s", e.Stream, e.To, strings.Join(ws, ", "))
+	if g := e.InGap; g != nil {
+		return fmt.Sprintf("stream %s: %s is inside a gap: the oplog entries after %s and before %s were lost (%s), so no restore can reach that position; pick one in a restorable window: %s",
+			e.Stream, e.To, g.After, g.Next, g.Reason, strings.Join(ws, ", "))
+	}
 	if e.AfterGap {
 		msg += "; history after a gap is restorable only from a base snapshot taken after it (tailerd takes one with --snapshot-every, or now on SIGUSR1)"
 	}
@@ -115,7 +123,7 @@ func (e *WindowError) Error() string {
 func Restore(s *catalog.Stream, bases []Base, to oplog.Timestamp) (Plan, error) {
 	windows := Windows(s, bases)
 	if len(windows) == 0 {
-		return Plan{}, &WindowError{Stream: s.Name, To: to, Windows: windows, AfterGap: len(s.Breaks) > 0}
+		return Plan{}, windowError(s, to, windows)
 	}
 	if to == oplog.Max {
 		latest := windows[0].To
@@ -137,7 +145,7 @@ func Restore(s *catalog.Stream, bases []Base, to oplog.Timestamp) (Plan, error) 
 		}
 	}
 	if best == nil {
-		return Plan{}, &WindowError{Stream: s.Name, To: to, Windows: windows, AfterGap: len(s.Breaks) > 0}
+		return Plan{}, windowError(s, to, windows)
 	}
 	p := Plan{Base: best.Base, To: to}
 	if best.Base != nil {
@@ -155,4 +163,16 @@ func Restore(s *catalog.Stream, bases []Base, to oplog.Timestamp) (Plan, error) 
 		p.Bytes += seg.Header.RawSize
 	}
 	return p, nil
+}
+
+func windowError(s *catalog.Stream, to oplog.Timestamp, windows []Window) *WindowError {
+	e := &WindowError{Stream: s.Name, To: to, Windows: windows, AfterGap: len(s.Breaks) > 0}
+	for _, b := range s.Breaks {
+		// A late-entry gap loses no position of its own (Next follows After).
+		if g := b.Gap; g != nil && g.After.Before(to) && to.Before(g.Next) {
+			e.InGap = g
+			break
+		}
+	}
+	return e
 }

@@ -115,3 +115,31 @@ func TestRestoreOutsideWindows(t *testing.T) {
 		t.Errorf("empty stream: %v", err)
 	}
 }
+
+// A position inside a recorded gap is refused with the gap named: the
+// entries there are lost, and no snapshot can bring them back. A position
+// after the gap (not yet covered by a snapshot) gets the advice to take
+// one instead.
+func TestRestoreInsideAGap(t *testing.T) {
+	s := stream(t, false, map[int]bool{1: true}, [2]uint32{1, 10}, [2]uint32{40, 50})
+	s.Gaps[0].Reason = "oplog no longer reaches back to the last durable position"
+	s.Link()
+	for _, c := range []struct {
+		to          oplog.Timestamp
+		inGap       bool
+		want, wantN string
+	}{
+		{ts(11), true, "100.11 is inside a gap: the oplog entries after 100.10 and before 100.40 were lost (oplog no longer reaches back", "snapshot taken after it"},
+		{ts(39), true, "inside a gap", "snapshot taken after it"},
+		{ts(45), false, "restorable only from a base snapshot taken after it", "inside a gap"},
+	} {
+		_, err := Restore(s, nil, c.to)
+		var we *WindowError
+		if !errors.As(err, &we) || (we.InGap != nil) != c.inGap {
+			t.Fatalf("to %s: %v, want a WindowError (inside a gap: %v)", c.to, err, c.inGap)
+		}
+		if msg := err.Error(); !strings.Contains(msg, c.want) || strings.Contains(msg, c.wantN) || !strings.Contains(msg, "100.1..100.10 (start of capture)") {
+			t.Errorf("to %s: %q\nwant it to contain %q and the window, not %q", c.to, msg, c.want, c.wantN)
+		}
+	}
+}

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tidelog/tidelog/oplog"
 	"github.com/tidelog/tidelog/store"
 	"github.com/tidelog/tidelog/store/storetest"
 )
@@ -136,7 +137,7 @@ func TestCrashLeftovers(t *testing.T) {
 	if err := s.PutSegment(ctx, "rs0", seg1, []byte("whole")); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.PutGap(ctx, "rs0", store.Gap{Reason: "x"}); err != nil {
+	if err := s.PutGap(ctx, "rs0", store.Gap{After: oplog.Timestamp{T: 1, I: 1}, Next: oplog.Timestamp{T: 2, I: 2}, Reason: "x"}); err != nil {
 		t.Fatal(err)
 	}
 	segDir, gapDir := s.segmentsDir("rs0"), s.gapsDir("rs0")
@@ -279,7 +280,7 @@ func TestOpenSegmentIsFile(t *testing.T) {
 func TestMalformedGapFile(t *testing.T) {
 	ctx := context.Background()
 	s := openNew(t)
-	if err := s.PutGap(ctx, "rs0", store.Gap{Reason: "r"}); err != nil {
+	if err := s.PutGap(ctx, "rs0", store.Gap{After: oplog.Timestamp{T: 1, I: 1}, Next: oplog.Timestamp{T: 2, I: 2}, Reason: "r"}); err != nil {
 		t.Fatal(err)
 	}
 	// A malformed gap file is an error, never silently skipped.

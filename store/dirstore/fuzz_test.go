@@ -34,6 +34,8 @@ func FuzzGapFile(f *testing.F) {
 		f.Add(append(data, '\n'))
 	}
 	f.Add([]byte("{"))
+	f.Add([]byte("null"))
+	f.Add([]byte("{}"))
 	f.Add([]byte(`{"after":{"T":1,"I":2},"next":{"T":1e99}}`))
 	s, err := Open(f.TempDir(), true)
 	if err != nil {

@@ -61,8 +61,8 @@ func (s *Store) Gaps(ctx context.Context, stream string) ([]store.Gap, error) {
 		if err != nil {
 			return nil, fmt.Errorf("dirstore %s: read gap %s/%s: %w", s.root, stream, name, err)
 		}
-		var g store.Gap
-		if err := json.Unmarshal(data, &g); err != nil {
+		g, err := store.DecodeGap(data)
+		if err != nil {
 			return nil, fmt.Errorf("dirstore %s: read gap %s/%s: malformed: %w", s.root, stream, name, err)
 		}
 		gaps = append(gaps, g)

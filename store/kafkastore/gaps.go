@@ -56,8 +56,8 @@ func (s *Store) Gaps(ctx context.Context, stream string) ([]store.Gap, error) {
 	}
 	gaps := make([]store.Gap, 0, len(recs))
 	for name, data := range recs {
-		var g store.Gap
-		if err := json.Unmarshal(data, &g); err != nil {
+		g, err := store.DecodeGap(data)
+		if err != nil {
 			return nil, s.errorf(op, fmt.Errorf("gap %s: malformed: %w", name, err))
 		}
 		gaps = append(gaps, g)

@@ -58,8 +58,8 @@ func (s *Store) Gaps(ctx context.Context, stream string) ([]store.Gap, error) {
 		if err != nil {
 			return nil, s.fail(op, fmt.Errorf("read %s: %w", name, err))
 		}
-		var g store.Gap
-		if err := json.Unmarshal(data, &g); err != nil {
+		g, err := store.DecodeGap(data)
+		if err != nil {
 			return nil, s.fail(op, fmt.Errorf("gap %s is malformed: %w", name, err))
 		}
 		gaps = append(gaps, g)
