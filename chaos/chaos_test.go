@@ -56,6 +56,7 @@ func (r *run) setUp() {
 	}
 	t.Cleanup(func() { r.client.Disconnect(context.Background()) })
 	r.st = &stores{minio: testserver.StartMinIOT(t, testserver.MinIOOptions{}), prefix: "prod/rs0", mirror: filepath.Join(r.work, "mirror")}
+	r.st.rotate() // the first key
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	if err := r.st.minio.MakeBucket(ctx, bucket); err != nil {
@@ -92,7 +93,8 @@ func (r *run) schedule() []string {
 		at := len(evs) * k / (r.p.rollovers + 1)
 		evs = slices.Insert(evs, at, "rollover")
 	}
-	return evs
+	// One key rotation, mid-run, so that both keys seal a good share.
+	return slices.Insert(evs, len(evs)/2, "key rotation")
 }
 
 // inject runs the schedule. Capture must catch up after every fault but
@@ -117,6 +119,8 @@ func (r *run) inject() {
 			r.diskFull()
 		case "rollover":
 			r.rollover()
+		case "key rotation":
+			r.rotateKey()
 		}
 		r.alive("after " + ev)
 		r.pause(r.p.calmMin, r.p.calmMax)

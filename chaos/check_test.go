@@ -2,12 +2,14 @@ package chaos
 
 import (
 	"context"
+	"maps"
 	"os"
 	"slices"
 	"sort"
 	"strings"
 	"time"
 
+	"github.com/tidelog/tidelog/crypt"
 	"github.com/tidelog/tidelog/internal/procs"
 	"github.com/tidelog/tidelog/internal/testserver"
 )
@@ -37,7 +39,11 @@ func (r *run) check() {
 	if err != nil {
 		t.Fatal(err)
 	}
-	entries, names, err := storedEntries(ctx, primary)
+	keys, err := r.st.ring()
+	if err != nil {
+		t.Fatal(err)
+	}
+	entries, names, keyIDs, err := storedEntries(ctx, primary, keys)
 	if err != nil {
 		t.Fatalf("read the store's segments: %v", err)
 	}
@@ -45,14 +51,15 @@ func (r *run) check() {
 	if err != nil {
 		t.Fatal(err)
 	}
-	mirrored, mirrorNames, err := storedEntries(ctx, mirror)
+	mirrored, mirrorNames, mirrorKeyIDs, err := storedEntries(ctx, mirror, keys)
 	if err != nil {
 		t.Fatalf("read the mirror's segments: %v", err)
 	}
-	if !slices.Equal(names, mirrorNames) || !slices.Equal(entries, mirrored) {
+	if !slices.Equal(names, mirrorNames) || !slices.Equal(entries, mirrored) || !slices.Equal(keyIDs, mirrorKeyIDs) {
 		t.Errorf("the mirror holds %d segments (%d entries), the store %d (%d entries): fan-out lost or added something",
 			len(mirrorNames), len(mirrored), len(names), len(entries))
 	}
+	r.checkKeys(names, keyIDs)
 	writes := r.w.Writes()
 	points := r.w.Points()
 	tl := countEntries(writes, entries, r.gaps)
@@ -83,13 +90,8 @@ func (r *run) check() {
 		t.Logf("NOTE tailerd reported a damaged snapshot manifest:\n%s", grepLines(string(log), "snapshot has a damaged manifest"))
 	}
 	msgs := errorMessages(string(log))
-	keys := make([]string, 0, len(msgs))
-	for k := range msgs {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	for _, k := range keys {
-		t.Logf("tailerd logged %4d× error %q", msgs[k], k)
+	for _, m := range slices.Sorted(maps.Keys(msgs)) {
+		t.Logf("tailerd logged %4d× error %q", msgs[m], m)
 	}
 }
 
@@ -187,4 +189,34 @@ func (r *run) restores(points []point, snaps []span) {
 func grepLines(s, part string) string {
 	out := procs.Lines(s, part)
 	return strings.Join(out[:min(10, len(out))], "\n")
+}
+
+// checkKeys checks the rotations: every segment is sealed with a key of the
+// run, and along the stream the keys only ever move to newer ones (a
+// rotation takes effect at tailerd's next start and never goes back); each
+// key the run gave tailerd sealed some segment.
+func (r *run) checkKeys(names []string, ids []crypt.KeyID) {
+	age := map[crypt.KeyID]int{} // 0: the oldest key
+	for i, k := range slices.Backward(r.st.keys) {
+		age[k.ID()] = len(r.st.keys) - 1 - i
+	}
+	newest := 0
+	r.fig.segmentsPerKey = make([]int, len(r.st.keys))
+	for i, id := range ids {
+		a, ok := age[id]
+		if !ok {
+			r.t.Errorf("segment %s is sealed with key %s, not a key of the run", names[i], id)
+			continue
+		}
+		if a < newest {
+			r.t.Errorf("segment %s is sealed with an older key (%s) than a segment before it: a rotation went back", names[i], id)
+		}
+		newest = max(newest, a)
+		r.fig.segmentsPerKey[a]++
+	}
+	for a, n := range r.fig.segmentsPerKey {
+		if n == 0 {
+			r.t.Errorf("key %d of %d sealed no segment: a rotation took effect at once or never", a+1, len(r.st.keys))
+		}
+	}
 }

@@ -27,6 +27,8 @@ type figures struct {
 	expected, found, lost int // writes outside the gaps; of them in the segments; missing
 	inGaps, unexpected    int // writes lost to the rollovers (expected); stored entries no write explains
 	segments              int
+	keyRotations          int   // restarts with a new encryption key first in the ring
+	segmentsPerKey        []int // segments sealed with each key, oldest key first
 
 	catchUpMax time.Duration // the longest wait for both stores to reach the source after a fault
 }
@@ -41,10 +43,10 @@ func (f *figures) line(p profile, seed uint64, took time.Duration) string {
 		"source restarts %d, store outages %d (%s down), "+
 		"disk-full episodes %d, rollovers %d (gap reported with positions, exit 3), "+
 		"timestamps restored %d and matched %d, refused %d inside a gap and %d before its snapshot, states recorded %d, "+
-		"writes %d, entries expected %d found %d lost %d (in gaps %d, unexplained %d), segments %d, "+
+		"writes %d, entries expected %d found %d lost %d (in gaps %d, unexplained %d), segments %d (all encrypted; per key %v, %d key rotations), "+
 		"slowest catch-up %s, duration %s",
 		p.name, seed, f.kills, f.killsInFaults, f.starts, f.refusedStarts, f.sourceRestarts, f.storeOutages, f.outageTime.Round(time.Second),
 		f.diskFulls, f.rollovers, f.restored, f.matched, f.refusedInGap, f.refusedNoBase, f.points,
-		f.writes, f.expected, f.found, f.lost, f.inGaps, f.unexpected, f.segments,
+		f.writes, f.expected, f.found, f.lost, f.inGaps, f.unexpected, f.segments, f.segmentsPerKey, f.keyRotations,
 		f.catchUpMax.Round(100*time.Millisecond), took.Round(time.Second))
 }

@@ -59,3 +59,18 @@ func (r *run) killWithin(d time.Duration) {
 	r.fig.killsInFaults++
 	r.start()
 }
+
+// rotateKey restarts tailerd, as an operator would (SIGTERM, then a start),
+// with a new key first in its ring: from then on it seals with the new key,
+// and everything sealed with the old one stays readable with it.
+func (r *run) rotateKey() {
+	r.t.Helper()
+	r.alive("before a key rotation")
+	if code, ok := r.d.Stop(time.Minute); !ok || code != 0 {
+		r.t.Fatalf("tailerd on SIGTERM for a key rotation: exit %d (exited %v), want 0\n%s", code, ok, procs.Tail(r.logPath, 40))
+	}
+	r.st.rotate()
+	r.fig.keyRotations++
+	r.start()
+	r.catchUp("a key rotation")
+}

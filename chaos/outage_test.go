@@ -18,6 +18,10 @@ import (
 func (r *run) storeOutage() {
 	r.t.Helper()
 	down := r.p.outageMin + time.Duration(r.rng.Int64N(int64(r.p.outageMax-r.p.outageMin)+1))
+	// The fault is an outage under a running tailerd: one still starting
+	// (after a kill just before, on a loaded machine) would meet it at its
+	// start instead, which the kill inside the outage below covers.
+	r.waitTailing()
 	mark := r.logMark()
 	began := time.Now()
 	if err := r.st.minio.Stop(); err != nil {

@@ -9,6 +9,7 @@ import (
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 
+	"github.com/tidelog/tidelog/crypt"
 	"github.com/tidelog/tidelog/internal/procs"
 	"github.com/tidelog/tidelog/oplog"
 	"github.com/tidelog/tidelog/store"
@@ -182,8 +183,12 @@ func (r *run) durableBefore(down oplog.Timestamp) oplog.Timestamp {
 		r.t.Fatal(err)
 	}
 	var got []oplog.Timestamp
+	keys, err := r.st.ring()
+	if err != nil {
+		r.t.Fatal(err)
+	}
 	for _, st := range []store.Store{primary, mirror} {
-		ts, err := lastEntryAtOrBefore(ctx, st, down)
+		ts, err := lastEntryAtOrBefore(ctx, st, keys, down)
 		if err != nil {
 			r.t.Fatalf("%s: %v", st, err)
 		}
@@ -197,14 +202,14 @@ func (r *run) durableBefore(down oplog.Timestamp) oplog.Timestamp {
 
 // lastEntryAtOrBefore reads the newest segment ending at or before limit
 // and returns the ts of its last entry.
-func lastEntryAtOrBefore(ctx context.Context, st store.Store, limit oplog.Timestamp) (oplog.Timestamp, error) {
+func lastEntryAtOrBefore(ctx context.Context, st store.Store, keys *crypt.Keyring, limit oplog.Timestamp) (oplog.Timestamp, error) {
 	names, err := st.Segments(ctx, stream)
 	if err != nil {
 		return oplog.Timestamp{}, err
 	}
 	for i := len(names) - 1; i >= 0; i-- {
 		var last oplog.Timestamp
-		err := readSegment(ctx, st, names[i], func(raw bson.Raw) error {
+		_, err := readSegment(ctx, st, names[i], keys, func(raw bson.Raw) error {
 			ts, err := oplog.EntryTS(raw)
 			last = ts
 			return err

@@ -5,9 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 
+	"github.com/tidelog/tidelog/crypt"
 	"github.com/tidelog/tidelog/internal/testserver"
 	"github.com/tidelog/tidelog/oplog"
 	"github.com/tidelog/tidelog/segment"
@@ -24,20 +26,38 @@ const bucket = "chaos"
 // stores are where the run's segments go: MinIO (the primary, --store) and a
 // local directory beside it (--publish-to mirror=DIR), both fed through the
 // spool.
+//
+// Both hold encrypted segments and snapshots only: tailerd and replayer get
+// keys, newest first, through TIDELOG_ENCRYPTION_KEY, and replayer with
+// keys refuses anything unencrypted.
 type stores struct {
 	minio  *testserver.MinIO
 	prefix string
 	mirror string
+	keys   []crypt.Key // newest (the one tailerd encrypts with) first
 }
+
+// rotate makes a new key the one tailerd encrypts with from its next
+// start; the older keys stay, to read what they sealed.
+func (s *stores) rotate() { s.keys = append([]crypt.Key{crypt.NewKey()}, s.keys...) }
+
+// ring is the keyring of every key of the run.
+func (s *stores) ring() (*crypt.Keyring, error) { return crypt.NewKeyring(s.keys...) }
 
 // loc is the primary's --store location.
 func (s *stores) loc() string {
 	return "s3://" + bucket + "/" + s.prefix + "?endpoint=" + s.minio.Endpoint() + "&tls=false"
 }
 
-// env gives a tailerd or replayer process the bucket's credentials.
+// env gives a tailerd or replayer process the bucket's credentials and the
+// encryption keys.
 func (s *stores) env() []string {
-	return []string{"AWS_ACCESS_KEY_ID=" + s.minio.AccessKey(), "AWS_SECRET_ACCESS_KEY=" + s.minio.SecretKey(), "AWS_SESSION_TOKEN="}
+	keys := make([]string, len(s.keys))
+	for i, k := range s.keys {
+		keys[i] = crypt.FormatKey(k)
+	}
+	return []string{"AWS_ACCESS_KEY_ID=" + s.minio.AccessKey(), "AWS_SECRET_ACCESS_KEY=" + s.minio.SecretKey(), "AWS_SESSION_TOKEN=",
+		"TIDELOG_ENCRYPTION_KEY=" + strings.Join(keys, ",")}
 }
 
 // primary opens the bucket in-process, read-only, with few retries: the
@@ -92,16 +112,18 @@ type entry struct {
 }
 
 // storedEntries reads every segment of the stream in st through the
-// verifying segment reader, in order, and returns the entries and the
-// segments' names.
-func storedEntries(ctx context.Context, st store.Store) ([]entry, []string, error) {
+// verifying segment reader, in order, refusing any that is not encrypted
+// with one of keys, and returns the entries, the segments' names and the
+// id of the key each is sealed with.
+func storedEntries(ctx context.Context, st store.Store, keys *crypt.Keyring) ([]entry, []string, []crypt.KeyID, error) {
 	names, err := st.Segments(ctx, stream)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	var out []entry
-	for _, name := range names {
-		if err := readSegment(ctx, st, name, func(raw bson.Raw) error {
+	ids := make([]crypt.KeyID, len(names))
+	for i, name := range names {
+		if ids[i], err = readSegment(ctx, st, name, keys, func(raw bson.Raw) error {
 			e, err := parseEntry(raw)
 			if err != nil {
 				return fmt.Errorf("segment %s: %w", name, err)
@@ -109,32 +131,32 @@ func storedEntries(ctx context.Context, st store.Store) ([]entry, []string, erro
 			out = append(out, e)
 			return nil
 		}); err != nil {
-			return nil, nil, err
+			return nil, nil, nil, err
 		}
 	}
-	return out, names, nil
+	return out, names, ids, nil
 }
 
-func readSegment(ctx context.Context, st store.Store, name string, each func(bson.Raw) error) error {
+func readSegment(ctx context.Context, st store.Store, name string, keys *crypt.Keyring, each func(bson.Raw) error) (crypt.KeyID, error) {
 	rc, err := st.OpenSegment(ctx, stream, name)
 	if err != nil {
-		return err
+		return crypt.KeyID{}, err
 	}
 	defer rc.Close()
-	r, err := segment.NewReader(rc, name)
+	r, err := segment.NewReaderWith(rc, name, segment.ReaderOptions{Keys: keys, RequireEncryption: true})
 	if err != nil {
-		return err
+		return crypt.KeyID{}, err
 	}
 	for {
 		raw, err := r.Next()
 		if err == io.EOF {
-			return nil
+			return r.Header().KeyID, nil
 		}
 		if err != nil {
-			return err
+			return crypt.KeyID{}, err
 		}
 		if err := each(raw); err != nil {
-			return err
+			return crypt.KeyID{}, err
 		}
 	}
 }
