@@ -1,8 +1,6 @@
 package tailer
 
 import (
-	"context"
-
 	"github.com/tidelog/tidelog/crypt"
 	"github.com/tidelog/tidelog/segment"
 )
@@ -16,14 +14,14 @@ import (
 // need to know (replayer requires --allow-unencrypted to read plaintext
 // segments once it is given keys, and every key of the chain to read
 // across it).
-func (t *Tailer) checkEncryption(ctx context.Context, head segment.Info) error {
+// h is the head's stored header, or readErr why it could not be read.
+func (t *Tailer) checkEncryption(head segment.Info, h segment.Header, readErr error) error {
 	primary := t.cfg.Keys.Primary()
-	h, err := t.storedHeader(ctx, head.Name)
-	if err != nil {
+	if readErr != nil {
 		if primary.IsZero() {
-			return err // the check matters most without a key: never skip it
+			return readErr // the check matters most without a key: never skip it
 		}
-		t.log.Debug().Err(err).Str("segment", head.Name).Msg("could not read the head segment's header to compare its encryption")
+		t.log.Debug().Err(readErr).Str("segment", head.Name).Msg("could not read the head segment's header to compare its encryption")
 		return nil
 	}
 	switch {

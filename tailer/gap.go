@@ -2,6 +2,7 @@ package tailer
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/tidelog/tidelog/oplog"
 )
@@ -49,4 +50,53 @@ type OrderError struct {
 func (e *OrderError) Error() string {
 	return fmt.Sprintf("stream %s: oplog entry %s arrived after %s; the source returned entries out of order, "+
 		"so tidelog stopped rather than skip or reorder them (for FerretDB use cursor mode poll)", e.Stream, e.Got, e.Prev)
+}
+
+// GapNotRecordedError is a gap that could not be recorded in the
+// checkpoint, the store, or both. It unwraps to the *GapError (so the
+// daemon stops as for any gap, exit 3) and to the write failures. The
+// stop is what keeps the gap from being lost: the next start looks for it
+// again (a rolled oplog still does not reach back; a late entry is among
+// the stored entries recheck looks behind after a restart) while the
+// source still holds it.
+type GapNotRecordedError struct {
+	Gap               *GapError
+	Checkpoint, Store error // nil: recorded there
+}
+
+func (e *GapNotRecordedError) Error() string {
+	where := "the checkpoint and the store"
+	switch {
+	case e.Checkpoint == nil:
+		where = "the store (the checkpoint holds it, and the next start puts it in the store before anything else)"
+	case e.Store == nil:
+		where = "the checkpoint (the store holds it, so restores stop before it)"
+	}
+	var causes []string
+	if e.Checkpoint != nil {
+		causes = append(causes, "checkpoint: "+e.Checkpoint.Error())
+	}
+	if e.Store != nil {
+		causes = append(causes, "store: "+e.Store.Error())
+	}
+	restores := "restores that cross it would miss the history it names"
+	if e.Store == nil {
+		restores = "restores stop before it"
+	}
+	return fmt.Sprintf("%s. THIS GAP IS NOT RECORDED in %s (%s). Until it is, %s. "+
+		"Make the checkpoint directory and the store writable, then restart tailerd soon: it looks for the gap again "+
+		"(a late entry is found again only while the source's oplog still holds it), records it and stops again; "+
+		"then go on as the gap's own advice says",
+		e.Gap.Error(), where, strings.Join(causes, "; "), restores)
+}
+
+// Unwrap returns the gap and the write failures.
+func (e *GapNotRecordedError) Unwrap() []error {
+	errs := []error{e.Gap}
+	for _, err := range []error{e.Checkpoint, e.Store} {
+		if err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errs
 }

@@ -48,9 +48,13 @@ type reader struct {
 	settle, recheck time.Duration
 	now             func() time.Time
 	recent          []passed  // passed on within recheck, in ts order, contiguous up to last
+	recentCap       int       // most entries recent may hold (defaultRecentCap)
 	lastRecheck     time.Time // when the last recheck began
 	checked         time.Time // when the last recheck that read up to last began
 	lastClockWarn   time.Time
+	holding         bool           // a full range holds capture back (held)
+	holds           *atomic.Uint64 // holds begun, for Stats
+	lastHoldLog     time.Time
 }
 
 // run reads until ctx ends or an unrecoverable error (gap, order) occurs.
@@ -110,6 +114,8 @@ func (r *reader) once(ctx context.Context, out chan<- *batch) (progressed bool, 
 		r.trim()
 		if len(r.recent) > 0 && now.Sub(r.lastRecheck) >= recheckEvery {
 			from, rechecking, r.lastRecheck = r.recent[0].ts, true, now
+		} else if r.full() {
+			return false, r.held(now), nil
 		}
 	}
 	extra := 0
@@ -199,7 +205,14 @@ func (r *reader) once(ctx context.Context, out chan<- *batch) (progressed bool, 
 				r.warnClockAhead(w, now)
 				return progressed, w, nil
 			}
+			if r.full() {
+				if !send() {
+					return progressed, 0, ctx.Err()
+				}
+				return progressed, r.held(now), nil
+			}
 			r.recent = append(r.recent, passed{ts: ts, at: now})
+			r.holding = false
 		}
 		r.inclusive = false
 		b.data = append(b.data, cur.Current...)

@@ -47,13 +47,10 @@ func (t *Tailer) reconcile(ctx context.Context) (segment.Info, bool, error) {
 	// Once a stream is encrypted it stays so: a plaintext segment after an
 	// encrypted one is forged (its link to the encrypted head is in that
 	// head's clear header, so no key is needed) or was written by a
-	// tailerd without its key, and is never adopted.
-	encrypted := false
-	if has {
-		if encrypted, err = t.storedEncrypted(ctx, head.Name); err != nil {
-			return segment.Info{}, false, err
-		}
-	}
+	// tailerd without its key, and is never adopted. The head's header is
+	// read only when there is something to adopt, so that a start reads
+	// the head once (readHead).
+	encrypted, knowEncrypted := false, !has
 	var gaps []store.Gap
 	for _, name := range names {
 		start, _, err := segment.ParseName(name)
@@ -62,6 +59,13 @@ func (t *Tailer) reconcile(ctx context.Context) (segment.Info, bool, error) {
 		}
 		if has && !start.After(head.OpEnd) {
 			continue
+		}
+		if !knowEncrypted {
+			h, err := t.storedHeader(ctx, head.Name)
+			if err != nil {
+				return segment.Info{}, false, err
+			}
+			encrypted, knowEncrypted = h.Encrypted, true
 		}
 		info, err := t.verifyStored(ctx, name)
 		if err != nil {
@@ -100,32 +104,6 @@ func (t *Tailer) reconcile(ctx context.Context) (segment.Info, bool, error) {
 		head, has = info, true
 	}
 	return head, has, nil
-}
-
-// storedEncrypted reads whether stored segment name is encrypted (its
-// header only).
-func (t *Tailer) storedEncrypted(ctx context.Context, name string) (bool, error) {
-	h, err := t.storedHeader(ctx, name)
-	if err != nil {
-		return false, err
-	}
-	return h.Encrypted, nil
-}
-
-func (t *Tailer) storedHeader(ctx context.Context, name string) (segment.Header, error) {
-	rc, err := t.store.OpenSegment(ctx, t.stream, name)
-	if err != nil {
-		return segment.Header{}, fmt.Errorf("open %s/%s in %s: %w", t.stream, name, t.store, err)
-	}
-	defer rc.Close()
-	h, _, err := segment.ReadHeader(rc)
-	if errors.Is(err, segment.ErrCorrupt) {
-		return segment.Header{}, fmt.Errorf("%w: store %s: segment %s/%s: %w; run `replayer verify`", ErrStoreMismatch, t.store, t.stream, name, err)
-	}
-	if err != nil {
-		return segment.Header{}, fmt.Errorf("read the header of %s/%s in %s: %w", t.stream, name, t.store, err)
-	}
-	return h, nil
 }
 
 func (t *Tailer) verifyStored(ctx context.Context, name string) (segment.Info, error) {

@@ -1,16 +1,12 @@
 package tailer
 
 import (
-	"context"
-	"errors"
-	"io"
 	"slices"
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 
 	"github.com/tidelog/tidelog/oplog"
-	"github.com/tidelog/tidelog/segment"
 )
 
 // Poll mode reads a server that shows oplog holes to readers. FerretDB
@@ -27,11 +23,15 @@ import (
 //     entry's stamp; settle waits for it.
 //   - recheck: entries passed on within the last recheck (by this
 //     machine's clock, from when they were passed, up to the start of a
-//     recheck that completed) are read again every recheckEvery. One that was not passed on, between the oldest of them
-//     and the position, became visible too late: capture stops with a
-//     GapError whose Late names it, recorded in the store, so that no
-//     restore silently misses it. After a restart the head segment's
-//     newest entries seed the range, so a hole behind the position at the
+//     recheck that completed) are read again every recheckEvery. One that
+//     was not passed on, between the oldest of them and the position,
+//     became visible too late: capture stops with a GapError whose Late
+//     names it, recorded in the store, so that no restore silently misses
+//     it. The range holds at most recentCap entries; when it is full the
+//     reader passes nothing more on until the oldest have been looked
+//     behind for the whole window, so no entry ever leaves the range
+//     unchecked (held, below). After a restart the newest stored entries
+//     seed the range (seedRecheck), so a hole behind the position at the
 //     stop is still looked for.
 //
 // Settle assumes the source's clock is close to this machine's (they share
@@ -45,9 +45,14 @@ const (
 	// minSettleWait bounds how often a busy source is polled while its
 	// newest entries settle: each poll of FerretDB scans its oplog.
 	minSettleWait = 100 * time.Millisecond
-	// maxRecent bounds the memory recheck keeps; past it the oldest are
-	// dropped and rechecked no more.
-	maxRecent = 20000
+	// defaultRecentCap bounds the entries recheck looks behind: the memory
+	// it keeps and what each recheck reads again. A full range holds
+	// capture back (see held): poll mode then passes on at most about
+	// defaultRecentCap entries per recheck+recheckEvery (5,000/s), more
+	// than FerretDB writes (about 2,000/s), so only a catch-up waits.
+	defaultRecentCap = 20000
+	// holdLogEvery is how often a held capture is logged.
+	holdLogEvery = time.Minute
 )
 
 // passed is an entry the reader passed on, kept for recheck.
@@ -73,15 +78,52 @@ func entryWall(entry bson.Raw, ts oplog.Timestamp) time.Time {
 // not recheck for a while, blocked on a slow store or source, must still
 // look behind them once). The newest of those stays as the range's lower
 // bound: an entry late to appear between it and the next one is as recent
-// as that next one.
+// as that next one. Nothing else leaves the range: a full one holds
+// capture back instead (held).
 func (r *reader) trim() {
 	cut := 0
-	for len(r.recent)-cut > 1 && (r.checked.Sub(r.recent[cut+1].at) > r.recheck || len(r.recent)-cut > maxRecent) {
+	for len(r.recent)-cut > 1 && r.checked.Sub(r.recent[cut+1].at) > r.recheck {
 		cut++
 	}
 	if cut > 0 {
 		r.recent = append(r.recent[:0], r.recent[cut:]...)
 	}
+}
+
+// full says whether recheck's range holds as many entries as it may: the
+// next entry waits until trim frees room.
+func (r *reader) full() bool { return len(r.recent) >= r.capacity() }
+
+// capacity is recentCap, at least 2: trim keeps the range's lower bound,
+// so a range of one could never take another entry.
+func (r *reader) capacity() int {
+	if r.recentCap <= 0 {
+		return defaultRecentCap
+	}
+	return max(r.recentCap, 2)
+}
+
+// held is called when a full range holds capture back, and returns how
+// long until the next recheck, which may free room. Dropping the oldest
+// entries instead would stop looking behind them before their window
+// ended, and an entry appearing late there would be skipped without a
+// word: for a backup, a slower catch-up is the lesser harm. Each hold is
+// counted (Stats.RecheckHolds) and logged at most every holdLogEvery.
+func (r *reader) held(now time.Time) time.Duration {
+	if !r.holding {
+		r.holding = true
+		if r.holds != nil {
+			r.holds.Add(1)
+		}
+	}
+	if r.lastHoldLog.IsZero() || now.Sub(r.lastHoldLog) >= holdLogEvery {
+		r.lastHoldLog = now
+		r.log.Info().Str("stream", r.stream).Int("entries", len(r.recent)).Stringer("from", r.recent[0].ts).
+			Stringer("to", r.last).Dur("window", r.recheck).
+			Msg("poll mode holds capture back until the entries it passed on last have been looked behind for the whole recheck window " +
+				"(a catch-up runs at about 5,000 entries/s); nothing is skipped")
+	}
+	return max(r.lastRecheck.Add(recheckEvery).Sub(now), minSettleWait)
 }
 
 // wasPassed says whether ts is among the recent entries passed on.
@@ -109,47 +151,6 @@ func (r *reader) warnClockAhead(wait time.Duration, now time.Time) {
 	r.lastClockWarn = now
 	r.log.Warn().Str("stream", r.stream).Dur("ahead", ahead.Round(time.Millisecond)).
 		Msg("the source stamps oplog entries ahead of this machine's clock; poll mode holds each entry back until it settles by ours, so capture lags by as much: synchronise the clocks (NTP)")
-}
-
-// seedRecheck starts recheck's range, after a restart, with the entries of
-// the head segment: a hole behind the position at the stop is looked for as
-// if this process had passed them. Best effort: without them the range
-// starts at the position, as on a first start, and the reader says so.
-func (t *Tailer) seedRecheck(ctx context.Context, rd *reader, head segment.Info) {
-	if rd.settle <= 0 {
-		return
-	}
-	rc, err := t.store.OpenSegment(ctx, t.stream, head.Name)
-	if err == nil {
-		defer rc.Close()
-		var sr *segment.Reader
-		if sr, err = segment.NewReaderWith(rc, head.Name, t.cfg.readOptions()); err == nil {
-			now := rd.now()
-			for {
-				e, nerr := sr.Next()
-				if nerr != nil {
-					if !errors.Is(nerr, io.EOF) {
-						err = nerr
-					}
-					break
-				}
-				ts, terr := oplog.EntryTS(e)
-				if terr != nil {
-					err = terr
-					break
-				}
-				rd.recent = append(rd.recent, passed{ts: ts, at: now})
-			}
-			if len(rd.recent) > maxRecent {
-				rd.recent = rd.recent[len(rd.recent)-maxRecent:]
-			}
-		}
-	}
-	if err != nil || len(rd.recent) == 0 || rd.recent[len(rd.recent)-1].ts != head.OpEnd {
-		rd.recent = nil
-		t.log.Warn().Err(err).Str("segment", head.Name).
-			Msg("could not read the head segment to look again behind the position after the restart; an entry the source shows late just behind it would not be caught")
-	}
 }
 
 // known adds ts to the passed entries in its place, so that recheck does

@@ -31,6 +31,11 @@ type Stats struct {
 	// failed oplog reads.
 	StoreErrors uint64 `json:"store_errors"`
 	ReadErrors  uint64 `json:"read_errors"`
+	// RecheckHolds counts the times poll mode held capture back because
+	// the entries it looks behind for late ones filled its range (a
+	// catch-up faster than about 5,000 entries/s): capture lags then, and
+	// nothing is skipped.
+	RecheckHolds uint64 `json:"recheck_holds"`
 	// SourceOldest and SourceNewest are the oplog's ends at ProbedAt: the
 	// oldest bounds the headroom, the newest the lag.
 	SourceOldest oplog.Timestamp `json:"source_oldest"`
@@ -79,6 +84,7 @@ func (s Stats) HeadroomSeconds() (seconds float64, ok bool) {
 type counters struct {
 	segments, entries, bytes atomic.Uint64
 	storeErrors, readErrors  atomic.Uint64
+	recheckHolds             atomic.Uint64
 	pending                  atomic.Int64
 	lastCommit               atomic.Int64 // unix nanoseconds
 
@@ -96,7 +102,7 @@ func (t *Tailer) Stats() Stats {
 	s := Stats{
 		Stream: t.Stream(), Captured: captured, Durable: durable,
 		Pending: c.pending.Load(), Segments: c.segments.Load(), Entries: c.entries.Load(), Bytes: c.bytes.Load(),
-		StoreErrors: c.storeErrors.Load(), ReadErrors: c.readErrors.Load(),
+		StoreErrors: c.storeErrors.Load(), ReadErrors: c.readErrors.Load(), RecheckHolds: c.recheckHolds.Load(),
 	}
 	if ns := c.lastCommit.Load(); ns != 0 {
 		s.LastCommit = time.Unix(0, ns).UTC()

@@ -36,6 +36,11 @@ type Tailer struct {
 	slowPutEvery, shutdownGrace time.Duration
 	// clock is what poll mode settles entries by; tests replace it.
 	clock func() time.Time
+	// recentCap is how many entries poll mode's recheck looks behind at
+	// most (defaultRecentCap); gapPutFor how long a gap record is retried
+	// in the store. Tests shorten them.
+	recentCap int
+	gapPutFor time.Duration
 
 	captured atomic.Uint64          // ts (T<<32|I) of the last entry handed to the open segment
 	durable  atomic.Uint64          // opEnd of the last segment committed to the checkpoint
@@ -53,7 +58,8 @@ func (t *Tailer) Progress() (captured, durable oplog.Timestamp) {
 // New prepares a tailer; it does no I/O.
 func New(client *mongo.Client, st store.Store, ckpt *checkpoint.DB, cfg Config, log zerolog.Logger) *Tailer {
 	return &Tailer{cfg: cfg.withDefaults(), client: client, store: st, ckpt: ckpt, log: log,
-		slowPutEvery: 30 * time.Second, shutdownGrace: 15 * time.Second, clock: time.Now}
+		slowPutEvery: 30 * time.Second, shutdownGrace: 15 * time.Second, clock: time.Now,
+		recentCap: defaultRecentCap, gapPutFor: time.Minute}
 }
 
 // Stream is the stream name, known once Run has connected.
@@ -95,14 +101,20 @@ func (t *Tailer) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	var hs storedHead
 	if hasHead {
+		var herr error
+		hs, herr = t.readHead(ctx, head.Name, t.settles())
 		// Before startPosition, which may record a gap: a tailer that
 		// must not run writes nothing.
-		if err := t.checkEncryption(ctx, head); err != nil {
+		if err := t.checkEncryption(head, hs.header, herr); err != nil {
 			return err
 		}
+		if herr != nil {
+			hs.timesErr = herr
+		}
 	}
-	rd, prev, err := t.startPosition(ctx, head, hasHead)
+	rd, prev, err := t.startPosition(ctx, head, hasHead, hs)
 	if err != nil {
 		return err
 	}
@@ -118,9 +130,11 @@ func (t *Tailer) Run(ctx context.Context) error {
 }
 
 // startPosition decides where reading begins and what the first segment links to.
-func (t *Tailer) startPosition(ctx context.Context, head segment.Info, hasHead bool) (*reader, segment.Link, error) {
-	rd := &reader{src: t.src, stream: t.stream, log: t.log, errs: &t.stats.readErrors, now: t.clock}
-	if t.src.mode == CursorPoll && t.cfg.PollSettle > 0 {
+// hs is the head as read from the store, for recheck's range.
+func (t *Tailer) startPosition(ctx context.Context, head segment.Info, hasHead bool, hs storedHead) (*reader, segment.Link, error) {
+	rd := &reader{src: t.src, stream: t.stream, log: t.log, errs: &t.stats.readErrors, now: t.clock,
+		recentCap: t.recentCap, holds: &t.stats.recheckHolds}
+	if t.settles() {
 		rd.settle, rd.recheck = t.cfg.PollSettle, t.cfg.Recheck
 	}
 	if hasHead {
@@ -146,13 +160,13 @@ func (t *Tailer) startPosition(ctx context.Context, head segment.Info, hasHead b
 				// new chain, so that restores cannot cross the entry missed.
 				t.log.Warn().Stringer("from", rd.last).Stringer("late", *g.Late).
 					Msg("--accept-gap: starting a new chain after the recorded late entry; restores cannot cross it")
-				t.seedRecheck(ctx, rd, head)
+				t.seedRecheck(ctx, rd, head, hs)
 				rd.known(*g.Late) // recorded: not late again
 				return rd, segment.Link{}, nil
 			}
 			return t.newChainAfterGap(ctx, rd)
 		}
-		t.seedRecheck(ctx, rd, head)
+		t.seedRecheck(ctx, rd, head, hs)
 		return rd, head.Link(), nil
 	}
 	s := t.cfg.Start
@@ -173,6 +187,15 @@ func (t *Tailer) startPosition(ctx context.Context, head segment.Info, hasHead b
 		if !ok || oldest.After(s.At) {
 			return nil, segment.Link{}, fmt.Errorf("start position %s: the oplog no longer reaches back to it (oldest entry %s); start at oldest or a later position", s.At, oldest)
 		}
+		// The newest entry before the first at or after At: read the
+		// other way round, an entry at or after At written between the
+		// two reads would be taken for history before the start, and
+		// skipped. Read this way, no entry at or after At means the
+		// newest is before At.
+		newest, _, err := t.src.newest(ctx)
+		if err != nil {
+			return nil, segment.Link{}, &SourceError{Err: err}
+		}
 		first, ok, err := t.src.firstAtOrAfter(ctx, s.At)
 		if err != nil {
 			return nil, segment.Link{}, &SourceError{Err: err}
@@ -180,7 +203,7 @@ func (t *Tailer) startPosition(ctx context.Context, head segment.Info, hasHead b
 		if ok {
 			rd.last, rd.inclusive = first, true
 		} else {
-			rd.last, _, _ = t.src.newest(ctx)
+			rd.last = newest
 		}
 	default: // oldest
 		ts, ok, err := t.src.oldest(ctx)
@@ -193,6 +216,9 @@ func (t *Tailer) startPosition(ctx context.Context, head segment.Info, hasHead b
 	}
 	return rd, segment.Link{}, nil
 }
+
+// settles says whether the reader settles and rechecks entries (settle.go).
+func (t *Tailer) settles() bool { return t.src.mode == CursorPoll && t.cfg.PollSettle > 0 }
 
 // newChainAfterGap restarts capture at the oldest entry the source still has.
 func (t *Tailer) newChainAfterGap(ctx context.Context, rd *reader) (*reader, segment.Link, error) {
@@ -236,8 +262,13 @@ func (t *Tailer) pipeline(ctx context.Context, rd *reader) error {
 			stopRead()
 			var gap *GapError
 			if derr := t.drain(context.WithoutCancel(ctx), batches); derr != nil {
-				if errors.As(err, &gap) && gap.Late != nil {
-					return t.lateBehindUndrained(ctx, gap, derr)
+				if errors.As(err, &gap) {
+					if gap.Late != nil {
+						return t.lateBehindUndrained(ctx, gap, derr)
+					}
+					// The oplog rolled past gap.After, so past the durable
+					// position before it too: the next start finds it again.
+					t.log.Error().Err(gap).Msg("a gap was found while the segments read before it could not be stored; the next start finds it again and records it")
 				}
 				return derr
 			}
@@ -382,6 +413,10 @@ func (t *Tailer) warnWhileWaiting(segment string) (stop func()) {
 	}
 }
 
+// recordGap records g in the checkpoint and the store, logs it and
+// returns it. A gap that one of them could not take is returned as a
+// *GapNotRecordedError, which stops the tailer as loudly as the gap: a
+// log line alone would let a restart without the record go on over it.
 func (t *Tailer) recordGap(ctx context.Context, g *GapError) error {
 	gap := store.Gap{After: g.After, Next: g.Next, Detected: time.Now().UTC(), Reason: "oplog no longer reaches back to the last durable position"}
 	if g.Late != nil {
@@ -389,14 +424,14 @@ func (t *Tailer) recordGap(ctx context.Context, g *GapError) error {
 		gap.Late = g.Late
 	}
 	// The checkpoint first: the next start puts its gaps in the store again.
-	if err := t.ckpt.RecordGap(t.stream, gap); err != nil {
-		t.log.Error().Err(err).Msg("could not record the gap in the checkpoint")
+	ckErr := t.ckpt.RecordGap(t.stream, gap)
+	stErr := t.putGap(ctx, gap)
+	var err error = g
+	if ckErr != nil || stErr != nil {
+		err = &GapNotRecordedError{Gap: g, Checkpoint: ckErr, Store: stErr}
 	}
-	if err := t.putGap(ctx, gap); err != nil {
-		t.log.Error().Err(err).Msg("could not record the gap in the store; the next start tries again")
-	}
-	t.log.Error().Stringer("after", g.After).Stringer("next", g.Next).Msg(g.Error())
-	return g
+	t.log.Error().Stringer("after", g.After).Stringer("next", g.Next).Msg(err.Error())
+	return err
 }
 
 // lateBehindUndrained handles a late entry found when what was read after
@@ -418,7 +453,7 @@ func (t *Tailer) lateBehindUndrained(ctx context.Context, gap *GapError, derr er
 // putGap stores a gap record, retrying for a while: for a late entry it is
 // the only thing that keeps restores from crossing the entry missed.
 func (t *Tailer) putGap(ctx context.Context, gap store.Gap) error {
-	ctx, cancel := context.WithTimeout(ctx, time.Minute)
+	ctx, cancel := context.WithTimeout(ctx, t.gapPutFor)
 	defer cancel()
 	backoff := 100 * time.Millisecond
 	for {
