@@ -187,17 +187,6 @@ func freeAddr(t *testing.T) string {
 	return addr
 }
 
-func opsWaitFor(t *testing.T, limit time.Duration, logPath, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(limit)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("waited %s for %s\n%s", limit, what, logTail(logPath))
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
-}
-
 func httpGet(url string) (int, string) {
 	c := http.Client{Timeout: 5 * time.Second}
 	resp, err := c.Get(url)

@@ -121,10 +121,17 @@ func waitFor(t *testing.T, limit time.Duration, cond func() bool) {
 // waitForLog is waitFor that shows tailerd's log when it gives up.
 func waitForLog(t *testing.T, limit time.Duration, logPath string, cond func() bool) {
 	t.Helper()
+	opsWaitFor(t, limit, logPath, "the condition", cond)
+}
+
+// opsWaitFor polls cond every 100 ms until it holds; after limit it fails
+// the test, saying what it waited for, with the end of the log at logPath.
+func opsWaitFor(t *testing.T, limit time.Duration, logPath, what string, cond func() bool) {
+	t.Helper()
 	deadline := time.Now().Add(limit)
 	for !cond() {
 		if time.Now().After(deadline) {
-			t.Fatalf("condition not met within %s\n%s", limit, logTail(logPath))
+			t.Fatalf("waited %s for %s\n%s", limit, what, logTail(logPath))
 		}
 		time.Sleep(100 * time.Millisecond)
 	}

@@ -7,12 +7,12 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io/fs"
+	"maps"
 	"net/http"
 	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"sort"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -20,6 +20,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kfake"
 
+	"github.com/tidelog/tidelog/internal/procs"
 	"github.com/tidelog/tidelog/internal/testserver"
 	"github.com/tidelog/tidelog/internal/workload"
 )
@@ -131,24 +132,19 @@ func runEnv(t *testing.T, limit time.Duration, env map[string]string, binary str
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), limit)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, filepath.Join(binDir, binary), args...)
-	cmd.Env = os.Environ()
-	keys := make([]string, 0, len(env))
-	for k := range env {
-		keys = append(keys, k)
+	var kv []string
+	for _, k := range slices.Sorted(maps.Keys(env)) {
+		kv = append(kv, k+"="+env[k])
 	}
-	sort.Strings(keys)
-	for _, k := range keys {
-		cmd.Env = append(cmd.Env, k+"="+env[k])
+	r, err := procs.Run(ctx, filepath.Join(binDir, binary), kv, args...)
+	if err != nil {
+		t.Fatal(err)
 	}
-	out, err := cmd.CombinedOutput()
+	out := r.Stdout + r.Stderr
 	if ctx.Err() != nil {
 		t.Fatalf("%s %s did not finish within %s:\n%s", binary, strings.Join(args, " "), limit, out)
 	}
-	if err != nil && cmd.ProcessState == nil {
-		t.Fatalf("run %s: %v", binary, err)
-	}
-	return cmd.ProcessState.ExitCode(), string(out)
+	return r.Code, out
 }
 
 // No secret ever shows: tailerd and replayer run with distinctive secrets
