@@ -5,12 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"strings"
 
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/rs/zerolog"
 	"go.mongodb.org/mongo-driver/v2/bson"
 
 	"github.com/tidelog/tidelog/internal/pebbledir"
+	"github.com/tidelog/tidelog/oplog"
 )
 
 // Checkpoint keys. The format key marks a follower's checkpoint (a
@@ -23,6 +25,9 @@ const (
 	// document (see journal.go): journalPrefix + 16 hex digits.
 	journalPrefix = "tidelog-follow/journal/"
 	journalEnd    = "tidelog-follow/journal0" // '0' follows '/'
+	// journalUpTo holds the ts of the newest entry the cycle under way
+	// applies ("T.I"): what a restart must not put its horizon before.
+	journalUpTo   = journalPrefix + "upto"
 	formatVersion = "1"
 )
 
@@ -72,7 +77,7 @@ func (c *Checkpoint) Load() (State, bool, error) {
 		return State{}, false, nil
 	}
 	if err != nil {
-		return State{}, false, fmt.Errorf("checkpoint %s: read state: %w", c.dir, err)
+		return State{}, false, c.readErr("read state", err)
 	}
 	defer closer.Close()
 	s, err := decodeState(v)
@@ -104,13 +109,17 @@ func (c *Checkpoint) Save(s State) (err error) {
 	return nil
 }
 
-// SaveJournal replaces the journal with pre, durably, before it returns.
-// Each entry is the target namespace, a NUL, then the document's BSON.
-func (c *Checkpoint) SaveJournal(pre []preimage) (err error) {
+// SaveJournal replaces the journal with pre and upTo, durably, before it
+// returns. Each pre-image is the target namespace, a NUL, then the
+// document's BSON.
+func (c *Checkpoint) SaveJournal(pre []preimage, upTo oplog.Timestamp) (err error) {
 	defer pebbledir.RecoverFatal(&err)
 	batch := c.pdb.NewBatch()
 	defer batch.Close()
 	if err := batch.DeleteRange([]byte(journalPrefix), []byte(journalEnd), nil); err != nil {
+		return fmt.Errorf("checkpoint %s: journal: %w", c.dir, err)
+	}
+	if err := batch.Set([]byte(journalUpTo), []byte(upTo.String()), nil); err != nil {
 		return fmt.Errorf("checkpoint %s: journal: %w", c.dir, err)
 	}
 	for i, p := range pre {
@@ -125,28 +134,42 @@ func (c *Checkpoint) SaveJournal(pre []preimage) (err error) {
 	return nil
 }
 
-// Journal returns the pre-images of a cycle that did not commit (none
-// after a commit).
-func (c *Checkpoint) Journal() ([]preimage, error) {
+// cycleJournal is what a cycle that did not commit left: the pre-images of
+// the documents it may have written, and the newest entry it applied (zero
+// in a journal written before tidelog recorded it).
+type cycleJournal struct {
+	pre  []preimage
+	upTo oplog.Timestamp
+}
+
+// Journal returns what a cycle that did not commit left (nothing after a
+// commit).
+func (c *Checkpoint) Journal() (cycleJournal, error) {
+	var j cycleJournal
 	it, err := c.pdb.NewIter(&pebble.IterOptions{LowerBound: []byte(journalPrefix), UpperBound: []byte(journalEnd)})
 	if err != nil {
-		return nil, fmt.Errorf("checkpoint %s: read journal: %w", c.dir, err)
+		return j, c.readErr("read journal", err)
 	}
-	var out []preimage
 	for ok := it.First(); ok; ok = it.Next() {
 		v := it.Value()
-		i := bytes.IndexByte(v, 0)
-		doc := bson.Raw(append([]byte(nil), v[i+1:]...))
-		if i < 0 || doc.Validate() != nil {
-			it.Close()
-			return nil, c.corrupt(fmt.Errorf("journal entry %s does not decode", it.Key()))
+		if string(it.Key()) == journalUpTo {
+			if j.upTo, err = oplog.Parse(string(v)); err != nil {
+				it.Close()
+				return j, c.corrupt(fmt.Errorf("journal key %s does not decode: %w", it.Key(), err))
+			}
+			continue
 		}
-		out = append(out, preimage{NS: string(v[:i]), Doc: doc})
+		i := bytes.IndexByte(v, 0)
+		if i < 0 || bson.Raw(v[i+1:]).Validate() != nil {
+			it.Close()
+			return j, c.corrupt(fmt.Errorf("journal entry %s does not decode", it.Key()))
+		}
+		j.pre = append(j.pre, preimage{NS: string(v[:i]), Doc: append(bson.Raw(nil), v[i+1:]...)})
 	}
 	if err := it.Close(); err != nil {
-		return nil, fmt.Errorf("checkpoint %s: read journal: %w", c.dir, err)
+		return j, c.readErr("read journal", err)
 	}
-	return out, nil
+	return j, nil
 }
 
 // Close closes the database and releases the directory.
@@ -197,11 +220,27 @@ func (c *Checkpoint) isEmpty() (bool, error) {
 	return empty, it.Close()
 }
 
+// readErr names the checkpoint in a failed read, and says a damaged
+// Pebble file is a checkpoint to move aside (ErrCheckpoint), not a
+// failure to retry.
+func (c *Checkpoint) readErr(what string, err error) error {
+	if pebble.IsCorruptionError(err) {
+		return c.corrupt(fmt.Errorf("%s: %w", what, err))
+	}
+	return fmt.Errorf("checkpoint %s: %s: %w", c.dir, what, err)
+}
+
 func (c *Checkpoint) corrupt(cause error) error {
 	return corruptDir(c.dir, cause)
 }
 
 func corruptDir(dir string, cause error) error {
+	if pebble.IsCorruptionError(cause) {
+		// The first line says which file and what; Pebble joins a
+		// placeholder line for its own detail payload after it.
+		msg, _, _ := strings.Cut(cause.Error(), "\n")
+		cause = errors.New(msg)
+	}
 	return fmt.Errorf("checkpoint %s: %w: %w; give --checkpoint a directory of its own (to start the standby over, move this one aside and run with --drop)",
 		dir, ErrCheckpoint, cause)
 }

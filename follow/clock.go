@@ -2,8 +2,9 @@ package follow
 
 import "time"
 
-// Clock tells the time a --delay is measured against. Tests inject one to
-// move time without sleeping.
+// Clock tells the time a --delay, the lag and the checkpoint's age are
+// measured against, and stamps commits. Tests inject one to move time
+// without sleeping.
 type Clock interface {
 	Now() time.Time
 }

@@ -62,16 +62,17 @@ func TestFollowResumesAfterKillBetweenApplyAndCommit(t *testing.T) {
 	}
 	// The journal holds the pre-images of what the lost cycle wrote (the
 	// documents that existed: 2, 3 and 50), and of those named after the
-	// resume point, which lies before the transaction (1).
-	pre, err := ck.Journal()
+	// resume point, which lies before the transaction (1); and the newest
+	// entry the lost cycle applied.
+	j, err := ck.Journal()
 	ck.Close()
 	var ids []int32
-	for _, p := range pre {
+	for _, p := range j.pre {
 		ids = append(ids, p.Doc.Lookup("_id").Int32())
 	}
 	slices.Sort(ids)
-	if err != nil || !slices.Equal(ids, []int32{1, 2, 3, 50}) {
-		t.Fatalf("journal after the kill: ids %v, %v; want 1, 2, 3, 50", ids, err)
+	if err != nil || !slices.Equal(ids, []int32{1, 2, 3, 50}) || j.upTo != s3.OpEnd {
+		t.Fatalf("journal after the kill: ids %v, up to %s, %v; want 1, 2, 3, 50 up to %s", ids, j.upTo, err, s3.OpEnd)
 	}
 	// A write cut short on FerretDB (deleteMany done, insertMany not) leaves
 	// an updated document absent: the restart puts it back before applying

@@ -3,6 +3,7 @@ package follow
 import (
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/tidelog/tidelog/crypt"
 	"github.com/tidelog/tidelog/oplog"
@@ -19,15 +20,17 @@ import (
 type GapError struct {
 	Stream  string
 	Gap     store.Gap
-	Segment string          // the segment after the gap
-	Applied oplog.Timestamp // the target is consistent at this position
+	Segment string // the segment after the gap
+	// Through: the target holds the source's data as of this position
+	// (Result.Through): everything verified before the gap is applied.
+	Through oplog.Timestamp
 }
 
 func (e *GapError) Error() string {
 	return fmt.Sprintf("stream %s: the store records a gap after %s (entries up to %s were lost at the source: %s), and segment %s starts a new chain after it. "+
 		"The target holds the stream through %s and cannot follow past the gap. To go on, start the standby over from a base taken after the gap: "+
 		"have tailerd take a snapshot (SIGUSR1, or --snapshot-every), then move the --checkpoint directory aside and run replayer follow again with --drop",
-		e.Stream, e.Gap.After, e.Gap.Next, e.Gap.Reason, e.Segment, e.Applied)
+		e.Stream, e.Gap.After, e.Gap.Next, e.Gap.Reason, e.Segment, e.Through)
 }
 
 // ChainError stops a follower at a segment that does not continue what it
@@ -37,14 +40,16 @@ type ChainError struct {
 	Stream  string
 	Segment string
 	Reason  string
-	Applied oplog.Timestamp
+	// Through: the target holds the source's data as of this position
+	// (Result.Through): everything verified before the segment is applied.
+	Through oplog.Timestamp
 }
 
 func (e *ChainError) Error() string {
 	return fmt.Sprintf("stream %s: segment %s %s; nothing of it was applied. The target holds the stream through %s. "+
 		"Run `replayer verify` on the store for a full report; the follower cannot go on until the chain is whole again "+
 		"(or start the standby over: move the --checkpoint directory aside and run replayer follow again with --drop)",
-		e.Stream, e.Segment, e.Reason, e.Applied)
+		e.Stream, e.Segment, e.Reason, e.Through)
 }
 
 // Is makes a broken chain match segment.ErrCorrupt: the store is damaged.
@@ -71,6 +76,32 @@ func (e *PastUntilError) Error() string {
 		"to get the data at %s, restore it elsewhere with replayer restore --to %s", e.Until, e.Through, e.Until, e.Until)
 }
 
+// UnfinishedCycleError refuses a horizon (--until, --delay) before what
+// the last cycle, cut short before its commit, may have written: the
+// target may hold entries up to UpTo, and a follower cannot take writes
+// back, so going on would report the target at a position it has passed.
+type UnfinishedCycleError struct {
+	Dir     string
+	Horizon oplog.Timestamp // where --until or --delay put it now
+	Delay   time.Duration   // the --delay behind Horizon (0: --until)
+	UpTo    oplog.Timestamp // the newest entry the cut cycle applied
+	Through oplog.Timestamp // the last commit
+}
+
+func (e *UnfinishedCycleError) Error() string {
+	what := fmt.Sprintf("--until %s", e.Horizon)
+	fix := fmt.Sprintf("Start it with --until %s or later (or none) to finish that apply", e.UpTo)
+	if e.Delay > 0 {
+		what = fmt.Sprintf("--delay %s puts the horizon at %s, which", e.Delay, e.Horizon)
+		wait := time.Duration(e.UpTo.T-e.Horizon.T) * time.Second
+		fix = fmt.Sprintf("Start it with a --delay of at most the last run's, or wait %s for the horizon to reach %s, to finish that apply", wait, e.UpTo)
+	}
+	return fmt.Sprintf("checkpoint %s: the last run was stopped before it committed an apply that may have written entries up to %s to the target "+
+		"(it committed through %s); %s is before that, and a follower cannot take writes back. %s. "+
+		"To get the data at %s, restore it elsewhere with replayer restore --to %s",
+		e.Dir, e.UpTo, e.Through, what, fix, e.Horizon, e.Horizon)
+}
+
 // stopNow is an error that ends Run at once, without the retries other
 // failures get (the test hooks' simulated kills).
 type stopNow struct{ err error }
@@ -88,13 +119,14 @@ func permanent(err error) bool {
 		ce *ChainError
 		me *MismatchError
 		pe *PastUntilError
+		uc *UnfinishedCycleError
 		sn *stopNow
 		ue *replay.UnsupportedError
 		cf *replay.ConflictError
 		we *plan.WindowError
 	)
 	return errors.As(err, &ge) || errors.As(err, &le) || errors.As(err, &ce) || errors.As(err, &me) || errors.As(err, &pe) ||
-		errors.As(err, &sn) || errors.As(err, &ue) || errors.As(err, &cf) || errors.As(err, &we) ||
+		errors.As(err, &uc) || errors.As(err, &sn) || errors.As(err, &ue) || errors.As(err, &cf) || errors.As(err, &we) ||
 		errors.Is(err, segment.ErrCorrupt) || errors.Is(err, segment.ErrUnsupported) ||
 		errors.Is(err, store.ErrNotStore) || errors.Is(err, ErrCheckpoint) || errors.Is(err, ErrPruned) || keyError(err)
 }

@@ -111,6 +111,9 @@ func (f *Follower) start(ctx context.Context) (State, error) {
 	if u := f.opts.Until; !u.IsZero() && state.Through.After(u) {
 		return State{}, &PastUntilError{Until: u, Through: state.Through}
 	}
+	if err := f.checkUnfinished(state); err != nil {
+		return State{}, err
+	}
 	f.committed(state, 0, 0, 0)
 	f.log.Info().Str("stream", state.Stream).Stringer("through", state.Through).Stringer("resume_point", state.Applied).
 		Str("segment", state.Segment).Msg("following the store")

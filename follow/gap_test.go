@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tidelog/tidelog/oplog"
 	"github.com/tidelog/tidelog/segment"
 	"github.com/tidelog/tidelog/store"
 )
@@ -30,7 +31,7 @@ func TestFollowStopsAtGap(t *testing.T) {
 
 	_, err := r.wait(t)
 	var ge *GapError
-	if !errors.As(err, &ge) || ge.Segment != after.Name || ge.Gap.After != s1.OpEnd || ge.Applied != s1.OpEnd {
+	if !errors.As(err, &ge) || ge.Segment != after.Name || ge.Gap.After != s1.OpEnd || ge.Through != s1.OpEnd {
 		t.Fatalf("a gap in the store: %v; want a *GapError naming %s", err, after.Name)
 	}
 	for _, want := range []string{"gap after " + s1.OpEnd.String(), "rolled over", "snapshot", "move the --checkpoint directory aside", "--drop"} {
@@ -129,4 +130,65 @@ func TestFollowStopsAtPrunedSegments(t *testing.T) {
 		}
 	}
 	fx.check(m)
+}
+
+// A segment that stops the follower (after a gap, or not linked) and is
+// fetched in the same cycle as segments before it that verify: those are
+// applied and committed first, and the error reports where the target
+// truly is, the newest entry applied, not the resume point the session
+// started from (it lies before a transaction still open).
+func TestFollowAppliesWhatItVerifiedBeforeAStop(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		spoil func(fx *fixture, after segment.Info)
+		check func(err error) (oplog.Timestamp, bool)
+	}{
+		{"gap", func(fx *fixture, after segment.Info) {
+			gap := store.Gap{After: after.OpEnd, Next: ts(T0, 100), Detected: time.Now(), Reason: "the oplog rolled over"}
+			if err := fx.st.PutGap(context.Background(), stream, gap); err != nil {
+				fx.t.Fatal(err)
+			}
+			fx.prev = segment.Link{}
+		}, func(err error) (oplog.Timestamp, bool) {
+			var ge *GapError
+			if !errors.As(err, &ge) {
+				return oplog.Timestamp{}, false
+			}
+			return ge.Through, true
+		}},
+		{"broken chain", func(fx *fixture, _ segment.Info) { fx.prev.Checksum ^= 1 }, func(err error) (oplog.Timestamp, bool) {
+			var ce *ChainError
+			if !errors.As(err, &ce) {
+				return oplog.Timestamp{}, false
+			}
+			return ce.Through, true
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			fx := newFixture(t)
+			m := model{}
+			s1 := fx.put(inserts(t, m, 1, 5)...)
+			r := fx.start(nil)
+			fx.waitThrough(r, s1.OpEnd)
+			if _, err := r.stop(t); err != nil {
+				t.Fatal(err)
+			}
+			// One listing shows both: the next start fetches them in one cycle.
+			s2 := fx.put(txnPart(t, ts(T0, 6), ts(0, 0), 0, 100), ins(t, ts(T0, 7), 7, "v7"), ins(t, ts(T0, 8), 8, "v8"))
+			m[7], m[8] = "v7", "v8"
+			tc.spoil(fx, s2)
+			fx.put(ins(t, ts(T0, 100), 100, "after"))
+
+			r = fx.start(nil)
+			_, err := r.wait(t)
+			through, ok := tc.check(err)
+			if !ok || through != s2.OpEnd || !strings.Contains(err.Error(), "holds the stream through "+s2.OpEnd.String()) {
+				t.Fatalf("stopped after %s: %v (through %s); want the error saying the target holds the stream through %s", tc.name, err, through, s2.OpEnd)
+			}
+			fx.check(m)
+			if st := loadState(t, fx); st.Through != s2.OpEnd || st.Applied != s1.OpEnd || st.Segment != s2.Name {
+				t.Fatalf("checkpoint: %+v; want through %s (segment %s), resume point %s before the open transaction", st, s2.OpEnd, s2.Name, s1.OpEnd)
+			}
+		})
+	}
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"sort"
+	"strings"
 	"testing"
 	"time"
 
@@ -168,7 +169,14 @@ func mustTS(t *testing.T, s string) oplog.Timestamp {
 // docs lists d.c's documents as "_id=v", sorted.
 func (fx *fixture) docs() []string {
 	fx.t.Helper()
-	cur, err := fx.client.Database("d").Collection("c").Find(context.Background(), bson.D{})
+	return fx.docsIn("d.c")
+}
+
+// docsIn lists the documents of namespace ns as "_id=v", sorted.
+func (fx *fixture) docsIn(ns string) []string {
+	fx.t.Helper()
+	db, coll, _ := strings.Cut(ns, ".")
+	cur, err := fx.client.Database(db).Collection(coll).Find(context.Background(), bson.D{})
 	if err != nil {
 		fx.t.Fatal(err)
 	}

@@ -178,12 +178,12 @@ func (f *Follower) restoreOptions(to oplog.Timestamp) restore.Options {
 // recordRestore commits "initial restore in progress" with every namespace
 // it may write, before its first write.
 func (f *Follower) recordRestore(v *restore.Verified, ropts restore.Options) error {
-	rec := &RestoreRecord{To: v.Plan.To, Namespaces: v.Namespaces(ropts), Started: time.Now()}
+	rec := &RestoreRecord{To: v.Plan.To, Namespaces: v.Namespaces(ropts), Started: f.opts.Clock.Now()}
 	if v.Snapshot != nil {
 		rec.Snapshot = v.Snapshot.ID
 	}
 	return f.ckpt.Save(State{Store: f.opts.Store.String(), Stream: v.Stream, Target: f.opts.TargetName,
-		Phase: PhaseRestoring, Restore: rec, Committed: time.Now()})
+		Phase: PhaseRestoring, Restore: rec, Committed: f.opts.Clock.Now()})
 }
 
 // restored commits the finished initial restore as the first position:
@@ -203,7 +203,7 @@ func (f *Follower) restored(ctx context.Context, prep *restore.Prepared, res res
 		through = last.Header.OpEnd
 	}
 	state := State{Store: f.opts.Store.String(), Stream: prep.Stream, Target: f.opts.TargetName, Phase: PhaseFollowing,
-		Segment: last.Name, Link: info.Link(), Encrypted: info.Encrypted, Applied: res.Replay.Applied, Through: through, Committed: time.Now()}
+		Segment: last.Name, Link: info.Link(), Encrypted: info.Encrypted, Applied: res.Replay.Applied, Through: through, Committed: f.opts.Clock.Now()}
 	if err := f.ckpt.Save(state); err != nil {
 		return State{}, err
 	}

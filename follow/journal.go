@@ -30,6 +30,10 @@ import (
 // version it had at or after the last commit, which is what re-reading from
 // the resume point expects. A document the lost cycle deleted comes back,
 // and is deleted again when its entry is applied again.
+//
+// The journal also records the newest entry the cycle applies (upTo): a
+// restart refuses a horizon before it (UnfinishedCycleError), as the
+// target may hold writes up to there that no later apply can take back.
 
 // maxInIDs bounds one $in list of pre-image reads.
 const maxInIDs = 10000
@@ -136,11 +140,33 @@ func readPreimages(ctx context.Context, target *mongo.Client, docs []docRef) ([]
 }
 
 // repair puts back on the target every pre-image whose document is absent.
-// It returns how many it put back.
-func repair(ctx context.Context, target *mongo.Client, pre []preimage) (int, error) {
+// It returns how many it put back, and the namespaces it left alone because
+// the collection no longer exists: putting a document back would create
+// it, and a resumed rename onto another collection (or a later create)
+// would then act on those few documents instead of the collection. A cycle
+// holds no namespace command besides its pre-images (boundary.go), so only
+// a hand on the target drops such a collection; the log says so.
+func repair(ctx context.Context, target *mongo.Client, pre []preimage) (int, []string, error) {
 	n := 0
+	exists := map[string]bool{}
+	var gone []string
 	for _, p := range pre {
 		db, coll := replay.SplitNS(p.NS)
+		there, checked := exists[p.NS]
+		if !checked {
+			names, err := target.Database(db).ListCollectionNames(ctx, bson.D{{Key: "name", Value: coll}})
+			if err != nil {
+				return n, gone, fmt.Errorf("put back %s's documents, left absent by a write cut short: check that the collection exists: %w", p.NS, err)
+			}
+			there = len(names) > 0
+			exists[p.NS] = there
+			if !there {
+				gone = append(gone, p.NS)
+			}
+		}
+		if !there {
+			continue
+		}
 		_, err := target.Database(db).Collection(coll).InsertOne(ctx, p.Doc)
 		switch {
 		case err == nil:
@@ -153,16 +179,16 @@ func repair(ctx context.Context, target *mongo.Client, pre []preimage) (int, err
 			id := p.Doc.Lookup("_id")
 			found := target.Database(db).Collection(coll).FindOne(ctx, bson.D{{Key: "_id", Value: id}}).Err()
 			if errors.Is(found, mongo.ErrNoDocuments) {
-				return n, fmt.Errorf("put back %s's document %s, left absent by a write cut short: a unique index holds another document with the same key (%w); remove or fix that document on the target, then start the follower again", p.NS, id, err)
+				return n, gone, fmt.Errorf("put back %s's document %s, left absent by a write cut short: a unique index holds another document with the same key (%w); remove or fix that document on the target, then start the follower again", p.NS, id, err)
 			}
 			if found != nil {
-				return n, fmt.Errorf("put back %s's document %s: check whether it is present: %w", p.NS, id, found)
+				return n, gone, fmt.Errorf("put back %s's document %s: check whether it is present: %w", p.NS, id, found)
 			}
 		default:
-			return n, fmt.Errorf("put back %s's document %s, left absent by a write cut short: %w", p.NS, p.Doc.Lookup("_id"), err)
+			return n, gone, fmt.Errorf("put back %s's document %s, left absent by a write cut short: %w", p.NS, p.Doc.Lookup("_id"), err)
 		}
 	}
-	return n, nil
+	return n, gone, nil
 }
 
 func isDuplicateKey(err error) bool {

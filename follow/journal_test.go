@@ -37,7 +37,7 @@ func TestRepairRefusesUniqueIndexConflict(t *testing.T) {
 
 	// _id 1 is present at a newer version: nothing to put back, and the
 	// newer version stays.
-	n, err := repair(ctx, fx.client, []preimage{{NS: "shop.users", Doc: raw(bson.D{{Key: "_id", Value: 1}, {Key: "email", Value: "a@x"}, {Key: "v", Value: 1}})}})
+	n, _, err := repair(ctx, fx.client, []preimage{{NS: "shop.users", Doc: raw(bson.D{{Key: "_id", Value: 1}, {Key: "email", Value: "a@x"}, {Key: "v", Value: 1}})}})
 	if err != nil || n != 0 {
 		t.Fatalf("present document: put back %d, err %v; want 0, nil", n, err)
 	}
@@ -47,7 +47,7 @@ func TestRepairRefusesUniqueIndexConflict(t *testing.T) {
 	}
 
 	// _id 2 is absent, and its email is taken by _id 3: a loud error, not "present".
-	n, err = repair(ctx, fx.client, []preimage{{NS: "shop.users", Doc: raw(bson.D{{Key: "_id", Value: 2}, {Key: "email", Value: "b@x"}})}})
+	n, _, err = repair(ctx, fx.client, []preimage{{NS: "shop.users", Doc: raw(bson.D{{Key: "_id", Value: 2}, {Key: "email", Value: "b@x"}})}})
 	if err == nil {
 		t.Fatalf("unique-index conflict taken as present (put back %d)", n)
 	}
@@ -58,5 +58,28 @@ func TestRepairRefusesUniqueIndexConflict(t *testing.T) {
 	}
 	if c, _ := coll.CountDocuments(ctx, bson.D{{Key: "_id", Value: 2}}); c != 0 {
 		t.Fatalf("document 2 present after a refused put-back")
+	}
+}
+
+// A pre-image of a collection that no longer exists is not put back:
+// inserting it would create the collection with that one document, for a
+// resumed rename or a later create to act on. The namespace is reported.
+func TestRepairNeverCreatesACollection(t *testing.T) {
+	fx := newFixture(t)
+	ctx := context.Background()
+	if _, err := fx.client.Database("d").Collection("here").InsertOne(ctx, bson.D{{Key: "_id", Value: 1}}); err != nil {
+		t.Fatal(err)
+	}
+	doc, err := bson.Marshal(bson.D{{Key: "_id", Value: 2}, {Key: "v", Value: "journaled"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, gone, err := repair(ctx, fx.client, []preimage{{NS: "d.gone", Doc: doc}, {NS: "d.here", Doc: doc}, {NS: "d.gone", Doc: doc}})
+	if err != nil || n != 1 || len(gone) != 1 || gone[0] != "d.gone" {
+		t.Fatalf("repair: put back %d, gone %v, %v; want 1 put back (into d.here), d.gone reported", n, gone, err)
+	}
+	names, err := fx.client.Database("d").ListCollectionNames(ctx, bson.D{})
+	if err != nil || len(names) != 1 || names[0] != "here" {
+		t.Fatalf("collections of d after the repair: %v, %v; want only here", names, err)
 	}
 }

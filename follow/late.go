@@ -37,7 +37,8 @@ func (e *LateEntryError) Error() string {
 
 // checkLate stops the session at a late entry of the chain it follows. A
 // gap whose After the follower has reached was not in its chain: a follower
-// never crosses a gap, so it started after it.
+// never crosses a gap, so it started after it. A late entry after --until
+// is none of its business.
 func (s *session) checkLate(ctx context.Context) error {
 	now := time.Now()
 	if !s.lateChecked.IsZero() && now.Sub(s.lateChecked) < lateCheckEvery {
@@ -48,7 +49,11 @@ func (s *session) checkLate(ctx context.Context) error {
 		return fmt.Errorf("list gaps of %s in %s: %w", s.state.Stream, s.f.opts.Store, err)
 	}
 	s.lateChecked = now
+	until := s.f.opts.Until
 	for _, g := range gaps {
+		if g.Late != nil && !until.IsZero() && g.Late.After(until) {
+			continue // the follower stops before the missing entry: the target is right at --until
+		}
 		if g.Late != nil && s.through.Before(g.After) {
 			return &LateEntryError{Stream: s.state.Stream, Gap: g, Through: s.through}
 		}

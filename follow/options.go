@@ -62,7 +62,8 @@ type Options struct {
 	// by whoever can write to the store), as for restore.
 	RequireEncryption bool
 
-	// Clock measures Delay (nil: the wall clock).
+	// Clock measures Delay, the lag and the checkpoint's age, and stamps
+	// commits (nil: the wall clock).
 	Clock Clock
 	Log   zerolog.Logger
 

@@ -2,6 +2,7 @@ package follow
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"time"
@@ -42,9 +43,6 @@ type session struct {
 	// held are the documents named by entries after the resume point: a
 	// transaction's are written at its commit, maybe in a later cycle.
 	held []heldRef
-	// journaled: the checkpoint's journal may hold pre-images (a commit
-	// clears it), so an empty one must still be written over it.
-	journaled bool
 }
 
 // newSession opens the stream after state, with an Applier that skips
@@ -60,21 +58,43 @@ func (f *Follower) newSession(ctx context.Context, state State) (*session, error
 		return nil, err
 	}
 	a := replay.NewApplier(f.opts.Target, opts, f.log)
-	return &session{f: f, a: a, tail: t, state: state, through: state.Through, counted: state.Through, journaled: true}, nil
+	return &session{f: f, a: a, tail: t, state: state, through: state.Through, counted: state.Through}, nil
 }
 
 // repair puts back what a cycle cut short left absent (see journal.go).
 func (f *Follower) repair(ctx context.Context) error {
-	pre, err := f.ckpt.Journal()
-	if err != nil || len(pre) == 0 {
+	j, err := f.ckpt.Journal()
+	if err != nil || len(j.pre) == 0 {
 		return err
 	}
-	n, err := repair(ctx, f.opts.Target, pre)
+	n, gone, err := repair(ctx, f.opts.Target, j.pre)
 	if err != nil {
 		return err
 	}
-	f.log.Warn().Int("documents", len(pre)).Int("put_back", n).
+	if len(gone) > 0 {
+		f.log.Warn().Strs("namespaces", gone).
+			Msg("the last apply was cut short, and collections it had journaled documents of are gone from the target (dropped by hand?): not recreated; their documents are not put back")
+	}
+	f.log.Warn().Int("documents", len(j.pre)).Int("put_back", n).
 		Msg("the last apply was cut short before its commit: put back the documents it had left absent; applying again from the last commit")
+	return nil
+}
+
+// checkUnfinished refuses a horizon before what a cycle cut short before
+// its commit may have written (UnfinishedCycleError): checked once, at
+// the start, before anything is written.
+func (f *Follower) checkUnfinished(state State) error {
+	j, err := f.ckpt.Journal()
+	if err != nil {
+		return err
+	}
+	if h := f.horizon(); j.upTo.After(state.Through) && h.Before(j.upTo) {
+		e := &UnfinishedCycleError{Dir: f.ckpt.Dir(), Horizon: h, UpTo: j.upTo, Through: state.Through}
+		if !f.untilBinds(h) {
+			e.Delay = f.opts.Delay
+		}
+		return e
+	}
 	return nil
 }
 
@@ -83,20 +103,22 @@ func (s *session) close() { _ = s.a.Close() }
 
 // cycle applies what is new in the store and may be applied now, up to a
 // budget, waits for the target to acknowledge it and commits. It reports
-// whether it committed anything.
+// whether it committed anything. A fetch that fails after other segments
+// were verified applies and commits those first, so the failure reports
+// (and the target holds) everything before it.
 func (s *session) cycle(ctx context.Context) (bool, error) {
 	h := s.f.horizon()
 	if err := s.checkLate(ctx); err != nil {
-		return false, err
+		return false, s.placed(err)
 	}
 	if err := s.tail.refresh(ctx); err != nil {
 		return false, err
 	}
-	spans, err := s.gather(ctx, h)
-	if err != nil {
-		return false, err
-	}
+	spans, ferr := s.gather(ctx, h)
 	if len(spans) == 0 {
+		if ferr != nil {
+			return false, s.placed(ferr)
+		}
 		s.f.polled(s.tail.newest, !s.due(h))
 		return false, nil
 	}
@@ -110,7 +132,32 @@ func (s *session) cycle(ctx context.Context) (bool, error) {
 	if err := s.a.Settle(ctx); err != nil {
 		return false, fmt.Errorf("apply through %s: %w", s.through, err)
 	}
-	return true, s.commit()
+	if err := s.commit(); err != nil {
+		return false, err
+	}
+	if ferr != nil {
+		return true, s.placed(ferr)
+	}
+	return true, nil
+}
+
+// placed says in a failure that stops the follower where the target is:
+// the last commit.
+func (s *session) placed(err error) error {
+	var (
+		ge *GapError
+		ce *ChainError
+		le *LateEntryError
+	)
+	switch {
+	case errors.As(err, &ge):
+		ge.Through = s.state.Through
+	case errors.As(err, &ce):
+		ce.Through = s.state.Through
+	case errors.As(err, &le):
+		le.Through = s.state.Through
+	}
+	return err
 }
 
 // due tells whether entries up to h wait in the store or in the segment
@@ -132,34 +179,46 @@ type span struct {
 
 // gather picks what the cycle applies: the entries up to h of the segment
 // being handed out and of new ones, fetched (and verified, and checked
-// against the chain) while their first entry is at or before h.
+// against the chain) while their first entry is at or before h. A
+// namespace command is applied in a cycle of its own (boundary.go): gather
+// stops before one, or right after one that comes first. A fetch that
+// fails returns the spans gathered before it with the error.
 func (s *session) gather(ctx context.Context, h oplog.Timestamp) ([]span, error) {
 	var out []span
-	budget, segs := int64(maxCycleBytes), 0
+	budget, segs, taken := int64(maxCycleBytes), 0, 0
 	l := s.cur
 	for {
 		if l == nil {
 			name, start, ok := s.tail.next()
 			// Past an --until the store reached, the next segment is still
-			// fetched (not applied): it proves nothing lies between.
-			if !ok || (start.After(h) && !s.f.untilBinds(h)) || segs >= maxCycleSegments || budget <= 0 {
+			// fetched (not applied) while the chain fetched ends before
+			// --until: it proves nothing lies between.
+			if !ok || (start.After(h) && (!s.f.untilBinds(h) || s.chainReaches(h))) || segs >= maxCycleSegments || budget <= 0 {
 				return out, nil
 			}
 			var err error
 			if l, err = s.tail.fetch(ctx, name); err != nil {
-				return nil, err
+				return out, err
 			}
 			budget, segs = budget-int64(l.info.RawSize), segs+1
 		}
-		end := l.next
+		end, cut := l.next, false
 		for end < len(l.entries) && !l.ts[end].After(h) {
+			if namespaceChange(l.entries[end]) {
+				if taken == 0 && end == l.next {
+					end++ // alone in its cycle
+				}
+				cut = true
+				break
+			}
 			end++
 		}
 		if l == s.cur && end == l.next {
 			return out, nil // held back: nothing new in it
 		}
 		out = append(out, span{l: l, end: end})
-		if end < len(l.entries) {
+		taken += end - l.next
+		if cut || end < len(l.entries) {
 			return out, nil
 		}
 		l = nil
@@ -206,15 +265,34 @@ func (s *session) journal(ctx context.Context, spans []span) error {
 			docs = append(docs, h.ref)
 		}
 	}
-	pre, err := readPreimages(ctx, s.f.opts.Target, docs)
-	if err != nil || len(pre) == 0 && !s.journaled {
-		return err // nothing to journal, and the last commit left none: spare the synced write
+	upTo, command := lastEntry(spans)
+	if upTo.IsZero() {
+		return nil // nothing to write: the commit clears any journal left
 	}
-	if err := s.f.ckpt.SaveJournal(pre); err != nil {
+	if command {
+		// Alone in its cycle (boundary.go): it writes no document, and a
+		// pre-image read before it may name a collection it removes.
+		docs = nil
+	}
+	pre, err := readPreimages(ctx, s.f.opts.Target, docs)
+	if err != nil {
 		return err
 	}
-	s.journaled = len(pre) > 0
-	return nil
+	return s.f.ckpt.SaveJournal(pre, upTo)
+}
+
+// lastEntry is the ts of the newest entry the spans hand out (zero for
+// none), and whether the spans hold only a namespace command.
+func lastEntry(spans []span) (oplog.Timestamp, bool) {
+	var last oplog.Timestamp
+	n, command := 0, false
+	for _, sp := range spans {
+		for i := sp.l.next; i < sp.end; i++ {
+			last, n = sp.l.ts[i], n+1
+			command = namespaceChange(sp.l.entries[i])
+		}
+	}
+	return last, n == 1 && command
 }
 
 // feed hands the spans' entries to the applier.
@@ -264,11 +342,15 @@ func (s *session) commit() error {
 	if c := s.consumed; c != nil {
 		next.Segment, next.Link, next.Encrypted = c.Name, c.Link(), c.Encrypted
 	}
-	next.Applied = s.a.Stats().Applied
+	// The resume point only moves forward: an applier handed no entry yet
+	// (a cycle that fetched only a segment past --until) reports zero.
+	if a := s.a.Stats().Applied; a.After(next.Applied) {
+		next.Applied = a
+	}
 	if s.through.After(next.Through) {
 		next.Through = s.through
 	}
-	next.Committed = time.Now()
+	next.Committed = s.f.opts.Clock.Now()
 	if hook := s.f.opts.beforeCommit; hook != nil {
 		if err := hook(next); err != nil {
 			return &stopNow{err: err}
@@ -279,7 +361,7 @@ func (s *session) commit() error {
 	}
 	s.state, s.tail.applied = next, next.Applied
 	s.f.committed(next, s.entries, s.segments, s.a.OpenTxns())
-	s.consumed, s.entries, s.segments, s.journaled = nil, 0, 0, false
+	s.consumed, s.entries, s.segments = nil, 0, 0
 	s.held = slices.DeleteFunc(s.held, func(h heldRef) bool { return !h.ts.After(next.Applied) })
 	if next.Through.After(s.counted) {
 		s.counted = next.Through
@@ -288,9 +370,15 @@ func (s *session) commit() error {
 }
 
 // reached tells whether every entry up to Until is applied: the chain
-// fetched reaches Until. A segment fetched and not finished holds entries
-// after it (apply hands out every entry up to the horizon), and one fetched
-// past Until proves nothing lies between.
+// fetched reaches Until, and no entry up to it waits in the segment being
+// handed out (a cycle ends at a namespace command; --delay holds back the
+// rest of a segment, but then Until does not bind). One fetched past Until
+// proves nothing lies between.
 func (s *session) reached(h oplog.Timestamp) bool {
-	return s.f.untilBinds(h) && s.tail.linked && !s.tail.link.OpEnd.Before(h)
+	return s.f.untilBinds(h) && s.chainReaches(h) && (s.cur == nil || s.cur.done() || s.cur.ts[s.cur.next].After(h))
+}
+
+// chainReaches tells whether the segments fetched reach h.
+func (s *session) chainReaches(h oplog.Timestamp) bool {
+	return s.tail.linked && !s.tail.link.OpEnd.Before(h)
 }

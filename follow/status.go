@@ -66,7 +66,7 @@ type status struct {
 }
 
 // Status reports the follower's state now; the lag and checkpoint age are
-// computed at the call.
+// computed at the call, both by Options.Clock (which also stamps commits).
 func (f *Follower) Status() Status {
 	f.mu.Lock()
 	st := f.status
@@ -86,7 +86,7 @@ func (f *Follower) Status() Status {
 		out.StoreNewestEnd, out.StoreNewestEndTime = st.newest.String(), st.newest.Time()
 	}
 	if !st.state.Committed.IsZero() {
-		out.CheckpointAgeSeconds = time.Since(st.state.Committed).Seconds()
+		out.CheckpointAgeSeconds = now.Sub(st.state.Committed).Seconds()
 	}
 	if f.opts.Delay > 0 {
 		out.Delay = f.opts.Delay.String()
@@ -162,7 +162,7 @@ func (f *Follower) failed(err error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.status.errors++
-	f.status.lastErr, f.status.lastErrAt = err, time.Now()
+	f.status.lastErr, f.status.lastErrAt = err, f.opts.Clock.Now()
 	if permanent(err) {
 		f.status.phase = "failed"
 	}

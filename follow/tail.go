@@ -161,22 +161,21 @@ func (t *tail) read(ctx context.Context, name string) (*loaded, error) {
 func (t *tail) accept(ctx context.Context, info segment.Info) error {
 	if t.anchor == info.Name {
 		if info.Link() != t.anchorLink {
-			return &ChainError{Stream: t.stream, Segment: info.Name, Applied: t.applied, Reason: fmt.Sprintf(
+			return &ChainError{Stream: t.stream, Segment: info.Name, Reason: fmt.Sprintf(
 				"is not the segment applied before the restart: it ends %s with checksum %08x, the checkpoint recorded %s with checksum %08x (the store was rewritten, or is another one)",
 				info.OpEnd, info.Checksum, t.anchorLink.OpEnd, t.anchorLink.Checksum)}
 		}
 		if t.anchorEncrypted && !info.Encrypted {
 			// Its end and checksum match, but a checksum is no proof.
-			return &ChainError{Stream: t.stream, Segment: info.Name, Applied: t.applied,
+			return &ChainError{Stream: t.stream, Segment: info.Name,
 				Reason: "is plaintext, but the segment applied under its name before the restart was encrypted (" + catalog.ReasonPlaintextAfterEncrypted + ")"}
 		}
 		t.anchor = ""
 	}
 	if t.encrypted && !info.Encrypted {
-		return &ChainError{Stream: t.stream, Segment: info.Name, Applied: t.applied,
+		return &ChainError{Stream: t.stream, Segment: info.Name,
 			Reason: "is plaintext, but the stream's segments before it are encrypted (" + catalog.ReasonPlaintextAfterEncrypted + ")"}
 	}
-	t.encrypted = t.encrypted || info.Encrypted
 	switch {
 	case !t.linked && !info.Prev.IsZero() && info.Prev.OpEnd.After(t.applied):
 		return fmt.Errorf("stream %s: segment %s continues %s, after the resume point %s: the segments between are gone: %w (start the standby over: move the --checkpoint directory aside and run with --drop)",
@@ -190,14 +189,16 @@ func (t *tail) accept(ctx context.Context, info segment.Info) error {
 		return t.broken(ctx, info)
 	}
 	t.link, t.linked = info.Link(), true
+	t.encrypted = t.encrypted || info.Encrypted
 	return nil
 }
 
 // broken explains a segment that does not link to the one before it: a
-// gap the store records there, or damage.
+// gap the store records there, or damage. The session fills in how far
+// the target is (session.placed).
 func (t *tail) broken(ctx context.Context, info segment.Info) error {
 	if !info.Prev.IsZero() {
-		return &ChainError{Stream: t.stream, Segment: info.Name, Applied: t.applied, Reason: fmt.Sprintf(
+		return &ChainError{Stream: t.stream, Segment: info.Name, Reason: fmt.Sprintf(
 			"does not link to the segment applied before it: it continues %s (checksum %08x), that one ends %s (checksum %08x)",
 			info.Prev.OpEnd, info.Prev.Checksum, t.link.OpEnd, t.link.Checksum)}
 	}
@@ -208,13 +209,12 @@ func (t *tail) broken(ctx context.Context, info segment.Info) error {
 	for _, g := range gaps {
 		if !g.After.Before(t.link.OpEnd) && !g.After.After(info.OpStart) {
 			if g.Late != nil {
-				// Everything up to the gap is applied, the late entry missing.
-				return &LateEntryError{Stream: t.stream, Gap: g, Through: t.link.OpEnd}
+				return &LateEntryError{Stream: t.stream, Gap: g}
 			}
-			return &GapError{Stream: t.stream, Gap: g, Segment: info.Name, Applied: t.applied}
+			return &GapError{Stream: t.stream, Gap: g, Segment: info.Name}
 		}
 	}
-	return &ChainError{Stream: t.stream, Segment: info.Name, Applied: t.applied, Reason: fmt.Sprintf(
+	return &ChainError{Stream: t.stream, Segment: info.Name, Reason: fmt.Sprintf(
 		"starts a new chain right after the segment applied before it (ending %s), and the store records no gap there", t.link.OpEnd)}
 }
 

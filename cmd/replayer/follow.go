@@ -191,6 +191,7 @@ func followError(err error, storeLoc string) error {
 		ge *follow.GapError
 		le *follow.LateEntryError
 		pe *follow.PastUntilError
+		uc *follow.UnfinishedCycleError
 		me *follow.MismatchError
 		we *plan.WindowError
 		ce *replay.ConflictError
@@ -200,8 +201,10 @@ func followError(err error, storeLoc string) error {
 		return coded(code, err)
 	}
 	switch {
-	case errors.As(err, &ge), errors.As(err, &le), errors.As(err, &pe), errors.As(err, &we), errors.Is(err, follow.ErrPruned):
+	case errors.As(err, &ge), errors.As(err, &le), errors.As(err, &pe), errors.As(err, &uc), errors.As(err, &we), errors.Is(err, follow.ErrPruned):
 		return coded(exitWindow, err)
+	case errors.Is(err, follow.ErrCheckpoint):
+		return coded(exitCheckpoint, err)
 	case errors.As(err, &me):
 		return coded(exitUsage, err)
 	case errors.As(err, &ce):

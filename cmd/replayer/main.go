@@ -32,9 +32,10 @@
 // (verify: when keys were given; without any key verify checks what needs
 // none, and passes with a notice), an unencrypted segment or snapshot where
 // keys require encryption is 4. follow: 0 on --until reached or SIGINT/SIGTERM
-// (the last apply committed), 3 a gap in the store (or --until before what the
-// target holds), 4 a broken chain or damaged segment, 2 a checkpoint made for
-// another store, stream or target (see docs/follow.md).
+// (the last apply committed), 3 a gap in the store (or --until or --delay
+// before what the target holds), 4 a broken chain or damaged segment, 2 a
+// checkpoint made for another store, stream or target, 9 a checkpoint
+// directory that is damaged or not a follower's (see docs/follow.md).
 package main
 
 import (
@@ -60,6 +61,7 @@ const (
 	exitConflict
 	exitTarget
 	exitUnsupported
+	exitCheckpoint
 )
 
 func main() {
