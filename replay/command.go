@@ -232,8 +232,12 @@ func (c *commands) rename(ctx context.Context, ts oplog.Timestamp, o bson.Raw) (
 	c.indexes.rename(sdb+"."+scoll, ddb+"."+dcoll)
 	cmd := bson.D{{Key: "renameCollection", Value: sdb + "." + scoll}, {Key: "to", Value: ddb + "." + dcoll}, {Key: "dropTarget", Value: dropTarget}}
 	err := c.run(ctx, "admin", cmd)
-	if sdb != ddb && isNotImplemented(err) {
+	switch {
+	case !isNotImplemented(err):
+	case sdb != ddb:
 		err = c.copyRename(ctx, sdb, scoll, ddb, dcoll, dropTarget)
+	default:
+		err = c.dropThenRename(ctx, sdb, scoll, dcoll)
 	}
 	var se mongo.ServerError
 	if errors.As(err, &se) && se.HasErrorCode(codeNamespaceNotFound) {
@@ -249,6 +253,35 @@ func (c *commands) rename(ctx context.Context, ts oplog.Timestamp, o bson.Raw) (
 	return true, nil
 }
 
+// dropThenRename renames within a database on targets that do not take
+// renameCollection's dropTarget (FerretDB): drop the target, then rename.
+// A stop between the two leaves the source in place and the target gone,
+// which replaying the entry again mends.
+func (c *commands) dropThenRename(ctx context.Context, db, from, to string) error {
+	// Like the server, fail on a missing source before touching the target:
+	// replayed twice, the target already holds the renamed data.
+	if err := c.sourceExists(ctx, db, from); err != nil {
+		return err
+	}
+	if err := c.client.Database(db).Collection(to).Drop(ctx); err != nil {
+		return err
+	}
+	return c.run(ctx, "admin", bson.D{{Key: "renameCollection", Value: db + "." + from}, {Key: "to", Value: db + "." + to}})
+}
+
+// sourceExists is nil when db.coll exists, the server's NamespaceNotFound
+// error when it does not.
+func (c *commands) sourceExists(ctx context.Context, db, coll string) error {
+	names, err := c.client.Database(db).ListCollectionNames(ctx, bson.D{{Key: "name", Value: coll}})
+	if err != nil {
+		return err
+	}
+	if len(names) == 0 {
+		return mongo.CommandError{Code: codeNamespaceNotFound, Message: "source namespace does not exist"}
+	}
+	return nil
+}
+
 // copyRename moves a collection to another database on targets that cannot
 // rename across databases (FerretDB): copy the documents in batches, then
 // drop the source. Index builds still pending move with the rename above.
@@ -256,12 +289,8 @@ func (c *commands) copyRename(ctx context.Context, sdb, scoll, ddb, dcoll string
 	src := c.client.Database(sdb).Collection(scoll)
 	dst := c.client.Database(ddb).Collection(dcoll)
 	// Like the server, fail on a missing source before touching the target.
-	names, err := c.client.Database(sdb).ListCollectionNames(ctx, bson.D{{Key: "name", Value: scoll}})
-	if err != nil {
+	if err := c.sourceExists(ctx, sdb, scoll); err != nil {
 		return err
-	}
-	if len(names) == 0 {
-		return mongo.CommandError{Code: codeNamespaceNotFound, Message: "source namespace does not exist"}
 	}
 	if dropTarget {
 		if err := dst.Drop(ctx); err != nil {
