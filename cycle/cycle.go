@@ -7,6 +7,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -55,14 +57,31 @@ type Runner struct {
 	// is always due, and a failure (an empty oplog, a full disk) would
 	// otherwise be retried at once, in a loop.
 	retryMin, retryMax time.Duration
+	// cleanupRetry is the wait before removing interrupted snapshots again
+	// after the store did not answer; leftovers is set while some may be
+	// left (at start, and after a failed snapshot whose files could not
+	// be removed).
+	cleanupRetry time.Duration
+	leftovers    atomic.Bool
+
+	encMu sync.Mutex
+	enc   *EncryptionStart // for the stream last asked about; see encryption
+	// onSnapshot, if set, hears of each snapshot Run takes or fails to take.
+	onSnapshot func(taken bool)
 }
 
 // New returns a Runner. ckpt may be nil (no checkpoint to keep in step).
 func New(client *mongo.Client, st store.Store, ckpt *checkpoint.DB, cfg Config, log zerolog.Logger) *Runner {
 	return &Runner{client: client, st: st, ckpt: ckpt, cfg: cfg, log: log.With().Str("part", "cycle").Logger(),
 		now: time.Now, trigger: make(chan struct{}, 1), usableWait: 2 * time.Minute,
-		retryMin: 10 * time.Second, retryMax: 10 * time.Minute}
+		retryMin: 10 * time.Second, retryMax: 10 * time.Minute, cleanupRetry: time.Minute}
 }
+
+// OnSnapshot has fn told of each snapshot Run takes (taken true) or fails
+// to take (false; not one cut short because Run is stopping), for
+// metrics. A snapshot taken whose retention failed counts as taken. Call
+// it before Run.
+func (r *Runner) OnSnapshot(fn func(taken bool)) { r.onSnapshot = fn }
 
 // Trigger asks for a snapshot now (tailerd does on SIGUSR1). Triggers that
 // arrive while one is pending or running are merged into it.
@@ -73,8 +92,9 @@ func (r *Runner) Trigger() {
 	}
 }
 
-// Run cleans up snapshots a crash interrupted, then takes snapshots when due
-// or triggered until ctx ends. A failed snapshot is logged and retried at
+// Run cleans up snapshots a crash interrupted (again every cleanupRetry
+// while the store does not answer), then takes snapshots when due or
+// triggered until ctx ends. A failed snapshot is logged and retried at
 // the next occasion; it never stops capture. Run returns (a *NoKeyError)
 // only when tailerd has no key and the stream's snapshots are encrypted:
 // retrying cannot mend that.
@@ -89,18 +109,29 @@ func (r *Runner) Run(ctx context.Context) error {
 		}
 		stream, err = r.stream(ctx)
 	}
-	if err := r.dropIncomplete(ctx, stream); err != nil {
-		r.log.Warn().Err(err).Msg("could not remove interrupted snapshots; will try again after the next snapshot")
-	}
+	r.leftovers.Store(true)   // a crash may have interrupted a snapshot
 	var backoff time.Duration // after failed snapshots; 0 after a good one
+	var retryAt time.Time     // the end of the backoff after the last failure
 	for {
+		var cleanupAgain <-chan time.Time
+		if r.leftovers.Load() {
+			if err := r.dropIncomplete(ctx, stream); err != nil {
+				if ctx.Err() != nil {
+					return nil
+				}
+				r.log.Warn().Err(err).Dur("retry_in", r.cleanupRetry).Msg("could not remove interrupted snapshots; trying again")
+				cleanupAgain = time.After(r.cleanupRetry)
+			} else {
+				r.leftovers.Store(false)
+			}
+		}
 		wait, err := r.untilDue(ctx, stream)
 		if err != nil {
 			r.log.Warn().Err(err).Msg("cannot list snapshots to schedule the next one; retrying in a minute")
 			wait = time.Minute
 		}
-		if backoff > 0 && wait >= 0 && wait < backoff {
-			wait = backoff // a trigger (SIGUSR1) still takes one at once
+		if rest := time.Until(retryAt); backoff > 0 && wait >= 0 && wait < rest {
+			wait = rest // a trigger (SIGUSR1) still takes one at once
 		}
 		var timer *time.Timer
 		var due <-chan time.Time
@@ -108,11 +139,14 @@ func (r *Runner) Run(ctx context.Context) error {
 			timer = time.NewTimer(wait)
 			due = timer.C
 		}
+		cleanupDue := false
 		select {
 		case <-ctx.Done():
 		case <-due:
 		case <-r.trigger:
 			r.log.Info().Msg("snapshot requested")
+		case <-cleanupAgain:
+			cleanupDue = true
 		}
 		if timer != nil {
 			timer.Stop()
@@ -120,12 +154,24 @@ func (r *Runner) Run(ctx context.Context) error {
 		if ctx.Err() != nil {
 			return nil
 		}
-		if _, err := r.Cycle(ctx); err != nil && ctx.Err() == nil {
+		if cleanupDue {
+			continue
+		}
+		m, err := r.Cycle(ctx)
+		if r.onSnapshot != nil && (m != nil || ctx.Err() == nil) {
+			r.onSnapshot(m != nil)
+		}
+		if err != nil && ctx.Err() == nil && m != nil {
+			r.log.Error().Err(err).Str("snapshot", m.ID).
+				Msg("retention failed after the snapshot (which is complete); it runs again after the next snapshot")
+		}
+		if err != nil && ctx.Err() == nil && m == nil {
 			var ne *NoKeyError
 			if errors.As(err, &ne) {
 				return err // no snapshot can be taken until tailerd has the key
 			}
 			backoff = min(max(2*backoff, r.retryMin), r.retryMax)
+			retryAt = time.Now().Add(backoff)
 			r.log.Error().Err(err).Dur("retry_in", backoff).
 				Msg("snapshot failed; the stream's older snapshots and segments are untouched")
 			continue
@@ -140,7 +186,11 @@ func (r *Runner) untilDue(ctx context.Context, stream string) (time.Duration, er
 	if r.cfg.Every <= 0 {
 		return -1, nil
 	}
-	l, err := r.list(ctx, stream)
+	from, err := r.encryption(stream).From(ctx)
+	if err != nil {
+		return 0, err
+	}
+	l, err := r.listFrom(ctx, stream, from)
 	if err != nil {
 		return 0, err
 	}
@@ -225,7 +275,8 @@ func (r *Runner) take(ctx context.Context, opts snapshot.Options) (*snapshot.Man
 			return nil, err // the next start removes the files
 		}
 		if cerr := r.dropIncomplete(ctx, opts.Stream); cerr != nil {
-			r.log.Warn().Err(cerr).Msg("could not remove the failed snapshot's files; the next start tries again")
+			r.leftovers.Store(true)
+			r.log.Warn().Err(cerr).Msg("could not remove the failed snapshot's files; trying again later")
 		}
 		if !errors.Is(err, snapshot.ErrRenamed) || attempt == renameAttempts {
 			return nil, err
@@ -251,7 +302,13 @@ func (r *Runner) Retain(ctx context.Context, stream string) error {
 	if err != nil {
 		return err
 	}
-	l, err := r.listWith(ctx, cat)
+	enc := r.encryption(stream)
+	enc.Note(cat) // an earlier start seen before pruning still holds
+	from, err := enc.From(ctx)
+	if err != nil {
+		return err
+	}
+	l, err := r.listFrom(ctx, stream, from)
 	if err != nil {
 		return err
 	}
@@ -298,6 +355,11 @@ func (r *Runner) Retain(ctx context.Context, stream string) error {
 // any such one was interrupted (by a crash or an error) and can never
 // complete. A snapshot whose manifest is damaged is kept: its data files
 // may be intact, and a person decides.
+//
+// Only the store's answer "no manifest" deletes, and only an answer about
+// the manifest (damaged, locked, newer) keeps: a read that failed (the
+// store did not answer, or ctx ended) says nothing about the snapshot, so
+// it is an error, and the caller tries again later.
 func (r *Runner) dropIncomplete(ctx context.Context, stream string) error {
 	l, err := r.listManifests(ctx, stream)
 	if err != nil {
@@ -306,18 +368,33 @@ func (r *Runner) dropIncomplete(ctx context.Context, stream string) error {
 	for _, d := range l.Damaged {
 		r.log.Error().Err(d.Err).Str("snapshot", d.ID).Msg("snapshot has a damaged manifest: it is not used for restores and is kept for inspection; delete it by hand when done")
 	}
+	var failed []error
 	for _, id := range l.Incomplete {
 		// Read again just before deleting: only a snapshot with no manifest
 		// at all was interrupted.
-		if _, err := snapshot.ReadManifestWith(ctx, r.st, stream, id, r.readOptions(oplog.Timestamp{})); !errors.Is(err, snapshot.ErrIncomplete) || errors.Is(err, snapshot.ErrCorrupt) {
+		_, err := snapshot.ReadManifestWith(ctx, r.st, stream, id, r.readOptions(oplog.Timestamp{}))
+		switch {
+		case err == nil, manifestThere(err):
+			continue // completed meanwhile, or a manifest the listing will report
+		case !errors.Is(err, snapshot.ErrIncomplete):
+			failed = append(failed, fmt.Errorf("snapshot %s/%s has no manifest in the listing, but reading it again failed, so it is kept for now: %w", stream, id, err))
 			continue
 		}
 		if err := r.st.DeleteSnapshot(ctx, stream, id); err != nil {
-			return err
+			failed = append(failed, fmt.Errorf("delete interrupted snapshot %s/%s: %w", stream, id, err))
+			continue
 		}
 		r.log.Warn().Str("snapshot", id).Msg("deleted a snapshot that a crash interrupted (it was never complete, so never restorable)")
 	}
-	return nil
+	return errors.Join(failed...)
+}
+
+// manifestThere reports whether a manifest read failed on what the manifest
+// holds rather than on reading it: damaged, encrypted with a key not
+// given, or of a newer format.
+func manifestThere(err error) bool {
+	return errors.Is(err, snapshot.ErrCorrupt) || errors.Is(err, snapshot.ErrKeyRequired) ||
+		errors.Is(err, snapshot.ErrWrongKey) || errors.Is(err, snapshot.ErrUnsupported) || errors.Is(err, snapshot.ErrNotEncrypted)
 }
 
 // readOptions reads the stream's snapshots with the keys snapshots are
@@ -337,21 +414,23 @@ func (r *Runner) listManifests(ctx context.Context, stream string) (snapshot.Lis
 	return snapshot.ListWith(ctx, r.st, stream, r.readOptions(oplog.Timestamp{}))
 }
 
-// list lists the stream's snapshots (listWith).
-func (r *Runner) list(ctx context.Context, stream string) (snapshot.Listing, error) {
-	cat, err := catalog.LoadStream(ctx, r.st, stream)
-	if err != nil {
-		return snapshot.Listing{}, err
+// encryption is the stream's EncryptionStart, kept across passes: where
+// encryption began is read from the store once, not every pass.
+func (r *Runner) encryption(stream string) *EncryptionStart {
+	r.encMu.Lock()
+	defer r.encMu.Unlock()
+	if r.enc == nil || r.enc.Stream() != stream {
+		r.enc = NewEncryptionStart(r.st, stream, r.cfg.Snapshot.Keys)
 	}
-	return r.listWith(ctx, cat)
+	return r.enc
 }
 
-// listWith lists the snapshots of cat's stream, and logs loudly each one
+// listFrom lists the stream's snapshots, refusing plaintext ones that do
+// not predate encryptedFrom (EncryptionStart), and logs loudly each one
 // it cannot use: it is neither complete nor incomplete to the cycle, so it
 // is never counted by the schedule or retention, and never deleted.
-func (r *Runner) listWith(ctx context.Context, cat *catalog.Stream) (snapshot.Listing, error) {
-	from, _ := cat.EncryptedFrom()
-	l, err := snapshot.ListWith(ctx, r.st, cat.Name, r.readOptions(from))
+func (r *Runner) listFrom(ctx context.Context, stream string, encryptedFrom oplog.Timestamp) (snapshot.Listing, error) {
+	l, err := snapshot.ListWith(ctx, r.st, stream, r.readOptions(encryptedFrom))
 	if err != nil {
 		return l, err
 	}

@@ -31,6 +31,8 @@ var TailerdMetrics = []string{
 	"tidelog_snapshot_interval_seconds",
 	"tidelog_snapshot_newest_age_seconds",
 	"tidelog_snapshot_newest_timestamp_seconds",
+	"tidelog_snapshots_failed_total",
+	"tidelog_snapshots_taken_total",
 	"tidelog_spool_bytes",
 	"tidelog_spool_destination_failing",
 	"tidelog_spool_destination_oldest_pending_age_seconds",

@@ -23,11 +23,32 @@ type observed struct {
 	p     atomic.Pointer[pipelines]
 	spool atomic.Pointer[spool.Spool]
 	cfg   atomic.Pointer[config] // the running configuration
+	// storeWait is set while tailerd waits for a store it cannot reach
+	// at start.
+	storeWait atomic.Pointer[string]
 }
 
 func (o *observed) set(p *pipelines)        { o.p.Store(p) }
 func (o *observed) setSpool(s *spool.Spool) { o.spool.Store(s) }
 func (o *observed) get() *pipelines         { return o.p.Load() }
+
+// setStoreWait records the wait for the store (nil: not waiting).
+func (o *observed) setStoreWait(w *storeWait) {
+	if w == nil {
+		o.storeWait.Store(nil)
+		return
+	}
+	s := w.String()
+	o.storeWait.Store(&s)
+}
+
+// starting says why capture has not started yet.
+func (o *observed) starting() string {
+	if w := o.storeWait.Load(); w != nil {
+		return *w
+	}
+	return "starting: opening the store, the checkpoint and the source"
+}
 
 func (o *observed) spoolStatus() (spool.Status, bool) {
 	s := o.spool.Load()
@@ -40,7 +61,7 @@ func (o *observed) spoolStatus() (spool.Status, bool) {
 func (o *observed) ready() error {
 	p := o.p.Load()
 	if p == nil {
-		return errors.New("starting: opening the store, the checkpoint and the source")
+		return errors.New(o.starting())
 	}
 	return p.ready()
 }
@@ -52,7 +73,7 @@ func (o *observed) status(levels *levelWriter) any {
 	}
 	doc := p.status(*o.cfg.Load(), o.spoolStatus, zerolog.Level(levels.level.Load()).String(), time.Now())
 	if o.p.Load() == nil {
-		doc.NotReady = "starting: opening the store, the checkpoint and the source"
+		doc.NotReady = o.starting()
 	}
 	return doc
 }

@@ -2,11 +2,14 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/rs/zerolog"
 
@@ -112,5 +115,47 @@ func TestGenkey(t *testing.T) {
 	}
 	if _, err := crypt.Parse(stdout.Bytes()); err != nil {
 		t.Fatalf("genkey's output %q: %v", stdout.String(), err)
+	}
+}
+
+// /status and `tailerd status` say how segments and snapshots are stored:
+// the ids of the keys in use, the encrypting one first, never a key; or
+// "none".
+func TestStatusShowsEncryptionKeyIDs(t *testing.T) {
+	current, old := crypt.NewKey(), crypt.NewKey()
+	kr, err := crypt.NewKeyring(current, old)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := config{fileConfig: fileConfig{Store: "/var/lib/tidelog/store", LogLevel: "info"}, keys: kr}
+	doc := pipelinesWith(time.Now()).status(cfg, nil, "info", time.Now())
+	data, err := json.Marshal(doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []crypt.Key{current, old} {
+		if bytes.Contains(data, []byte(crypt.FormatKey(k))) {
+			t.Fatalf("/status shows a key: %s", data)
+		}
+	}
+	var back statusDoc
+	if err := json.Unmarshal(data, &back); err != nil {
+		t.Fatal(err)
+	}
+	cid, oid := current.ID().String(), old.ID().String()
+	if back.Config.Encryption != cid || !slices.Equal(back.Config.EncryptionKeyIDs, []string{cid, oid}) {
+		t.Errorf("/status encryption %q, key ids %v; want %s and [%s %s]", back.Config.Encryption, back.Config.EncryptionKeyIDs, cid, cid, oid)
+	}
+	if out := formatStatus(back); !strings.Contains(out, "encryption key "+cid+" (keys loaded: "+cid+", "+oid+"; the others decrypt only)") {
+		t.Errorf("tailerd status:\n%s", out)
+	}
+
+	cfg.keys = nil
+	plain := pipelinesWith(time.Now()).status(cfg, nil, "info", time.Now())
+	if data, _ := json.Marshal(plain.Config); !bytes.Contains(data, []byte(`"encryption":"none"`)) || bytes.Contains(data, []byte("encryption_key_ids")) {
+		t.Errorf("/status config without keys: %s", data)
+	}
+	if out := formatStatus(plain); !strings.Contains(out, "encryption none: segments and snapshots are stored unencrypted") {
+		t.Errorf("tailerd status without keys:\n%s", out)
 	}
 }

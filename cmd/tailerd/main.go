@@ -26,7 +26,9 @@
 // committed first), 1 runtime failure, 2 bad flags or config (or an
 // encryption key missing for a segment tailerd must read back), 3 gap in the
 // oplog (history lost; recorded in the store), 4 source unreachable or not a
-// replica set, 5 store unusable, 6 checkpoint unusable.
+// replica set, 5 store unusable (it answered and refused), 6 checkpoint
+// unusable. A store that cannot be reached at start is no exit: tailerd
+// waits for it, retrying, with /readyz not ready (storewait.go).
 package main
 
 import (
@@ -149,17 +151,17 @@ func run(ctx context.Context, args []string, stderr io.Writer) int {
 		log.Info().Str("addr", httpLn.Addr().String()).Msg("serving /metrics, /healthz, /readyz and /status")
 	}
 
-	st, closeStores, err := openStores(ctx, cfg, log)
+	// A store that cannot be reached (an outage, or a reboot before the
+	// network) is waited for, with /readyz not ready: exiting would end in
+	// systemd's start limit during a long outage, and leave backups off.
+	st, closeStores, err := openStoresWaiting(ctx, cfg, &obs, notify, log)
 	switch {
-	case err != nil && unreachable(err):
-		// An outage, or a reboot before the network: a restart mends it,
-		// and exit 5 would stop systemd from trying, leaving backups off
-		// until a person noticed.
-		log.Error().Err(err).Msg("cannot use the store: it cannot be reached; exiting 1 so that the service manager starts tailerd again; " +
-			"nothing is lost while the source's oplog still holds the entries after the checkpoint")
-		return exitFailure
+	case err != nil && ctx.Err() != nil:
+		log.Info().Msg("stopped while waiting for the store: nothing was captured by this run, nothing is lost " +
+			"while the source's oplog still holds the entries after the checkpoint")
+		return exitOK
 	case err != nil:
-		log.Error().Err(err).Msg("cannot use the store")
+		log.Error().Err(err).Msg("cannot use the store: this is no outage (tailerd would wait for one) and retrying does not mend it; the error says what to fix")
 		return exitStore
 	}
 	defer closeStores()

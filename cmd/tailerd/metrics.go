@@ -67,6 +67,10 @@ var (
 		"Time since the stream's newest complete snapshot finished (absent when it has none).", streamLabels, nil)
 	descSnapInterval = prometheus.NewDesc("tidelog_snapshot_interval_seconds",
 		"--snapshot-every (0: snapshots only on demand).", nil, nil)
+	descSnapsTaken = prometheus.NewDesc("tidelog_snapshots_taken_total",
+		"Snapshots of the stream the backup cycle completed since tailerd started.", streamLabels, nil)
+	descSnapsFailed = prometheus.NewDesc("tidelog_snapshots_failed_total",
+		"Snapshots of the stream that failed since tailerd started (each is logged, \"snapshot failed\", and retried with backoff).", streamLabels, nil)
 
 	descSpoolBytes = prometheus.NewDesc("tidelog_spool_bytes",
 		"Bytes waiting in the spool for at least one store.", nil, nil)
@@ -88,7 +92,7 @@ var allDescs = []*prometheus.Desc{
 	descCaptured, descDurable, descLag, descLagEntries, descSegments, descEntries, descBytes, descStoreErrors,
 	descReadErrors, descCheckpointAge, descHeadroom, descUp, descStreamRestarts,
 	descRunning, descFailing, descRestarts, descGaps, descStart,
-	descSnapCount, descSnapNewest, descSnapAge, descSnapInterval,
+	descSnapCount, descSnapNewest, descSnapAge, descSnapInterval, descSnapsTaken, descSnapsFailed,
 	descSpoolBytes, descSpoolMax, descSpoolItems, descSpoolPaused, descSpoolDestBytes, descSpoolDestAge, descSpoolDestFailing,
 }
 
@@ -131,6 +135,8 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 		if age, ok := v.checkpointAge(now); ok {
 			gauge(descCheckpointAge, age.Seconds(), l...)
 		}
+		counter(descSnapsTaken, float64(v.snapsTaken), l...)
+		counter(descSnapsFailed, float64(v.snapsFailed), l...)
 		if !v.snaps.checked.IsZero() { // not looked yet: no figure rather than a false zero
 			gauge(descSnapCount, float64(v.snaps.complete), l...)
 			if !v.snaps.newest.IsZero() {

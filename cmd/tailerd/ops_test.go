@@ -279,7 +279,7 @@ func pipelinesWith(now time.Time) *pipelines {
 		Captured: oplog.Timestamp{T: 1700000100, I: 2}, Durable: oplog.Timestamp{T: 1700000090, I: 1},
 		LastCommit: now.Add(-30 * time.Second), Pending: 12, Segments: 3, Entries: 300, Bytes: 4096, StoreErrors: 2, ReadErrors: 1,
 		SourceOldest: oplog.Timestamp{T: 1700000090 - 1800}, SourceNewest: oplog.Timestamp{T: 1700000160}, ProbedAt: now,
-	}}, snaps: snapInfo{checked: now, complete: 2, newest: now.Add(-2 * time.Hour)}}
+	}}, snaps: snapInfo{checked: now, complete: 2, newest: now.Add(-2 * time.Hour)}, snapsTaken: 3, snapsFailed: 1}
 	p.streams["shard1"] = &pipeState{rs: topology.ReplicaSet{Name: "shard1", Role: topology.RoleShard}, tailer: &fakeTailer{},
 		failed: errors.New("connection refused"), failedAt: now, restarts: 2}
 	p.restarts.Store(2)
@@ -349,8 +349,9 @@ func TestMetricsMatchDeployList(t *testing.T) {
 		t.Errorf("tailerd exports\n%v\ndeploy.TailerdMetrics lists\n%v", names, deploy.TailerdMetrics)
 	}
 	for _, n := range names {
-		if !strings.HasPrefix(n, "tidelog_capture_") && !strings.HasPrefix(n, "tidelog_snapshot_") && !strings.HasPrefix(n, "tidelog_spool_") {
-			t.Errorf("%s: want tidelog_capture_, tidelog_snapshot_ or tidelog_spool_", n)
+		if !strings.HasPrefix(n, "tidelog_capture_") && !strings.HasPrefix(n, "tidelog_snapshot_") && !strings.HasPrefix(n, "tidelog_snapshots_") &&
+			!strings.HasPrefix(n, "tidelog_spool_") {
+			t.Errorf("%s: want tidelog_capture_, tidelog_snapshot_, tidelog_snapshots_ or tidelog_spool_", n)
 		}
 	}
 	values := gather(t, reg)
@@ -367,6 +368,9 @@ func TestMetricsMatchDeployList(t *testing.T) {
 		`tidelog_capture_pipelines_running`:                                     1,
 		`tidelog_capture_pipelines_failing`:                                     1,
 		`tidelog_snapshot_complete{role="shard",stream="rs0"}`:                  2,
+		`tidelog_snapshots_taken_total{role="shard",stream="rs0"}`:              3,
+		`tidelog_snapshots_failed_total{role="shard",stream="rs0"}`:             1,
+		`tidelog_snapshots_failed_total{role="shard",stream="shard1"}`:          0,
 		`tidelog_snapshot_interval_seconds`:                                     3600,
 		`tidelog_spool_destination_pending_bytes{dest="standby"}`:               10,
 	} {

@@ -73,6 +73,9 @@ type pipeState struct {
 	// tailer's Stats starts from zero).
 	lastCommit time.Time
 	snaps      snapInfo
+	// snapsTaken and snapsFailed count the snapshots the stream's backup
+	// cycles took and failed to take since tailerd started.
+	snapsTaken, snapsFailed uint64
 }
 
 // snapInfo is what the store held of the stream's snapshots when last looked.
@@ -242,6 +245,7 @@ func (p *pipelines) setCycleConfig(c cycle.Config) {
 func (p *pipelines) runCycle(ctx context.Context, client *mongo.Client, name string, ps *pipeState, stream func() string, log zerolog.Logger) {
 	for {
 		r := cycle.New(client, p.st, p.ckpt, p.cycleConfig(name), log)
+		r.OnSnapshot(func(taken bool) { p.countSnapshot(ps, taken) })
 		p.mu.Lock()
 		ps.cycle = r
 		p.mu.Unlock()
@@ -319,6 +323,18 @@ func (p *pipelines) readOptions() snapshot.ReadOptions {
 	return snapshot.ReadOptions{Keys: p.cfg.keys}
 }
 
+// countSnapshot counts a snapshot the stream's backup cycle took or failed
+// to take.
+func (p *pipelines) countSnapshot(ps *pipeState, taken bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if taken {
+		ps.snapsTaken++
+	} else {
+		ps.snapsFailed++
+	}
+}
+
 // snapshotCheckEvery is how often each stream's snapshots are listed for
 // the snapshot metrics: one listing of the store per stream and minute.
 const snapshotCheckEvery = time.Minute
@@ -326,6 +342,7 @@ const snapshotCheckEvery = time.Minute
 // watchSnapshots keeps ps.snaps current until ctx ends.
 func (p *pipelines) watchSnapshots(ctx context.Context, ps *pipeState, stream func() string, log zerolog.Logger) {
 	wait := 2 * time.Second // until the tailer has named the stream
+	var enc *cycle.EncryptionStart
 	for {
 		select {
 		case <-ctx.Done():
@@ -337,25 +354,46 @@ func (p *pipelines) watchSnapshots(ctx context.Context, ps *pipeState, stream fu
 			continue
 		}
 		wait = snapshotCheckEvery
-		l, err := snapshot.ListWith(ctx, p.st, name, p.readOptions())
+		if enc == nil || enc.Stream() != name {
+			enc = cycle.NewEncryptionStart(p.st, name, p.cfg.keys)
+		}
+		info, err := p.lookAtSnapshots(ctx, enc)
 		if err != nil {
 			if ctx.Err() == nil {
 				log.Debug().Err(err).Msg("listing snapshots for metrics failed")
 			}
 			continue
 		}
-		// Snapshots tailerd cannot read count for nothing here: the cycle
-		// logs them, and they are kept.
-		info := snapInfo{checked: time.Now(), complete: len(l.Complete)}
-		for _, m := range l.Complete {
-			if m.Finished.After(info.newest) {
-				info.newest = m.Finished
-			}
-		}
 		p.mu.Lock()
 		ps.snaps = info
 		p.mu.Unlock()
 	}
+}
+
+// lookAtSnapshots counts the stream's complete snapshots as the backup
+// cycle does: a plaintext snapshot that does not predate the stream's
+// encryption ("once encrypted, always encrypted": forged, or taken by a
+// tailerd without its key) counts for nothing, nor does one tailerd cannot
+// read; the cycle logs them, and they are kept. enc keeps where the
+// encryption began from one look to the next.
+func (p *pipelines) lookAtSnapshots(ctx context.Context, enc *cycle.EncryptionStart) (snapInfo, error) {
+	from, err := enc.From(ctx)
+	if err != nil {
+		return snapInfo{}, err
+	}
+	opts := p.readOptions()
+	opts.SegmentsEncryptedFrom = from
+	l, err := snapshot.ListWith(ctx, p.st, enc.Stream(), opts)
+	if err != nil {
+		return snapInfo{}, err
+	}
+	info := snapInfo{checked: time.Now(), complete: len(l.Complete)}
+	for _, m := range l.Complete {
+		if m.Finished.After(info.newest) {
+			info.newest = m.Finished
+		}
+	}
+	return info, nil
 }
 
 // triggerSnapshots asks every running cycle for a snapshot now. Each
@@ -383,6 +421,8 @@ type pipeView struct {
 	restarts   uint64
 	lastCommit time.Time
 	snaps      snapInfo
+	// snapsTaken and snapsFailed: see pipeState.
+	snapsTaken, snapsFailed uint64
 }
 
 // stream is the pipeline's stream name: the tailer's once it knows it.
@@ -415,7 +455,7 @@ func (p *pipelines) views() []pipeView {
 	tailers := make([]statser, 0, len(p.streams))
 	for name, ps := range p.streams {
 		out = append(out, pipeView{name: name, rs: ps.rs, hasTailer: ps.tailer != nil, failed: ps.failed, failedAt: ps.failedAt,
-			restarts: ps.restarts, lastCommit: ps.lastCommit, snaps: ps.snaps})
+			restarts: ps.restarts, lastCommit: ps.lastCommit, snaps: ps.snaps, snapsTaken: ps.snapsTaken, snapsFailed: ps.snapsFailed})
 		tailers = append(tailers, ps.tailer)
 	}
 	p.mu.Unlock()

@@ -57,6 +57,12 @@ type configSummary struct {
 	LogLevel      string            `json:"log_level"`
 	HTTPAddr      string            `json:"http_addr"`
 	ConfigFile    string            `json:"config_file,omitempty"`
+	// Encryption is "none" when segments and snapshots are stored
+	// unencrypted, else the id of the key new ones are encrypted with;
+	// EncryptionKeyIDs lists the id of every key loaded, that one first
+	// (the others decrypt only). Ids only: never a key.
+	Encryption       string   `json:"encryption"`
+	EncryptionKeyIDs []string `json:"encryption_key_ids,omitempty"`
 }
 
 // streamStatus is one replica set's pipeline.
@@ -146,6 +152,13 @@ func summarize(c config) configSummary {
 		Store: c.Store, Checkpoint: c.Checkpoint, Spool: c.Spool, Cursor: c.Cursor, CutBytes: c.CutBytes,
 		CutAge: c.CutAge.String(), SnapshotEvery: c.SnapshotEvery.String(), KeepSnapshots: c.KeepSnapshots,
 		KeepFor: c.KeepFor.String(), Prune: c.Prune, LogLevel: c.LogLevel, HTTPAddr: c.HTTPAddr, ConfigFile: c.configPath,
+	}
+	s.Encryption = "none"
+	if c.keys.Len() > 0 {
+		s.Encryption = c.keys.Primary().ID().String()
+		for _, id := range c.keys.IDs() {
+			s.EncryptionKeyIDs = append(s.EncryptionKeyIDs, id.String())
+		}
 	}
 	if c.Source != "" {
 		s.Source = topology.RedactURI(c.Source)
@@ -384,6 +397,16 @@ func formatStatus(d statusDoc) string {
 		src = "members " + strings.Join(names, ", ")
 	}
 	fmt.Fprintf(&b, "source %s\nstore  %s\n", src, d.Config.Store)
+	switch enc := d.Config.Encryption; {
+	case enc == "none":
+		b.WriteString("encryption none: segments and snapshots are stored unencrypted\n")
+	case enc != "":
+		fmt.Fprintf(&b, "encryption key %s", enc)
+		if len(d.Config.EncryptionKeyIDs) > 1 {
+			fmt.Fprintf(&b, " (keys loaded: %s; the others decrypt only)", strings.Join(d.Config.EncryptionKeyIDs, ", "))
+		}
+		b.WriteString("\n")
+	}
 	if d.Ready {
 		b.WriteString("ready: every stream is connected and capturing\n")
 	} else {

@@ -4,10 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"path/filepath"
 	"strings"
-	"syscall"
+	"sync/atomic"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -46,15 +45,24 @@ func checkpointDir(storeLoc, checkpoint string) (string, error) {
 
 // openStore opens the store, creating it if the location is empty. Each
 // failed S3 request is logged before its retry, so an outage shows in the
-// log while it lasts, not only once the store's retry budget is spent.
-func openStore(ctx context.Context, loc string, log zerolog.Logger) (store.Store, error) {
+// log while it lasts, not only once the store's retry budget is spent;
+// with quietOpen, those of the opening itself are logged at debug level
+// only (openStoresWaiting logs each wait instead), and those after it as
+// always.
+func openStore(ctx context.Context, loc string, log zerolog.Logger, quietOpen bool) (store.Store, error) {
+	var opened atomic.Bool
 	st, err := storeurl.Open(ctx, loc, storeurl.Options{
 		Create: true,
 		OnS3Retry: func(ev s3store.RetryEvent) {
-			log.Warn().Err(ev.Err).Str("op", ev.Op).Int("attempt", ev.Attempt).Dur("retry_in", ev.Delay).
+			e := log.Warn()
+			if quietOpen && !opened.Load() {
+				e = log.Debug()
+			}
+			e.Err(ev.Err).Str("op", ev.Op).Int("attempt", ev.Attempt).Dur("retry_in", ev.Delay).
 				Msg("store request failed; retrying")
 		},
 	})
+	opened.Store(true)
 	if err != nil {
 		return nil, fmt.Errorf("open store: %w", err)
 	}
@@ -144,9 +152,9 @@ func mustLocal(loc string) (string, bool) {
 // spool that fans segments out to all of them. Snapshots and retention
 // work on --store alone. close releases everything: the spool first, which
 // publishes what it can within a bounded wait (the rest goes after the next
-// start).
-func openStores(ctx context.Context, c config, log zerolog.Logger) (st store.Store, close func(), err error) {
-	primary, err := openStore(ctx, c.Store, log)
+// start). quietOpen: see openStore.
+func openStores(ctx context.Context, c config, log zerolog.Logger, quietOpen bool) (st store.Store, close func(), err error) {
+	primary, err := openStore(ctx, c.Store, log, quietOpen)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -163,7 +171,7 @@ func openStores(ctx context.Context, c config, log zerolog.Logger) (st store.Sto
 	}
 	dests := []spool.Dest{{Name: primaryDest, Store: primary}}
 	for _, p := range c.PublishTo {
-		s, err := openStore(ctx, p.Store, log.With().Str("dest", p.Name).Logger())
+		s, err := openStore(ctx, p.Store, log.With().Str("dest", p.Name).Logger(), quietOpen)
 		if err != nil {
 			closeStores()
 			return nil, nil, fmt.Errorf("--publish-to %s: %w", p.Name, err)
@@ -190,19 +198,3 @@ func openStores(ctx context.Context, c config, log zerolog.Logger) (st store.Sto
 // the spool holds: systemd's default stop timeout is 90 s, and what is left
 // is published after the next start.
 const spoolDrainWait = 20 * time.Second
-
-// unreachable tells a store that could not be reached (refused, reset,
-// timed out: it may come back) from one that answered no (wrong
-// credentials, a bucket or topic that is not a tidelog store, a TLS
-// certificate not trusted), which a restart does not mend. A TLS alert
-// from the server (a client certificate refused) comes as a *net.OpError
-// too, but it is an answer.
-func unreachable(err error) bool {
-	var op *net.OpError
-	if errors.As(err, &op) && op.Op == "remote error" { // crypto/tls's alerts
-		return false
-	}
-	var ne net.Error
-	return op != nil || (errors.As(err, &ne) && ne.Timeout()) ||
-		errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, context.DeadlineExceeded)
-}
