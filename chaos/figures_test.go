@@ -10,7 +10,7 @@ import (
 type figures struct {
 	kills          int // SIGKILLs at random moments, each followed by a restart
 	killsInFaults  int // of them, inside a store outage, a disk-full episode or a rollover
-	refusedStarts  int // starts that gave up on an unreachable store (exit 1) inside an outage
+	storeWaits     int // starts inside an outage that waited for the store (without exiting)
 	starts         int // tailerd processes started
 	sourceRestarts int
 	storeOutages   int
@@ -39,13 +39,13 @@ func (f *figures) noteCatchUp(d time.Duration) {
 
 // line is the closing figures line.
 func (f *figures) line(p profile, seed uint64, took time.Duration) string {
-	return fmt.Sprintf("chaos %s (seed %d): kills %d (%d inside other faults), tailerd starts %d (%d gave up in an outage, exit 1), "+
+	return fmt.Sprintf("chaos %s (seed %d): kills %d (%d inside other faults), tailerd starts %d (%d waited for the store in an outage), "+
 		"source restarts %d, store outages %d (%s down), "+
 		"disk-full episodes %d, rollovers %d (gap reported with positions, exit 3), "+
 		"timestamps restored %d and matched %d, refused %d inside a gap and %d before its snapshot, states recorded %d, "+
 		"writes %d, entries expected %d found %d lost %d (in gaps %d, unexplained %d), segments %d (all encrypted; per key %v, %d key rotations), "+
 		"slowest catch-up %s, duration %s",
-		p.name, seed, f.kills, f.killsInFaults, f.starts, f.refusedStarts, f.sourceRestarts, f.storeOutages, f.outageTime.Round(time.Second),
+		p.name, seed, f.kills, f.killsInFaults, f.starts, f.storeWaits, f.sourceRestarts, f.storeOutages, f.outageTime.Round(time.Second),
 		f.diskFulls, f.rollovers, f.restored, f.matched, f.refusedInGap, f.refusedNoBase, f.points,
 		f.writes, f.expected, f.found, f.lost, f.inGaps, f.unexpected, f.segments, f.segmentsPerKey, f.keyRotations,
 		f.catchUpMax.Round(100*time.Millisecond), took.Round(time.Second))

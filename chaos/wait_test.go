@@ -29,13 +29,6 @@ func (r *run) waitFor(what string, limit time.Duration, cond func() bool) {
 	r.poll(what, limit, 100*time.Millisecond, true, cond)
 }
 
-// waitForStart is waitFor for a tailerd that may exit (a start during a
-// store outage gives up after its retries): only the time bounds it.
-func (r *run) waitForStart(what string, cond func() bool) {
-	r.t.Helper()
-	r.poll(what, time.Minute, 100*time.Millisecond, false, func() bool { return cond() || r.d.Exited() })
-}
-
 // poll checks cond every interval until it holds, failing the run after
 // limit or, with live, when tailerd dies or the writer fails.
 func (r *run) poll(what string, limit, every time.Duration, live bool, cond func() bool) {

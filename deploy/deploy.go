@@ -22,6 +22,7 @@ var TailerdMetrics = []string{
 	"tidelog_capture_pipelines_failing",
 	"tidelog_capture_pipelines_running",
 	"tidelog_capture_read_errors_total",
+	"tidelog_capture_recheck_holds_total",
 	"tidelog_capture_segments_total",
 	"tidelog_capture_start_time_seconds",
 	"tidelog_capture_store_errors_total",

@@ -39,6 +39,8 @@ var (
 		"Failed store writes (each retry counts) since the pipeline started.", streamLabels, nil)
 	descReadErrors = prometheus.NewDesc("tidelog_capture_read_errors_total",
 		"Failed oplog reads since the pipeline started.", streamLabels, nil)
+	descRecheckHolds = prometheus.NewDesc("tidelog_capture_recheck_holds_total",
+		"Times poll mode held capture back because its recheck range was full (nothing is skipped; capture lags).", streamLabels, nil)
 	descCheckpointAge = prometheus.NewDesc("tidelog_capture_checkpoint_age_seconds",
 		"Time since the durable position last advanced (absent before the first commit since tailerd started).", streamLabels, nil)
 	descHeadroom = prometheus.NewDesc("tidelog_capture_oplog_headroom_seconds",
@@ -90,7 +92,7 @@ var (
 
 var allDescs = []*prometheus.Desc{
 	descCaptured, descDurable, descLag, descLagEntries, descSegments, descEntries, descBytes, descStoreErrors,
-	descReadErrors, descCheckpointAge, descHeadroom, descUp, descStreamRestarts,
+	descReadErrors, descRecheckHolds, descCheckpointAge, descHeadroom, descUp, descStreamRestarts,
 	descRunning, descFailing, descRestarts, descGaps, descStart,
 	descSnapCount, descSnapNewest, descSnapAge, descSnapInterval, descSnapsTaken, descSnapsFailed,
 	descSpoolBytes, descSpoolMax, descSpoolItems, descSpoolPaused, descSpoolDestBytes, descSpoolDestAge, descSpoolDestFailing,
@@ -161,6 +163,7 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 		counter(descBytes, float64(s.Bytes), l...)
 		counter(descStoreErrors, float64(s.StoreErrors), l...)
 		counter(descReadErrors, float64(s.ReadErrors), l...)
+		counter(descRecheckHolds, float64(s.RecheckHolds), l...)
 		if h, ok := s.HeadroomSeconds(); ok {
 			gauge(descHeadroom, h, l...)
 		}
