@@ -123,6 +123,23 @@ type Applier struct {
 	// applying is the first ts of the entry or transaction whose operations
 	// are going into the batch (zero between them); see applyAction.
 	applying oplog.Timestamp
+	// journalOpen: the journal a replay cut short may have left was dealt
+	// with (see openJournal); it must be before the first write.
+	journalOpen bool
+}
+
+// openJournal puts back, once and before the first write, what a replay
+// cut short in the middle of a write left absent, when this one resumes it;
+// see journal.go.
+func (a *Applier) openJournal(ctx context.Context) error {
+	if a.journalOpen {
+		return nil
+	}
+	if err := a.w.openJournal(ctx, a.opts.After); err != nil {
+		return err
+	}
+	a.journalOpen = true
+	return nil
 }
 
 // NewApplier returns an Applier writing through client.
@@ -375,6 +392,10 @@ func (a *Applier) noteApplied(ts oplog.Timestamp) error {
 // Flush writes the pending batch. Afterwards every entry taken so far is
 // written, except what waits in open transactions and deferred index builds.
 func (a *Applier) Flush(ctx context.Context) error {
+	if err := a.openJournal(ctx); err != nil {
+		return err
+	}
+	a.w.after = a.stats.Applied // what a failure of this batch reports
 	if err := a.batch.flush(ctx, a.w); err != nil {
 		return err
 	}

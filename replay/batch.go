@@ -111,10 +111,10 @@ func (b *batch) flush(ctx context.Context, w *writer) error {
 	b.arena, b.ops = b.arena[:0], b.ops[:0]
 	for _, err := range errs {
 		if err != nil {
-			return err
+			return err // the journal keeps what the cut write removed
 		}
 	}
-	return nil
+	return w.clearJournal(ctx)
 }
 
 // wholeNamespaces assigns each namespace of ops to one partition, largest

@@ -60,7 +60,9 @@ func Replay(ctx context.Context, src Source, target *mongo.Client, opts Options,
 // Write is a replay's second pass alone: it applies every entry of src to
 // target. Callers that ran Check themselves (to check the target for a base
 // they load first) use it instead of Replay, which would read src once more.
-// An error after writing began is a *StoppedError with the resume point.
+// An error after writing began is a *StoppedError with the resume point;
+// a *JournalAheadError (a resume past what a cut replay left) is not: it
+// writes nothing and names the resume point to use.
 func Write(ctx context.Context, src Source, target *mongo.Client, opts Options, log zerolog.Logger) (Stats, error) {
 	a := NewApplier(target, opts, log)
 	defer a.txns.Close() // Finish closes it too; a stopped replay must not leave spill files
@@ -69,6 +71,10 @@ func Write(ctx context.Context, src Source, target *mongo.Client, opts Options, 
 		err = a.Finish(ctx)
 	}
 	stats := a.Stats()
+	var ahead *JournalAheadError
+	if errors.As(err, &ahead) {
+		return stats, err // nothing written: its own advice, not a resume point
+	}
 	if err != nil {
 		return stats, &StoppedError{Err: err, Applied: stats.Applied}
 	}

@@ -31,6 +31,9 @@ func (a *Applier) Apply(ctx context.Context, entry bson.Raw) error {
 		}
 		return err
 	}
+	if err := a.openJournal(ctx); err != nil {
+		return err
+	}
 	act, err := a.txns.Add(ctx, entry)
 	if err != nil {
 		return a.unsupported(a.txnError(err), entry)

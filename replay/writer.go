@@ -13,6 +13,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
+	"github.com/tidelog/tidelog/oplog"
 	"github.com/tidelog/tidelog/replay/modifier"
 )
 
@@ -42,6 +43,14 @@ type writer struct {
 
 	styleOnce sync.Once
 	style     writeStyle
+
+	// The journal (styleDeleteInsert; see journal.go): after is the resume
+	// point a failure of the batch being written reports, journaled says
+	// the batch wrote entries. noJournal leaves it out (benchmarks of its
+	// cost).
+	after     oplog.Timestamp
+	journaled atomic.Bool
+	noJournal bool
 
 	inserts, updates, deletes, misses, upserted atomic.Uint64
 
@@ -78,6 +87,7 @@ func (w *writer) parallelism(ctx context.Context) int {
 type docState struct {
 	id      bson.RawValue
 	doc     bson.Raw // current version when exists
+	pre     bson.Raw // the target's version, when fetched and found
 	exists  bool
 	fetched bool // state came from the target (may exist there: must be overwritten or deleted)
 	first   byte // first op seen in the batch
@@ -136,6 +146,9 @@ func (w *writer) writeNS(ctx context.Context, ns string, ops []crudOp) error {
 		}
 	}
 	if w.resolveStyle(ctx) == styleDeleteInsert {
+		if err := w.journalPreimages(ctx, ns, order); err != nil {
+			return err
+		}
 		return w.deleteInsert(ctx, coll, ns, order)
 	}
 	return w.bulkReplace(ctx, coll, ns, order)
@@ -158,6 +171,7 @@ func (w *writer) fetch(ctx context.Context, coll *mongo.Collection, ids bson.A, 
 				return fmt.Errorf("the target's document _id %s matches an updated _id only by numeric equality, not by type; the replay cannot tell them apart", id)
 			}
 			st.doc, st.exists = append(bson.Raw(nil), cur.Current...), true
+			st.pre = st.doc
 		}
 		err = cur.Err()
 		cur.Close(ctx)
@@ -301,7 +315,9 @@ func withID(o bson.Raw, id bson.RawValue) (bson.Raw, error) {
 	return bson.Marshal(append(bson.D{{Key: "_id", Value: id}}, d...))
 }
 
-// deleteInsert writes with deleteMany + insertMany. Documents first seen
+// deleteInsert writes with deleteMany + insertMany; the documents it
+// deletes that existed are in the journal first (journalPreimages), since
+// a cut between the two writes leaves them absent. Documents first seen
 // as inserts that still exist are not deleted first (on an empty target
 // nothing is there);
 // if one exists after all (an overlapping replay), the duplicate-key error

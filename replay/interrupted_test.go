@@ -1,0 +1,329 @@
+package replay
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/event"
+	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
+
+	"github.com/tidelog/tidelog/internal/testserver"
+	"github.com/tidelog/tidelog/oplog"
+)
+
+// interruptedHistory: 40 documents inserted into d.r and 4 into d.s, a
+// command (a barrier: they are written), then a batch that updates 30 of
+// d.r ($v:1 and a replacement), deletes 5, updates then deletes 2, inserts
+// 3 new ones, and updates d.s. On FerretDB the second batch deletes the
+// updated documents before it inserts their new versions; with two
+// namespaces each is written whole by one partition, so a cut after d.r's
+// delete leaves d.r as it is until the next replay.
+func interruptedHistory(t *testing.T) []bson.Raw {
+	var h []bson.Raw
+	i := uint32(0)
+	add := func(op string, o, o2 bson.D) {
+		i++
+		h = append(h, entry(t, i, op, "d.r", o, o2))
+	}
+	for n := int32(1); n <= 40; n++ {
+		add("i", bson.D{{Key: "_id", Value: n}, {Key: "v", Value: int32(0)}, {Key: "keep", Value: n * 10}}, nil)
+	}
+	for n := int32(1); n <= 4; n++ {
+		i++
+		h = append(h, entry(t, i, "i", "d.s", bson.D{{Key: "_id", Value: n}, {Key: "w", Value: int32(0)}}, nil))
+	}
+	i++
+	h = append(h, entry(t, i, "c", "d.$cmd", bson.D{{Key: "create", Value: "other"}}, nil))
+	for n := int32(1); n <= 4; n++ {
+		i++
+		h = append(h, entry(t, i, "u", "d.s", bson.D{{Key: "$v", Value: int32(1)}, {Key: "$set", Value: bson.D{{Key: "w", Value: n}}}}, id(n)))
+	}
+	for n := int32(1); n <= 30; n++ {
+		if n%10 == 0 {
+			add("u", bson.D{{Key: "_id", Value: n}, {Key: "replaced", Value: true}}, id(n))
+			continue
+		}
+		add("u", bson.D{{Key: "$v", Value: int32(1)}, {Key: "$set", Value: bson.D{{Key: "v", Value: n}}}}, id(n))
+	}
+	for n := int32(31); n <= 35; n++ {
+		add("d", id(n), nil)
+	}
+	for n := int32(36); n <= 37; n++ {
+		add("u", bson.D{{Key: "$v", Value: int32(1)}, {Key: "$set", Value: bson.D{{Key: "v", Value: n}}}}, id(n))
+		add("d", id(n), nil)
+	}
+	for n := int32(41); n <= 43; n++ {
+		add("i", bson.D{{Key: "_id", Value: n}, {Key: "v", Value: n}}, nil)
+	}
+	return h
+}
+
+// cutAfterDelete connects to srv with a client that cancels the context
+// returned once the target acknowledges the first delete command on
+// collection coll: the replay is then cut between its delete and its
+// insert, as a kill there would cut it.
+func cutAfterDelete(t *testing.T, srv *testserver.Server, coll string) (*mongo.Client, context.Context) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	var mu sync.Mutex
+	deletes := map[int64]bool{}
+	fired := false
+	monitor := &event.CommandMonitor{
+		Started: func(_ context.Context, e *event.CommandStartedEvent) {
+			if e.CommandName != "delete" {
+				return
+			}
+			if name, _ := e.Command.Lookup("delete").StringValueOK(); name == coll {
+				mu.Lock()
+				deletes[e.RequestID] = true
+				mu.Unlock()
+			}
+		},
+		Succeeded: func(_ context.Context, e *event.CommandSucceededEvent) {
+			mu.Lock()
+			defer mu.Unlock()
+			if deletes[e.RequestID] && !fired {
+				fired = true
+				cancel()
+			}
+		},
+	}
+	c, err := mongo.Connect(options.Client().ApplyURI(srv.URI).SetTimeout(30 * time.Second).SetMonitor(monitor))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Disconnect(context.Background()) })
+	return c, ctx
+}
+
+// journalSize counts the parts in the target's replay journal.
+func journalSize(t *testing.T, c *mongo.Client) int64 {
+	t.Helper()
+	n, err := c.Database(journalDB).Collection(journalCollection).CountDocuments(context.Background(), bson.D{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+func intoDB(t *testing.T, db string) Options {
+	t.Helper()
+	ns, err := NewNamespaces(nil, nil, []string{"d.*"}, []string{db + ".*"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return Options{Namespaces: ns}
+}
+
+// cutReplay replays history into db through a client that cuts it after
+// its first delete on db's collection r, and returns the resume point it
+// reports. opts.After resumes an earlier cut replay.
+func cutReplay(t *testing.T, srv *testserver.Server, history []bson.Raw, opts Options) oplog.Timestamp {
+	t.Helper()
+	cut, ctx := cutAfterDelete(t, srv, "r")
+	_, err := Write(ctx, entrySource(history), cut, opts, zerolog.Nop())
+	var se *StoppedError
+	if !errors.As(err, &se) || !errors.Is(err, context.Canceled) {
+		t.Fatalf("replay cut after its delete: %v, want a StoppedError of the cancel", err)
+	}
+	return se.Applied
+}
+
+// A FerretDB replay cut between the delete and the insert of a batch's
+// documents — twice: the resumed replay is cut again in the same place —
+// then resumed from the resume point it reported, leaves exactly what an
+// uninterrupted replay leaves: no document the batch only updated is
+// lost, and no update is taken for one that found no document.
+func TestResumeAfterCutBetweenDeleteAndInsert(t *testing.T) {
+	ctx := context.Background()
+	srv := testserver.StartT(t, testserver.Options{NoOplog: true})
+	c, err := srv.Client()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Disconnect(ctx)
+	history := interruptedHistory(t)
+	if _, err := Write(ctx, entrySource(history), c, intoDB(t, "whole"), zerolog.Nop()); err != nil {
+		t.Fatal(err)
+	}
+	want := contentsOf(t, c, "whole", "r")
+	if len(want) != 36 {
+		t.Fatalf("the uninterrupted replay left %d documents, want 36", len(want))
+	}
+
+	commandTS := oplog.Timestamp{T: 1700000000, I: 45}
+	applied := cutReplay(t, srv, history, intoDB(t, "resumed"))
+	if applied != commandTS {
+		t.Fatalf("cut replay: resume point %s, want %s (the command before the batch)", applied, commandTS)
+	}
+	if n := len(contentsOf(t, c, "resumed", "r")); n >= 36 {
+		t.Fatalf("the cut left %d documents: it did not fall between the delete and the insert", n)
+	}
+	if journalSize(t, c) == 0 {
+		t.Fatal("the cut replay left no journal of the documents it removed")
+	}
+
+	opts := intoDB(t, "resumed")
+	opts.After = applied
+	if again := cutReplay(t, srv, history, opts); again != applied {
+		t.Fatalf("resumed replay cut again: resume point %s, want %s", again, applied)
+	}
+	stats, err := Write(ctx, entrySource(history), c, opts, zerolog.Nop())
+	if err != nil {
+		t.Fatalf("resumed replay: %v", err)
+	}
+	for _, coll := range []string{"r", "s"} {
+		want, got := contentsOf(t, c, "whole", coll), contentsOf(t, c, "resumed", coll)
+		if strings.Join(got, "\n") != strings.Join(want, "\n") {
+			t.Errorf("resumed replay differs from an uninterrupted one in %s:\n got  %d documents %v\n want %d documents %v", coll, len(got), got, len(want), want)
+		}
+	}
+	if stats.UpdateMisses != 0 {
+		t.Errorf("resumed replay: %d updates found no document", stats.UpdateMisses)
+	}
+	if n := journalSize(t, c); n != 0 {
+		t.Errorf("the finished replay left %d journal entries", n)
+	}
+}
+
+// A replay that starts over (no resume point) after one was cut does not
+// put back what the cut one removed: it discards the journal and says so.
+func TestFreshReplayDiscardsJournal(t *testing.T) {
+	ctx := context.Background()
+	srv := testserver.StartT(t, testserver.Options{NoOplog: true})
+	c, err := srv.Client()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Disconnect(ctx)
+	cutReplay(t, srv, interruptedHistory(t), intoDB(t, "again"))
+
+	other := []bson.Raw{entry(t, 1, "i", "d.r", bson.D{{Key: "_id", Value: int32(100)}}, nil)}
+	var logged bytes.Buffer
+	if _, _, err := Replay(ctx, entrySource(other), c, intoDB(t, "again"), Drop, zerolog.New(&logged)); err != nil {
+		t.Fatal(err)
+	}
+	got := contentsOf(t, c, "again", "r")
+	if len(got) != 1 || !strings.Contains(got[0], `"100"`) {
+		t.Errorf("a replay started over with drop left %v, want only its own document 100", got)
+	}
+	if n := journalSize(t, c); n != 0 {
+		t.Errorf("%d journal entries left", n)
+	}
+	if !strings.Contains(logged.String(), "journal is discarded") {
+		t.Errorf("the discarded journal is not reported; log:\n%s", logged.String())
+	}
+}
+
+// Resuming after a later position than the cut replay reported would leave
+// the documents it removed at versions older than the resume point: the
+// replay refuses before writing, naming the position to resume from.
+func TestResumePastJournalRefused(t *testing.T) {
+	ctx := context.Background()
+	srv := testserver.StartT(t, testserver.Options{NoOplog: true})
+	c, err := srv.Client()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Disconnect(ctx)
+	history := interruptedHistory(t)
+	applied := cutReplay(t, srv, history, intoDB(t, "late"))
+	before := contentsOf(t, c, "late", "r")
+
+	opts := intoDB(t, "late")
+	opts.After = oplog.Timestamp{T: 1700000000, I: 60}
+	_, err = Write(ctx, entrySource(history), c, opts, zerolog.Nop())
+	var ahead *JournalAheadError
+	if !errors.As(err, &ahead) || !strings.Contains(err.Error(), "--after "+applied.String()) {
+		t.Fatalf("resume past the cut write: %v, want a refusal naming --after %s", err, applied)
+	}
+	if after := contentsOf(t, c, "late", "r"); strings.Join(after, "\n") != strings.Join(before, "\n") {
+		t.Errorf("the refused resume wrote to the target")
+	}
+	if journalSize(t, c) == 0 {
+		t.Error("the refused resume dropped the journal")
+	}
+}
+
+// A journal part whose data no longer matches its checksum stops the
+// resume before it puts that write's documents back.
+func TestDamagedJournalRefused(t *testing.T) {
+	ctx := context.Background()
+	srv := testserver.StartT(t, testserver.Options{NoOplog: true})
+	c, err := srv.Client()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Disconnect(ctx)
+	history := interruptedHistory(t)
+	applied := cutReplay(t, srv, history, intoDB(t, "damaged"))
+	_, err = c.Database(journalDB).Collection(journalCollection).UpdateOne(ctx, bson.D{},
+		bson.D{{Key: "$set", Value: bson.D{{Key: "data", Value: bytes.Repeat([]byte{7}, 64)}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts := intoDB(t, "damaged")
+	opts.After = applied
+	_, err = Write(ctx, entrySource(history), c, opts, zerolog.Nop())
+	if err == nil || !strings.Contains(err.Error(), "damaged") || !strings.Contains(err.Error(), "--drop") {
+		t.Fatalf("resume over a damaged journal: %v, want an error naming the damage and --drop", err)
+	}
+}
+
+// Documents whose journal spans several parts (one document across a
+// part's end) come back whole.
+func TestJournalAcrossParts(t *testing.T) {
+	ctx := context.Background()
+	srv := testserver.StartT(t, testserver.Options{NoOplog: true})
+	c, err := srv.Client()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Disconnect(ctx)
+	// 5 documents of 3 MiB in d.r, written whole by one partition (d.s
+	// makes two namespaces): its journal is 15 MiB, two parts.
+	big := strings.Repeat("x", 3<<20)
+	var history []bson.Raw
+	for n := int32(1); n <= 5; n++ {
+		history = append(history, entry(t, uint32(n), "i", "d.r", bson.D{{Key: "_id", Value: n}, {Key: "big", Value: big}, {Key: "v", Value: int32(0)}}, nil))
+	}
+	history = append(history, entry(t, 6, "i", "d.s", bson.D{{Key: "_id", Value: int32(1)}}, nil),
+		entry(t, 7, "c", "d.$cmd", bson.D{{Key: "create", Value: "other"}}, nil),
+		entry(t, 8, "u", "d.s", bson.D{{Key: "$v", Value: int32(1)}, {Key: "$set", Value: bson.D{{Key: "v", Value: int32(1)}}}}, id(1)))
+	for n := int32(1); n <= 5; n++ {
+		history = append(history, entry(t, uint32(8+n), "u", "d.r", bson.D{{Key: "$v", Value: int32(1)}, {Key: "$set", Value: bson.D{{Key: "v", Value: n}}}}, id(n)))
+	}
+	if _, err := Write(ctx, entrySource(history), c, intoDB(t, "whole"), zerolog.Nop()); err != nil {
+		t.Fatal(err)
+	}
+	applied := cutReplay(t, srv, history, intoDB(t, "parts"))
+	var parts int32
+	cur, err := c.Database(journalDB).Collection(journalCollection).Find(ctx, bson.D{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for cur.Next(ctx) {
+		parts = max(parts, cur.Current.Lookup("parts").Int32())
+	}
+	if parts < 2 {
+		t.Fatalf("the journal's writes have at most %d parts; the test needs one across parts", parts)
+	}
+	opts := intoDB(t, "parts")
+	opts.After = applied
+	if _, err := Write(ctx, entrySource(history), c, opts, zerolog.Nop()); err != nil {
+		t.Fatalf("resumed replay: %v", err)
+	}
+	want, got := contentsOf(t, c, "whole", "r"), contentsOf(t, c, "parts", "r")
+	if len(want) != 5 || strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("resumed replay left %d documents, the uninterrupted one %d (want 5, alike)", len(got), len(want))
+	}
+}
