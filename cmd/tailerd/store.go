@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -47,8 +48,8 @@ func checkpointDir(storeLoc, checkpoint string) (string, error) {
 // failed S3 request is logged before its retry, so an outage shows in the
 // log while it lasts, not only once the store's retry budget is spent;
 // with quietOpen, those of the opening itself are logged at debug level
-// only (openStoresWaiting logs each wait instead), and those after it as
-// always.
+// only (openStoresWaiting, or the spool for a store it opens later, logs
+// each wait instead), and those after it as always.
 func openStore(ctx context.Context, loc string, log zerolog.Logger, quietOpen bool) (store.Store, error) {
 	var opened atomic.Bool
 	st, err := storeurl.Open(ctx, loc, storeurl.Options{
@@ -153,13 +154,25 @@ func mustLocal(loc string) (string, bool) {
 // work on --store alone. close releases everything: the spool first, which
 // publishes what it can within a bounded wait (the rest goes after the next
 // start). quietOpen: see openStore.
+//
+// Only --store must be reachable now: the spool reads its listing (the
+// tailer resumes from it) and snapshots go to it. A --publish-to store
+// that cannot be reached (unreachable) is left to its publisher in the
+// spool, which opens it once it can, while capture goes on to the others:
+// the spool exists to ride out that store's outage, at start as at run
+// time. One that answers no fails the start, as --store does.
 func openStores(ctx context.Context, c config, log zerolog.Logger, quietOpen bool) (st store.Store, close func(), err error) {
 	primary, err := openStore(ctx, c.Store, log, quietOpen)
 	if err != nil {
 		return nil, nil, err
 	}
-	closeAll := []store.Store{primary}
+	var (
+		mu       sync.Mutex // guards closeAll: publishers add the stores they open
+		closeAll = []store.Store{primary}
+	)
 	closeStores := func() {
+		mu.Lock()
+		defer mu.Unlock()
 		for _, s := range closeAll {
 			if err := storeurl.Close(s); err != nil {
 				log.Warn().Err(err).Stringer("store", s).Msg("closing the store")
@@ -170,14 +183,39 @@ func openStores(ctx context.Context, c config, log zerolog.Logger, quietOpen boo
 		return primary, closeStores, nil
 	}
 	dests := []spool.Dest{{Name: primaryDest, Store: primary}}
-	for _, p := range c.PublishTo {
-		s, err := openStore(ctx, p.Store, log.With().Str("dest", p.Name).Logger(), quietOpen)
-		if err != nil {
+	opened := openPublishTo(ctx, c.PublishTo, log, quietOpen)
+	for _, o := range opened {
+		if o.err == nil {
+			closeAll = append(closeAll, o.st)
+		}
+	}
+	for i, p := range c.PublishTo {
+		s, err := opened[i].st, opened[i].err
+		if err == nil {
+			dests = append(dests, spool.Dest{Name: p.Name, Store: s})
+			continue
+		}
+		if ctx.Err() != nil || !unreachable(err) {
 			closeStores()
+			if ctx.Err() != nil {
+				return nil, nil, ctx.Err()
+			}
 			return nil, nil, fmt.Errorf("--publish-to %s: %w", p.Name, err)
 		}
-		closeAll = append(closeAll, s)
-		dests = append(dests, spool.Dest{Name: p.Name, Store: s})
+		dlog := log.With().Str("dest", p.Name).Logger()
+		dlog.Warn().Err(err).Msg("--publish-to " + p.Name + " cannot be reached at start: capture goes on to the other stores, " +
+			"its segments wait in --spool until it can be opened (tailerd keeps trying); if the spool fills (--spool-max-bytes), capture pauses")
+		dests = append(dests, spool.Dest{Name: p.Name, Location: describeLocation(p.Store), OpenErr: err,
+			Open: func(ctx context.Context) (store.Store, error) {
+				s, err := openStore(ctx, p.Store, dlog, true)
+				if err != nil {
+					return nil, err
+				}
+				mu.Lock()
+				defer mu.Unlock()
+				closeAll = append(closeAll, s)
+				return s, nil
+			}})
 	}
 	sp, err := spool.Open(ctx, c.Spool, dests, spool.Options{MaxBytes: c.SpoolMaxBytes, Log: log.With().Str("part", "spool").Logger()})
 	if err != nil {
@@ -190,8 +228,47 @@ func openStores(ctx context.Context, c config, log zerolog.Logger, quietOpen boo
 		if err := sp.Close(cctx); err != nil {
 			log.Warn().Err(err).Msg("closing the spool")
 		}
+		// After Close: its publishers, which may still open stores, are stopped.
 		closeStores()
 	}, nil
+}
+
+// openedStore is one --publish-to store tried at start.
+type openedStore struct {
+	st  store.Store
+	err error
+}
+
+// openPublishTo tries each --publish-to store once, all at the same time,
+// each for at most publishOpenAtStart: one that neither answers nor fails
+// (a black-holed address) must not hold capture up either.
+func openPublishTo(ctx context.Context, list []publishConfig, log zerolog.Logger, quietOpen bool) []openedStore {
+	res := make([]openedStore, len(list))
+	var wg sync.WaitGroup
+	for i, p := range list {
+		wg.Go(func() {
+			actx, cancel := context.WithTimeout(ctx, publishOpenAtStart)
+			defer cancel()
+			res[i].st, res[i].err = openStore(actx, p.Store, log.With().Str("dest", p.Name).Logger(), quietOpen)
+		})
+	}
+	wg.Wait()
+	return res
+}
+
+// publishOpenAtStart bounds the start's attempt to open a --publish-to
+// store: longer than an S3 store's retry budget (about half a minute), so
+// that an unreachable S3 server is told by its own error.
+const publishOpenAtStart = 45 * time.Second
+
+// describeLocation names a --publish-to location in messages until its
+// store is open; checkPublish parsed it already. A Location holds no secret.
+func describeLocation(raw string) string {
+	l, err := storeurl.Parse(raw)
+	if err != nil {
+		return "(unparsable location)"
+	}
+	return l.String()
 }
 
 // spoolDrainWait bounds how long a stopping tailerd keeps publishing what

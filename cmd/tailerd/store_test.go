@@ -5,13 +5,17 @@ import (
 	"context"
 	"io"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/rs/zerolog"
 	"github.com/twmb/franz-go/pkg/kfake"
 
 	"github.com/tidelog/tidelog/internal/testserver"
+	"github.com/tidelog/tidelog/store/spool"
+	"github.com/tidelog/tidelog/store/storeurl"
 )
 
 const testSource = "mongodb://127.0.0.1:1/?replicaSet=rs0"
@@ -88,5 +92,134 @@ func TestStoreRefusingTLSIsNotAnOutage(t *testing.T) {
 	code := run(ctx, []string{"--source", testSource, "--store", loc, "--checkpoint", filepath.Join(t.TempDir(), "ckpt")}, &stderr)
 	if code != exitStore || !strings.Contains(stderr.String(), "client certificate") {
 		t.Errorf("store refusing the client certificate: exit %d, want %d\n%s", code, exitStore, stderr.String())
+	}
+}
+
+// segmentName is a valid segment name for store tests.
+const segmentName = "1700000000.0000000001-1700000000.0000000002.tseg"
+
+// A --publish-to store that cannot be reached at start does not hold the
+// start up: the spool opens, puts reach --store, the destination shows as
+// failing and not open; once its broker is up, the publisher opens it and
+// it gets what waited in the spool.
+func TestPublishToDownAtStartIsOpenedLater(t *testing.T) {
+	port := freeLoopbackPort(t)
+	work := t.TempDir()
+	dir := filepath.Join(work, "store")
+	kafkaLoc := "kafka://127.0.0.1:" + strconv.Itoa(port) + "/later"
+	c, err := parseArgs([]string{"--source", testSource, "--store", dir, "--spool", filepath.Join(work, "spool"),
+		"--publish-to", "standby=" + kafkaLoc}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	var log lockedBuffer
+	st, closeStores, err := openStores(ctx, c, zerolog.New(&log), false)
+	if err != nil {
+		t.Fatalf("openStores with --publish-to down: %v\n%s", err, log.String())
+	}
+	defer closeStores()
+	sp, ok := st.(*spool.Spool)
+	if !ok {
+		t.Fatalf("openStores returned %T, want the spool", st)
+	}
+	standby := func() spool.DestStatus {
+		for _, d := range sp.Status().Dests {
+			if d.Name == "standby" {
+				return d
+			}
+		}
+		t.Fatalf("no destination standby in %+v", sp.Status())
+		return spool.DestStatus{}
+	}
+	if d := standby(); d.Open || d.FailingSince.IsZero() || !strings.Contains(d.LastError, "connection refused") {
+		t.Errorf("status of the unreachable destination: %+v", d)
+	}
+	for _, want := range []string{"--publish-to standby cannot be reached at start", "destination not open"} {
+		if !strings.Contains(log.String(), want) {
+			t.Errorf("the log lacks %q\n%s", want, log.String())
+		}
+	}
+	data := []byte("segment bytes")
+	if err := st.PutSegment(ctx, "rs0", segmentName, data); err != nil {
+		t.Fatal(err)
+	}
+	primary, err := storeurl.Open(ctx, dir, storeurl.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, 30*time.Second, "the segment in --store", &log, func() bool {
+		names, err := primary.Segments(ctx, "rs0")
+		return err == nil && len(names) == 1
+	})
+	if d := standby(); d.Pending != 1 || d.Open {
+		t.Errorf("the unreachable destination's backlog: %+v", d)
+	}
+
+	kc, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.Ports(port))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer kc.Close()
+	waitUntil(t, time.Minute, "the standby to be opened and caught up", &log, func() bool {
+		d := standby()
+		return d.Open && d.Pending == 0 && d.FailingSince.IsZero()
+	})
+	k, err := storeurl.Open(ctx, kafkaLoc, storeurl.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer storeurl.Close(k)
+	rc, err := k.OpenSegment(ctx, "rs0", segmentName)
+	if err != nil {
+		t.Fatalf("the standby lacks the segment put while it was down: %v\n%s", err, log.String())
+	}
+	got, err := io.ReadAll(rc)
+	rc.Close()
+	if err != nil || !bytes.Equal(got, data) {
+		t.Fatalf("the standby's copy: %q, %v", got, err)
+	}
+}
+
+// A --publish-to store that answers no (here a broker refusing the client
+// without a certificate) still fails the start with the store's exit code:
+// waiting would not mend it.
+func TestPublishToRefusingFailsTheStart(t *testing.T) {
+	pki := testserver.NewPKIT(t)
+	srv, err := pki.ServerTLS(true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.TLS(srv))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	work := t.TempDir()
+	var stderr bytes.Buffer
+	loc := "kafka://" + c.ListenAddrs()[0] + "/tidelog?tls=true&ca_file=" + pki.CAFile
+	code := run(ctx, []string{"--source", testSource, "--store", filepath.Join(work, "store"), "--spool", filepath.Join(work, "spool"),
+		"--publish-to", "standby=" + loc}, &stderr)
+	if code != exitStore || !strings.Contains(stderr.String(), "--publish-to standby") || !strings.Contains(stderr.String(), "client certificate") {
+		t.Errorf("--publish-to store refusing the client certificate: exit %d, want %d naming it\n%s", code, exitStore, stderr.String())
+	}
+}
+
+// With its --publish-to store unreachable, tailerd goes on past the stores
+// at once (here to the source, which is not there either: exit 4) instead
+// of waiting for that store.
+func TestPublishToDownDoesNotHoldTheStart(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	work := t.TempDir()
+	var log lockedBuffer
+	code := run(ctx, []string{"--source", testSource, "--connect-timeout", "1s", "--store", filepath.Join(work, "store"),
+		"--spool", filepath.Join(work, "spool"), "--publish-to", "standby=kafka://127.0.0.1:" + strconv.Itoa(freeLoopbackPort(t)) + "/tl"}, &log)
+	if code != exitSource || strings.Contains(log.String(), "the store cannot be reached; tailerd keeps trying") ||
+		!strings.Contains(log.String(), "--publish-to standby cannot be reached at start") {
+		t.Errorf("--publish-to down at start: exit %d, want %d (the source) without waiting for that store\n%s", code, exitSource, log.String())
 	}
 }

@@ -52,10 +52,12 @@ func (w storeWait) String() string {
 }
 
 // openStoresWaiting is openStores, tried again with backoff (storeRetryMin
-// doubling to storeRetryMax), for as long as the stores cannot be reached
-// (unreachable). A store that answers no (wrong credentials, not a tidelog
-// store, a TLS certificate not trusted) fails at once. It returns ctx's
-// error once ctx ends (SIGTERM), at once even in the middle of an attempt.
+// doubling to storeRetryMax), for as long as --store cannot be reached
+// (unreachable). A --publish-to store that cannot be reached is not waited
+// for: the spool opens it later (see openStores). A store that answers no
+// (wrong credentials, not a tidelog store, a TLS certificate not trusted)
+// fails at once. It returns ctx's error once ctx ends (SIGTERM), at once
+// even in the middle of an attempt.
 func openStoresWaiting(ctx context.Context, c config, obs *observed, notify *sdnotify.Notifier, log zerolog.Logger) (store.Store, func(), error) {
 	var (
 		w       storeWait

@@ -1,10 +1,12 @@
 package spool
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/tidelog/tidelog/internal/durable"
@@ -14,7 +16,14 @@ import (
 // dest is one destination and its publisher's state.
 type dest struct {
 	name string
-	st   store.Store
+	// st is the destination's store, nil until it is open (Dest.Open):
+	// set once by its publisher, read by others without Spool.mu.
+	st   atomic.Pointer[store.Store]
+	open func(context.Context) (store.Store, error) // Dest.Open
+	loc  string                                     // names it until it is open
+	// ckptStore is the store its checkpoint names (String), compared with
+	// the store once it is open.
+	ckptStore string
 
 	// ckptMu serializes writes of the checkpoint file, which the publisher
 	// and DeleteSegment both make.
@@ -77,7 +86,7 @@ func readCheckpoint(path string) (checkpoint, error) {
 // entry only once a durable checkpoint covers it.
 func (s *Spool) saveCheckpoint(d *dest, published uint64, last map[string]lastItem) error {
 	data, err := encodeSummed(checkpoint{
-		Format: ckptFormat, Version: formatVersion, Dest: d.name, Store: d.st.String(),
+		Format: ckptFormat, Version: formatVersion, Dest: d.name, Store: d.String(),
 		Published: published, Last: last,
 	})
 	if err != nil {

@@ -14,7 +14,7 @@ import (
 func TestReaddedDestinationHoleIsReported(t *testing.T) {
 	a, b := newDirStore(t), newDirStore(t)
 	dir := filepath.Join(t.TempDir(), "spool")
-	both := []Dest{{"store", a}, {"standby", b}}
+	both := []Dest{{Name: "store", Store: a}, {Name: "standby", Store: b}}
 	s1 := openSpool(t, dir, both, fastOpts(nil))
 	for i := range 3 {
 		put(t, s1, "rs0", i, 300)
@@ -70,7 +70,7 @@ func TestItemLackingAtStartIsNotFreedDuringTheCheck(t *testing.T) {
 	b := &flaky{Store: newDirStore(t)}
 	b.down.Store(true)
 	dir := filepath.Join(t.TempDir(), "spool")
-	s1 := openSpool(t, dir, []Dest{{"a", &flaky{Store: aStore}}, {"b", b}}, fastOpts(nil))
+	s1 := openSpool(t, dir, []Dest{{Name: "a", Store: &flaky{Store: aStore}}, {Name: "b", Store: b}}, fastOpts(nil))
 	for i := range 3 {
 		put(t, s1, "rs0", i, 300)
 	}
@@ -81,7 +81,7 @@ func TestItemLackingAtStartIsNotFreedDuringTheCheck(t *testing.T) {
 	}
 
 	gate := &listGate{flaky: &flaky{Store: aStore}, release: make(chan struct{})}
-	s2 := openSpool(t, dir, []Dest{{"a", gate}, {"b", b}}, fastOpts(nil))
+	s2 := openSpool(t, dir, []Dest{{Name: "a", Store: gate}, {Name: "b", Store: b}}, fastOpts(nil))
 	waitFor(t, "a's check to list", gate.waiting.Load)
 	b.down.Store(false)
 	waitFor(t, "b to catch up", func() bool { return destStatus(s2, "b").Pending == 0 })

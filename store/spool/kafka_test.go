@@ -71,7 +71,7 @@ func TestKafkaOutage(t *testing.T) {
 	opts.AttemptTimeout = 2 * time.Second
 	opts.RetryMax = 200 * time.Millisecond
 	opts.MaxBytes = 256 << 20
-	s := openSpool(t, filepath.Join(t.TempDir(), "spool"), []Dest{{"dir", d}, {"kafka", k}}, opts)
+	s := openSpool(t, filepath.Join(t.TempDir(), "spool"), []Dest{{Name: "dir", Store: d}, {Name: "kafka", Store: k}}, opts)
 
 	const size = 512 << 10
 	put(t, s, "rs0", 0, size)

@@ -13,23 +13,38 @@ import (
 	"github.com/tidelog/tidelog/internal/durable"
 )
 
+// What a failing destination's publisher waits for, in its log lines.
+const (
+	waitOpen   = "opening the store"
+	waitVerify = "check of what the destination holds"
+)
+
 // publisher copies the queue to d in sequence order until ctx ends. It first
-// checks what d's checkpoint says d holds against d's listing. Every failure
-// is retried with backoff, forever: nothing is skipped.
+// opens d's store if it is not open yet, then checks what d's checkpoint says
+// d holds against d's listing. Every failure is retried with backoff,
+// forever: nothing is skipped.
 func (s *Spool) publisher(ctx context.Context, d *dest) {
-	log := s.log.With().Str("dest", d.name).Str("store", d.st.String()).Logger()
-	if !s.retry(ctx, d, nil, func(ctx context.Context) error { return s.verify(ctx, d) }) {
+	if d.opened() == nil && !s.retry(ctx, d, waitOpen, func(ctx context.Context) error { return s.openDest(ctx, d) }) {
 		return
 	}
+	st := d.opened()
+	log := s.log.With().Str("dest", d.name).Str("store", st.String()).Logger()
+	if !s.retry(ctx, d, waitVerify, func(ctx context.Context) error { return s.verify(ctx, d) }) {
+		return
+	}
+	// Checked, d counts with its whole position: entries that only waited
+	// for the check (every destination holds them) are freed now, not
+	// after the next put, and Close need not wait for them.
+	s.collect()
 	for {
 		e := s.next(ctx, d)
 		if e == nil {
 			return
 		}
 		var data []byte // the segment's bytes, read once per entry: one segment in memory
-		ok := s.retry(ctx, d, e, func(ctx context.Context) error {
+		ok := s.retry(ctx, d, e.String(), func(ctx context.Context) error {
 			if e.Kind == kindGap {
-				return d.st.PutGap(ctx, e.Stream, *e.Gap)
+				return st.PutGap(ctx, e.Stream, *e.Gap)
 			}
 			if data == nil {
 				b, err := s.readSpooled(ctx, e)
@@ -38,14 +53,14 @@ func (s *Spool) publisher(ctx context.Context, d *dest) {
 				}
 				data = b
 			}
-			return d.st.PutSegment(ctx, e.Stream, e.Name, data)
+			return st.PutSegment(ctx, e.Stream, e.Name, data)
 		})
 		data = nil
 		if !ok {
 			return
 		}
 		// Published; now durable in the checkpoint, then freed if done.
-		ok = s.retry(ctx, d, e, func(context.Context) error {
+		ok = s.retry(ctx, d, e.String(), func(context.Context) error {
 			return s.setPosition(d, func(uint64) uint64 { return e.Seq }, func(last map[string]lastItem) {
 				l := last[e.Stream]
 				if e.Kind == kindSegment {
@@ -104,7 +119,7 @@ func (s *Spool) readSpooled(ctx context.Context, e *entry) ([]byte, error) {
 // between RetryMin and RetryMax, each attempt bounded by AttemptTimeout.
 // Failures are logged at most once per LogEvery per destination, with what
 // waits; the first success after failures is logged too.
-func (s *Spool) retry(ctx context.Context, d *dest, e *entry, op func(context.Context) error) bool {
+func (s *Spool) retry(ctx context.Context, d *dest, waiting string, op func(context.Context) error) bool {
 	backoff := s.opts.RetryMin
 	for {
 		actx, cancel := context.WithTimeout(ctx, s.opts.AttemptTimeout)
@@ -117,7 +132,7 @@ func (s *Spool) retry(ctx context.Context, d *dest, e *entry, op func(context.Co
 		if ctx.Err() != nil {
 			return false
 		}
-		s.failed(d, e, err)
+		s.failed(d, waiting, err)
 		t := time.NewTimer(backoff)
 		select {
 		case <-t.C:
@@ -129,7 +144,7 @@ func (s *Spool) retry(ctx context.Context, d *dest, e *entry, op func(context.Co
 	}
 }
 
-func (s *Spool) failed(d *dest, e *entry, err error) {
+func (s *Spool) failed(d *dest, waiting string, err error) {
 	now := s.opts.Now()
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -143,15 +158,11 @@ func (s *Spool) failed(d *dest, e *entry, err error) {
 	}
 	d.lastLog = now
 	st := s.destStatus(d, now)
-	ev := s.log.Error().Err(err).Str("dest", d.name).Str("store", d.st.String()).
+	s.log.Error().Err(err).Str("dest", d.name).Str("store", d.String()).
 		Int("attempts", d.failures).Dur("failing_for", now.Sub(d.failingSince)).
-		Int("pending", st.Pending).Int64("pending_bytes", st.PendingBytes).Dur("oldest_pending_age", st.OldestAge)
-	if e != nil {
-		ev = ev.Str("waiting", e.String())
-	} else {
-		ev = ev.Str("waiting", "check of what the destination holds")
-	}
-	ev.Msg("destination failing; retrying (it waits in the spool, nothing is dropped)")
+		Int("pending", st.Pending).Int64("pending_bytes", st.PendingBytes).Dur("oldest_pending_age", st.OldestAge).
+		Str("waiting", waiting).
+		Msg("destination failing; retrying (what it lacks waits in the spool, nothing is dropped; a full spool pauses puts)")
 }
 
 func (s *Spool) recovered(d *dest) {
@@ -161,7 +172,7 @@ func (s *Spool) recovered(d *dest) {
 	if d.failures == 0 {
 		return
 	}
-	s.log.Info().Str("dest", d.name).Str("store", d.st.String()).Int("failed_attempts", d.failures).
+	s.log.Info().Str("dest", d.name).Str("store", d.String()).Int("failed_attempts", d.failures).
 		Dur("failed_for", now.Sub(d.failingSince)).Msg("destination back; catching up")
 	d.failures, d.failingSince, d.lastErr, d.lastLog = 0, time.Time{}, nil, time.Time{}
 }
@@ -252,14 +263,15 @@ func (s *Spool) verify(ctx context.Context, d *dest) error {
 	slices.Sort(streams)
 	streams = slices.Compact(streams)
 
+	st := d.opened()
 	var rewindTo uint64 // the first entry d lacks, 0 if none
 	var lost []string
 	for _, stream := range streams {
-		segs, err := d.st.Segments(ctx, stream)
+		segs, err := st.Segments(ctx, stream)
 		if err != nil {
 			return fmt.Errorf("check destination %s: %w", d.name, err)
 		}
-		gaps, err := d.st.Gaps(ctx, stream)
+		gaps, err := st.Gaps(ctx, stream)
 		if err != nil {
 			return fmt.Errorf("check destination %s: %w", d.name, err)
 		}
@@ -273,7 +285,7 @@ func (s *Spool) verify(ctx context.Context, d *dest) error {
 		for _, e := range claimed[stream] {
 			if !has[e.key()] && (rewindTo == 0 || e.Seq < rewindTo) {
 				rewindTo = e.Seq
-				s.log.Warn().Str("dest", d.name).Str("store", d.st.String()).Str("missing", e.String()).
+				s.log.Warn().Str("dest", d.name).Str("store", st.String()).Str("missing", e.String()).
 					Msg("destination lacks an item it was given; publishing it again from the spool")
 			}
 		}
@@ -283,7 +295,7 @@ func (s *Spool) verify(ctx context.Context, d *dest) error {
 				continue
 			}
 			lost = append(lost, k.kind+" "+stream+"/"+k.name)
-			s.log.Error().Str("dest", d.name).Str("store", d.st.String()).Str("stream", stream).Str(k.kind, k.name).
+			s.log.Error().Str("dest", d.name).Str("store", st.String()).Str("stream", stream).Str(k.kind, k.name).
 				Msg("DATA LOST: the destination no longer holds an item it was given, and the spool no longer has it; " +
 					"copy it from another destination (or the primary), then run `replayer verify` against this store")
 		}

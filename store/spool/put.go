@@ -108,7 +108,7 @@ func (s *Spool) holders() string {
 	var names []string
 	for _, d := range s.dests {
 		if d.published == m {
-			names = append(names, d.name+" ("+d.st.String()+")")
+			names = append(names, d.name+" ("+d.String()+")")
 		}
 	}
 	return strings.Join(names, ", ")

@@ -158,7 +158,11 @@ func (s *Spool) DeleteSegment(ctx context.Context, stream, name string) error {
 // segment published there, forgets it, so that the next start's check does
 // not take the deletion for a loss.
 func (s *Spool) deleteFrom(ctx context.Context, d *dest, stream, name string) error {
-	if err := d.st.DeleteSegment(ctx, stream, name); err != nil {
+	st := d.opened()
+	if st == nil {
+		return fmt.Errorf("destination %s (%s): its store is not open yet (it could not be reached); the delete is retried once it is", d.name, d.loc)
+	}
+	if err := st.DeleteSegment(ctx, stream, name); err != nil {
 		return fmt.Errorf("destination %s: %w", d.name, err)
 	}
 	s.mu.Lock()

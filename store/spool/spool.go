@@ -40,9 +40,26 @@ var ErrPending = errors.New("not yet published to every destination")
 // Dest is one store the spool publishes to. Name identifies its checkpoint
 // in the spool directory, so it must stay the same across restarts for the
 // same store; it is made of [A-Za-z0-9._-] and does not begin with '.'.
+//
+// A destination is given open (Store), or, when its store could not be
+// reached yet (a restart during its outage), as Open: then its publisher
+// opens it (see Open), and capture to the others need not wait for it.
 type Dest struct {
 	Name  string
 	Store store.Store
+	// Open, with Store nil, opens the destination's store. Its publisher
+	// calls it first, and again after each failure with the publishing
+	// backoff, until it succeeds; until then the destination shows as
+	// failing in Status and every item waits in the spool for it, as for
+	// a destination down at run time (so a full spool pauses puts). The
+	// first Dest, the primary, cannot be opened later: reads go to it.
+	Open func(context.Context) (store.Store, error)
+	// Location names a destination given with Open until it is open (in
+	// logs, Status and String); it must hold no secret.
+	Location string
+	// OpenErr, with Open, is why the store could not be opened before:
+	// Status shows it as the last error until the publisher's first try.
+	OpenErr error
 }
 
 // Options tune a Spool. The zero value of every field means its default.
@@ -173,8 +190,8 @@ func Open(ctx context.Context, dir string, dests []Dest, opts Options) (*Spool, 
 		if seen[d.Name] {
 			return fail(fmt.Errorf("destination name %q given twice", d.Name))
 		}
-		if d.Store == nil {
-			return fail(fmt.Errorf("destination %s has no store", d.Name))
+		if err := d.check(len(seen) == 0); err != nil {
+			return fail(err)
 		}
 		seen[d.Name] = true
 	}
@@ -198,7 +215,7 @@ func Open(ctx context.Context, dir string, dests []Dest, opts Options) (*Spool, 
 		changed: make(chan struct{}),
 	}
 	for _, d := range dests {
-		s.dests = append(s.dests, &dest{name: d.Name, st: d.Store, last: map[string]lastItem{}})
+		s.dests = append(s.dests, newDest(d, opts.Now()))
 	}
 	if err := s.recover(ctx); err != nil {
 		_ = unlockDir(lock)
@@ -214,6 +231,7 @@ func Open(ctx context.Context, dir string, dests []Dest, opts Options) (*Spool, 
 		}()
 	}
 	s.log.Info().Int("pending", len(s.entries)).Int64("bytes", s.bytes).Str("destinations", s.destNames()).Msg("spool open")
+	s.logUnopened()
 	return s, nil
 }
 
@@ -222,7 +240,7 @@ func Open(ctx context.Context, dir string, dests []Dest, opts Options) (*Spool, 
 func (s *Spool) String() string {
 	parts := make([]string, len(s.dests))
 	for i, d := range s.dests {
-		parts[i] = d.name + "=" + d.st.String()
+		parts[i] = d.name + "=" + d.String()
 	}
 	return "spool:" + s.dir + " -> [" + strings.Join(parts, ", ") + "]"
 }
@@ -365,12 +383,12 @@ func (s *Spool) recover(ctx context.Context) error {
 			continue
 		}
 		d.published, d.floor, d.hasCheckpoint = c.Published, c.Published, true
+		d.ckptStore = c.Store
 		if c.Last != nil {
 			d.last = c.Last
 		}
-		if c.Store != d.st.String() {
-			s.log.Warn().Str("dest", name).Str("was", c.Store).Str("now", d.st.String()).
-				Msg("destination now names another store; what it was said to hold is verified before publishing")
+		if d.opened() != nil {
+			s.checkStoreName(d)
 		}
 	}
 	minPub := s.minPublished()
@@ -480,7 +498,7 @@ func (s *Spool) checkHoles(maxSeq uint64) {
 		}
 		hole := fmt.Sprintf("puts %d to %d", d.published+1, freedThrough)
 		d.lost = append(d.lost, hole)
-		s.log.Error().Str("dest", d.name).Str("store", d.st.String()).Uint64("published", d.published).Uint64("freed_through", freedThrough).
+		s.log.Error().Str("dest", d.name).Str("store", d.String()).Uint64("published", d.published).Uint64("freed_through", freedThrough).
 			Msg("DATA LOST: the spool freed items this destination never got (it was left out of the configuration meanwhile); " +
 				"its copy has a hole that publishing will not fill: copy the missing segments from the primary, then run `replayer verify` against it")
 	}

@@ -19,7 +19,7 @@ import (
 // behind it.
 func TestConformance(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) store.Store {
-		dests := []Dest{{"primary", newDirStore(t)}, {"second", newDirStore(t)}}
+		dests := []Dest{{Name: "primary", Store: newDirStore(t)}, {Name: "second", Store: newDirStore(t)}}
 		return openSpool(t, filepath.Join(t.TempDir(), "spool"), dests, fastOpts(nil))
 	})
 }
@@ -28,7 +28,7 @@ func TestConformance(t *testing.T) {
 func TestFanOut(t *testing.T) {
 	a, b := newDirStore(t), newDirStore(t)
 	dir := filepath.Join(t.TempDir(), "spool")
-	s := openSpool(t, dir, []Dest{{"a", a}, {"b", b}}, fastOpts(nil))
+	s := openSpool(t, dir, []Dest{{Name: "a", Store: a}, {Name: "b", Store: b}}, fastOpts(nil))
 	ctx := testCtx(t)
 	for i := range 10 {
 		put(t, s, "rs0", i, 3000)
@@ -67,7 +67,7 @@ func TestFailingDestinationCatchesUp(t *testing.T) {
 	b := &flaky{Store: newDirStore(t)}
 	b.down.Store(true)
 	var log logBuf
-	s := openSpool(t, filepath.Join(t.TempDir(), "spool"), []Dest{{"a", a}, {"b", b}}, fastOpts(&log))
+	s := openSpool(t, filepath.Join(t.TempDir(), "spool"), []Dest{{Name: "a", Store: a}, {Name: "b", Store: b}}, fastOpts(&log))
 	ctx := testCtx(t)
 	const n = 20
 	for i := range n {
@@ -123,7 +123,7 @@ func TestBackPressure(t *testing.T) {
 	var log logBuf
 	opts := fastOpts(&log)
 	opts.MaxBytes = 3000
-	s := openSpool(t, filepath.Join(t.TempDir(), "spool"), []Dest{{"a", a}, {"b", b}}, opts)
+	s := openSpool(t, filepath.Join(t.TempDir(), "spool"), []Dest{{Name: "a", Store: a}, {Name: "b", Store: b}}, opts)
 	for i := range 3 {
 		put(t, s, "rs0", i, 1000)
 	}
@@ -181,7 +181,7 @@ func TestOversizedSegmentPassesAlone(t *testing.T) {
 	a := newDirStore(t)
 	opts := fastOpts(nil)
 	opts.MaxBytes = 100
-	s := openSpool(t, filepath.Join(t.TempDir(), "spool"), []Dest{{"a", a}}, opts)
+	s := openSpool(t, filepath.Join(t.TempDir(), "spool"), []Dest{{Name: "a", Store: a}}, opts)
 	put(t, s, "rs0", 0, 5000)
 	put(t, s, "rs0", 1, 5000) // waits for the first to be published
 	drained(t, s)
@@ -197,7 +197,7 @@ func TestRestartDrains(t *testing.T) {
 	b := &flaky{Store: newDirStore(t)}
 	b.down.Store(true)
 	dir := filepath.Join(t.TempDir(), "spool")
-	dests := []Dest{{"a", a}, {"b", b}}
+	dests := []Dest{{Name: "a", Store: a}, {Name: "b", Store: b}}
 	s1, err := Open(testCtx(t), dir, dests, fastOpts(nil))
 	if err != nil {
 		t.Fatal(err)
@@ -237,7 +237,7 @@ func TestRestartDrains(t *testing.T) {
 // is refused.
 func TestDirectoryGuards(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "spool")
-	dests := []Dest{{"a", newDirStore(t)}}
+	dests := []Dest{{Name: "a", Store: newDirStore(t)}}
 	openSpool(t, dir, dests, fastOpts(nil))
 	if _, err := Open(testCtx(t), dir, dests, fastOpts(nil)); err == nil || !strings.Contains(err.Error(), "in use") {
 		t.Fatalf("second Open = %v, want in use", err)
@@ -249,7 +249,7 @@ func TestDirectoryGuards(t *testing.T) {
 	if _, err := Open(testCtx(t), other, dests, fastOpts(nil)); !errors.Is(err, store.ErrNotStore) {
 		t.Fatalf("Open(other files) = %v, want ErrNotStore", err)
 	}
-	for _, bad := range [][]Dest{nil, {{"a", nil}}, {{"../x", dests[0].Store}}, {dests[0], dests[0]}} {
+	for _, bad := range [][]Dest{nil, {{Name: "a", Store: nil}}, {{Name: "../x", Store: dests[0].Store}}, {dests[0], dests[0]}} {
 		if _, err := Open(testCtx(t), t.TempDir(), bad, fastOpts(nil)); err == nil {
 			t.Errorf("Open(%v) accepted", bad)
 		}
@@ -264,7 +264,7 @@ func TestLostSegment(t *testing.T) {
 	b := &flaky{Store: newDirStore(t)}
 	b.down.Store(true)
 	dir := filepath.Join(t.TempDir(), "spool")
-	dests := []Dest{{"a", a}, {"b", b}}
+	dests := []Dest{{Name: "a", Store: a}, {Name: "b", Store: b}}
 	s1, err := Open(testCtx(t), dir, dests, fastOpts(nil))
 	if err != nil {
 		t.Fatal(err)
@@ -325,7 +325,7 @@ func TestDeletePending(t *testing.T) {
 	opts := fastOpts(nil)
 	opts.DeleteWait = 50 * time.Millisecond
 	dir := filepath.Join(t.TempDir(), "spool")
-	dests := []Dest{{"a", a}, {"b", b}}
+	dests := []Dest{{Name: "a", Store: a}, {Name: "b", Store: b}}
 	s := openSpool(t, dir, dests, opts)
 	put(t, s, "rs0", 0, 100)
 	put(t, s, "rs0", 1, 100)
@@ -356,7 +356,7 @@ func TestDeletePending(t *testing.T) {
 // Close drains what it can within its context.
 func TestCloseDrains(t *testing.T) {
 	a := newDirStore(t)
-	s, err := Open(testCtx(t), filepath.Join(t.TempDir(), "spool"), []Dest{{"a", a}}, fastOpts(nil))
+	s, err := Open(testCtx(t), filepath.Join(t.TempDir(), "spool"), []Dest{{Name: "a", Store: a}}, fastOpts(nil))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -27,6 +27,7 @@ type DestStatus struct {
 	PendingBytes  int64
 	OldestPending time.Time     // when the oldest of them was put (zero: none)
 	OldestAge     time.Duration // how long ago
+	Open          bool          // its store is open (false while its publisher tries to open it: see Dest.Open)
 	Verified      bool          // the start-up check of what it holds is done
 	FailingSince  time.Time     // zero while it works
 	LastError     string
@@ -48,8 +49,8 @@ func (s *Spool) Status() Status {
 // destStatus computes d's status. Call with mu held.
 func (s *Spool) destStatus(d *dest, now time.Time) DestStatus {
 	ds := DestStatus{
-		Name: d.name, Store: d.st.String(), Published: d.published, LastSegment: map[string]string{},
-		Verified: d.verified, FailingSince: d.failingSince, Lost: append([]string(nil), d.lost...),
+		Name: d.name, Store: d.String(), Published: d.published, LastSegment: map[string]string{},
+		Open: d.opened() != nil, Verified: d.verified, FailingSince: d.failingSince, Lost: append([]string(nil), d.lost...),
 	}
 	for stream, l := range d.last {
 		if l.Segment != "" {
