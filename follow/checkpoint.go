@@ -25,8 +25,9 @@ const (
 	// document (see journal.go): journalPrefix + 16 hex digits.
 	journalPrefix = "tidelog-follow/journal/"
 	journalEnd    = "tidelog-follow/journal0" // '0' follows '/'
-	// journalUpTo holds the ts of the newest entry the cycle under way
-	// applies ("T.I"): what a restart must not put its horizon before.
+	// journalUpTo holds the ts of the newest entry a cycle not committed
+	// yet applies ("T.I"): what a restart must not put its horizon before.
+	// A commit before it keeps it (see Save).
 	journalUpTo   = journalPrefix + "upto"
 	formatVersion = "1"
 )
@@ -88,17 +89,30 @@ func (c *Checkpoint) Load() (State, bool, error) {
 }
 
 // Save commits s durably (synced) before it returns, and clears the
-// journal in the same atomic write: the cycle it covered is committed.
+// journal in the same atomic write: the cycle it covered is committed. The
+// journal's upTo stays while it is after s.Through: a cycle cut short may
+// have written that far, and the cycles that re-apply from the resume point
+// after it can end before it (a resume point held back by an open
+// transaction, a namespace command re-read).
 func (c *Checkpoint) Save(s State) (err error) {
 	b, err := encodeState(s)
 	if err != nil {
 		return fmt.Errorf("checkpoint %s: encode state: %w", c.dir, err)
 	}
 	defer pebbledir.RecoverFatal(&err)
+	upTo, err := c.upTo()
+	if err != nil {
+		return err
+	}
 	batch := c.pdb.NewBatch()
 	defer batch.Close()
 	if err := batch.DeleteRange([]byte(journalPrefix), []byte(journalEnd), nil); err != nil {
 		return fmt.Errorf("checkpoint %s: commit: %w", c.dir, err)
+	}
+	if upTo.After(s.Through) {
+		if err := batch.Set([]byte(journalUpTo), []byte(upTo.String()), nil); err != nil {
+			return fmt.Errorf("checkpoint %s: commit: %w", c.dir, err)
+		}
 	}
 	if err := batch.Set([]byte(stateKey), b, nil); err != nil {
 		return fmt.Errorf("checkpoint %s: commit: %w", c.dir, err)
@@ -109,11 +123,18 @@ func (c *Checkpoint) Save(s State) (err error) {
 	return nil
 }
 
-// SaveJournal replaces the journal with pre and upTo, durably, before it
-// returns. Each pre-image is the target namespace, a NUL, then the
-// document's BSON.
+// SaveJournal replaces the journal with pre and upTo (or the upTo it holds,
+// when later), durably, before it returns. Each pre-image is the target
+// namespace, a NUL, then the document's BSON.
 func (c *Checkpoint) SaveJournal(pre []preimage, upTo oplog.Timestamp) (err error) {
 	defer pebbledir.RecoverFatal(&err)
+	prev, err := c.upTo()
+	if err != nil {
+		return err
+	}
+	if prev.After(upTo) {
+		upTo = prev
+	}
 	batch := c.pdb.NewBatch()
 	defer batch.Close()
 	if err := batch.DeleteRange([]byte(journalPrefix), []byte(journalEnd), nil); err != nil {
@@ -135,15 +156,16 @@ func (c *Checkpoint) SaveJournal(pre []preimage, upTo oplog.Timestamp) (err erro
 }
 
 // cycleJournal is what a cycle that did not commit left: the pre-images of
-// the documents it may have written, and the newest entry it applied (zero
-// in a journal written before tidelog recorded it).
+// the documents it may have written, and the newest entry the target may
+// hold beyond the last commit (zero in a journal written before tidelog
+// recorded it).
 type cycleJournal struct {
 	pre  []preimage
 	upTo oplog.Timestamp
 }
 
-// Journal returns what a cycle that did not commit left (nothing after a
-// commit).
+// Journal returns what a cycle that did not commit left (after a commit,
+// at most an upTo the commit did not reach).
 func (c *Checkpoint) Journal() (cycleJournal, error) {
 	var j cycleJournal
 	it, err := c.pdb.NewIter(&pebble.IterOptions{LowerBound: []byte(journalPrefix), UpperBound: []byte(journalEnd)})
@@ -153,9 +175,9 @@ func (c *Checkpoint) Journal() (cycleJournal, error) {
 	for ok := it.First(); ok; ok = it.Next() {
 		v := it.Value()
 		if string(it.Key()) == journalUpTo {
-			if j.upTo, err = oplog.Parse(string(v)); err != nil {
+			if j.upTo, err = c.parseUpTo(v); err != nil {
 				it.Close()
-				return j, c.corrupt(fmt.Errorf("journal key %s does not decode: %w", it.Key(), err))
+				return j, err
 			}
 			continue
 		}
@@ -170,6 +192,27 @@ func (c *Checkpoint) Journal() (cycleJournal, error) {
 		return j, c.readErr("read journal", err)
 	}
 	return j, nil
+}
+
+// upTo reads the journal's upTo (zero when there is none).
+func (c *Checkpoint) upTo() (oplog.Timestamp, error) {
+	v, closer, err := c.pdb.Get([]byte(journalUpTo))
+	if errors.Is(err, pebble.ErrNotFound) {
+		return oplog.Timestamp{}, nil
+	}
+	if err != nil {
+		return oplog.Timestamp{}, c.readErr("read journal", err)
+	}
+	defer closer.Close()
+	return c.parseUpTo(v)
+}
+
+func (c *Checkpoint) parseUpTo(v []byte) (oplog.Timestamp, error) {
+	ts, err := oplog.Parse(string(v))
+	if err != nil {
+		return ts, c.corrupt(fmt.Errorf("journal key %s does not decode: %w", journalUpTo, err))
+	}
+	return ts, nil
 }
 
 // Close closes the database and releases the directory.

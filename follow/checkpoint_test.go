@@ -25,11 +25,7 @@ func TestFollowReportsDamagedCheckpoint(t *testing.T) {
 	ck.Close()
 	before := sstables(t, fx.ckpt)
 	s1 := fx.put(inserts(t, model{}, 1, 5)...)
-	r := fx.start(nil)
-	fx.waitThrough(r, s1.OpEnd)
-	if _, err := r.stop(t); err != nil {
-		t.Fatal(err)
-	}
+	fx.followThrough(s1.OpEnd)
 	if ck, err = OpenCheckpoint(fx.ckpt, fx.log.Logger()); err != nil {
 		t.Fatal(err)
 	}
@@ -55,7 +51,7 @@ func TestFollowReportsDamagedCheckpoint(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	r = fx.start(nil)
+	r := fx.start(nil)
 	_, err = r.wait(t)
 	abs, _ := filepath.Abs(fx.ckpt)
 	if !errors.Is(err, ErrCheckpoint) || !strings.Contains(err.Error(), abs) || !strings.Contains(err.Error(), "move this one aside") ||

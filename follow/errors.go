@@ -76,10 +76,10 @@ func (e *PastUntilError) Error() string {
 		"to get the data at %s, restore it elsewhere with replayer restore --to %s", e.Until, e.Through, e.Until, e.Until)
 }
 
-// UnfinishedCycleError refuses a horizon (--until, --delay) before what
-// the last cycle, cut short before its commit, may have written: the
-// target may hold entries up to UpTo, and a follower cannot take writes
-// back, so going on would report the target at a position it has passed.
+// UnfinishedCycleError refuses a horizon (--until, --delay) before what a
+// cycle cut short before its commit may have written: the target may hold
+// entries up to UpTo, and a follower cannot take writes back, so going on
+// would report the target at a position it has passed.
 type UnfinishedCycleError struct {
 	Dir     string
 	Horizon oplog.Timestamp // where --until or --delay put it now
@@ -96,8 +96,8 @@ func (e *UnfinishedCycleError) Error() string {
 		wait := time.Duration(e.UpTo.T-e.Horizon.T) * time.Second
 		fix = fmt.Sprintf("Start it with a --delay of at most the last run's, or wait %s for the horizon to reach %s, to finish that apply", wait, e.UpTo)
 	}
-	return fmt.Sprintf("checkpoint %s: the last run was stopped before it committed an apply that may have written entries up to %s to the target "+
-		"(it committed through %s); %s is before that, and a follower cannot take writes back. %s. "+
+	return fmt.Sprintf("checkpoint %s: a run was stopped before it committed an apply that may have written entries up to %s to the target "+
+		"(committed through %s); %s is before that, and a follower cannot take writes back. %s. "+
 		"To get the data at %s, restore it elsewhere with replayer restore --to %s",
 		e.Dir, e.UpTo, e.Through, what, fix, e.Horizon, e.Horizon)
 }

@@ -108,18 +108,14 @@ func TestFollowStopsAtPrunedSegments(t *testing.T) {
 	fx := newFixture(t)
 	m := model{}
 	s1 := fx.put(inserts(t, m, 1, 5)...)
-	r := fx.start(nil)
-	fx.waitThrough(r, s1.OpEnd)
-	if _, err := r.stop(t); err != nil {
-		t.Fatal(err)
-	}
+	fx.followThrough(s1.OpEnd)
 
 	s2 := fx.put(ins(t, ts(T0, 6), 6, "six"))
 	fx.put(ins(t, ts(T0, 7), 7, "seven"))
 	if err := fx.st.DeleteSegment(context.Background(), stream, s2.Name); err != nil {
 		t.Fatal(err)
 	}
-	r = fx.start(nil)
+	r := fx.start(nil)
 	_, err := r.wait(t)
 	if !errors.Is(err, ErrPruned) || errors.Is(err, segment.ErrCorrupt) {
 		t.Fatalf("segments gone after the resume point: %v; want ErrPruned, not damage", err)
@@ -168,18 +164,14 @@ func TestFollowAppliesWhatItVerifiedBeforeAStop(t *testing.T) {
 			fx := newFixture(t)
 			m := model{}
 			s1 := fx.put(inserts(t, m, 1, 5)...)
-			r := fx.start(nil)
-			fx.waitThrough(r, s1.OpEnd)
-			if _, err := r.stop(t); err != nil {
-				t.Fatal(err)
-			}
+			fx.followThrough(s1.OpEnd)
 			// One listing shows both: the next start fetches them in one cycle.
 			s2 := fx.put(txnPart(t, ts(T0, 6), ts(0, 0), 0, 100), ins(t, ts(T0, 7), 7, "v7"), ins(t, ts(T0, 8), 8, "v8"))
 			m[7], m[8] = "v7", "v8"
 			tc.spoil(fx, s2)
 			fx.put(ins(t, ts(T0, 100), 100, "after"))
 
-			r = fx.start(nil)
+			r := fx.start(nil)
 			_, err := r.wait(t)
 			through, ok := tc.check(err)
 			if !ok || through != s2.OpEnd || !strings.Contains(err.Error(), "holds the stream through "+s2.OpEnd.String()) {

@@ -124,6 +124,17 @@ func (r *running) stop(t *testing.T) (Result, error) {
 	return r.wait(t)
 }
 
+// followThrough runs a follower until it has applied through ts, then
+// stops it (SIGTERM).
+func (fx *fixture) followThrough(ts oplog.Timestamp) {
+	fx.t.Helper()
+	r := fx.start(nil)
+	fx.waitThrough(r, ts)
+	if _, err := r.stop(fx.t); err != nil {
+		fx.t.Fatal(err)
+	}
+}
+
 // waitThrough waits until the follower has applied through ts.
 func (fx *fixture) waitThrough(r *running, ts oplog.Timestamp) {
 	fx.t.Helper()

@@ -31,9 +31,10 @@ import (
 // the resume point expects. A document the lost cycle deleted comes back,
 // and is deleted again when its entry is applied again.
 //
-// The journal also records the newest entry the cycle applies (upTo): a
-// restart refuses a horizon before it (UnfinishedCycleError), as the
-// target may hold writes up to there that no later apply can take back.
+// The journal also records the newest entry the cycle applies (upTo),
+// kept until a commit reaches it: a restart refuses a horizon before it
+// (UnfinishedCycleError), as the target may hold writes up to there that
+// no later apply can take back.
 
 // maxInIDs bounds one $in list of pre-image reads.
 const maxInIDs = 10000

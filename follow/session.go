@@ -84,12 +84,12 @@ func (f *Follower) repair(ctx context.Context) error {
 // its commit may have written (UnfinishedCycleError): checked once, at
 // the start, before anything is written.
 func (f *Follower) checkUnfinished(state State) error {
-	j, err := f.ckpt.Journal()
+	upTo, err := f.ckpt.upTo()
 	if err != nil {
 		return err
 	}
-	if h := f.horizon(); j.upTo.After(state.Through) && h.Before(j.upTo) {
-		e := &UnfinishedCycleError{Dir: f.ckpt.Dir(), Horizon: h, UpTo: j.upTo, Through: state.Through}
+	if h := f.horizon(); upTo.After(state.Through) && h.Before(upTo) {
+		e := &UnfinishedCycleError{Dir: f.ckpt.Dir(), Horizon: h, UpTo: upTo, Through: state.Through}
 		if !f.untilBinds(h) {
 			e.Delay = f.opts.Delay
 		}
@@ -285,14 +285,14 @@ func (s *session) journal(ctx context.Context, spans []span) error {
 // none), and whether the spans hold only a namespace command.
 func lastEntry(spans []span) (oplog.Timestamp, bool) {
 	var last oplog.Timestamp
-	n, command := 0, false
+	var entry bson.Raw
+	n := 0
 	for _, sp := range spans {
-		for i := sp.l.next; i < sp.end; i++ {
-			last, n = sp.l.ts[i], n+1
-			command = namespaceChange(sp.l.entries[i])
+		if sp.end > sp.l.next {
+			last, entry, n = sp.l.ts[sp.end-1], sp.l.entries[sp.end-1], n+sp.end-sp.l.next
 		}
 	}
-	return last, n == 1 && command
+	return last, n == 1 && namespaceChange(entry)
 }
 
 // feed hands the spans' entries to the applier.

@@ -114,11 +114,7 @@ func TestFollowUntilAtTheEndOfAChain(t *testing.T) {
 			m := model{}
 			s1 := fx.put(inserts(t, m, 1, 3)...)
 			if !first {
-				r := fx.start(nil)
-				fx.waitThrough(r, s1.OpEnd)
-				if _, err := r.stop(t); err != nil {
-					t.Fatal(err)
-				}
+				fx.followThrough(s1.OpEnd)
 			}
 			end := fx.put(inserts(t, m, 4, 2)...) // the chain's last segment
 			gap := store.Gap{After: end.OpEnd, Next: ts(T0, 100), Detected: time.Now(), Reason: "the oplog rolled over"}
@@ -146,11 +142,7 @@ func TestFollowUntilBeforeALateEntry(t *testing.T) {
 	fx := newFixture(t)
 	m := model{}
 	s1 := fx.put(inserts(t, m, 1, 3)...)
-	r := fx.start(nil)
-	fx.waitThrough(r, s1.OpEnd)
-	if _, err := r.stop(t); err != nil {
-		t.Fatal(err)
-	}
+	fx.followThrough(s1.OpEnd)
 	s2 := fx.put(ins(t, ts(T0, 4), 4, "v4"), ins(t, ts(T0, 6), 6, "v6"), ins(t, ts(T0, 7), 7, "v7"))
 	late := ts(T0, 5)
 	gap := store.Gap{After: s2.OpEnd, Next: s2.OpEnd.Next(), Detected: time.Now(), Reason: "late entry", Late: &late}
@@ -158,7 +150,7 @@ func TestFollowUntilBeforeALateEntry(t *testing.T) {
 		t.Fatal(err)
 	}
 	m[4] = "v4"
-	r = fx.start(func(o *Options) { o.Until = ts(T0, 4) })
+	r := fx.start(func(o *Options) { o.Until = ts(T0, 4) })
 	res, err := r.wait(t)
 	if err != nil || res.Reason != ReasonUntil || res.Through != ts(T0, 4) {
 		t.Fatalf("--until before the late entry %s: %+v, %v; want reached", late, res, err)
