@@ -68,11 +68,15 @@ func (b *batch) flush(ctx context.Context, w *writer) error {
 	if b.empty() {
 		return nil
 	}
-	partitions := uint64(w.parallelism(ctx))
+	style, err := w.resolveStyle(ctx)
+	if err != nil {
+		return err
+	}
+	partitions := uint64(style.parallelism())
 	parts := make([][]crudOp, partitions)
 	var whole map[string]int
 	var key []byte
-	if w.resolveStyle(ctx) == styleDeleteInsert {
+	if style == styleDeleteInsert {
 		whole = wholeNamespaces(b.ops, int(partitions))
 	}
 	for i := range b.ops {

@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"net"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -105,6 +107,30 @@ func cutAfterDelete(t *testing.T, srv *testserver.Server, coll string) (*mongo.C
 	return c, ctx
 }
 
+// ferret starts a FerretDB server for one test and connects to it.
+func ferret(t *testing.T) (*testserver.Server, *mongo.Client) {
+	t.Helper()
+	srv := testserver.StartT(t, testserver.Options{NoOplog: true})
+	c, err := srv.Client()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Disconnect(context.Background()) })
+	return srv, c
+}
+
+// sameAsWhole fails t unless db holds what the uninterrupted replay left
+// in whole.
+func sameAsWhole(t *testing.T, c *mongo.Client, db string) {
+	t.Helper()
+	for _, coll := range []string{"r", "s"} {
+		want, got := contentsOf(t, c, "whole", coll), contentsOf(t, c, db, coll)
+		if strings.Join(got, "\n") != strings.Join(want, "\n") {
+			t.Errorf("resumed replay differs from an uninterrupted one in %s:\n got  %d documents %v\n want %d documents %v", coll, len(got), got, len(want), want)
+		}
+	}
+}
+
 // journalSize counts the parts in the target's replay journal.
 func journalSize(t *testing.T, c *mongo.Client) int64 {
 	t.Helper()
@@ -145,12 +171,7 @@ func cutReplay(t *testing.T, srv *testserver.Server, history []bson.Raw, opts Op
 // lost, and no update is taken for one that found no document.
 func TestResumeAfterCutBetweenDeleteAndInsert(t *testing.T) {
 	ctx := context.Background()
-	srv := testserver.StartT(t, testserver.Options{NoOplog: true})
-	c, err := srv.Client()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Disconnect(ctx)
+	srv, c := ferret(t)
 	history := interruptedHistory(t)
 	if _, err := Write(ctx, entrySource(history), c, intoDB(t, "whole"), zerolog.Nop()); err != nil {
 		t.Fatal(err)
@@ -181,12 +202,7 @@ func TestResumeAfterCutBetweenDeleteAndInsert(t *testing.T) {
 	if err != nil {
 		t.Fatalf("resumed replay: %v", err)
 	}
-	for _, coll := range []string{"r", "s"} {
-		want, got := contentsOf(t, c, "whole", coll), contentsOf(t, c, "resumed", coll)
-		if strings.Join(got, "\n") != strings.Join(want, "\n") {
-			t.Errorf("resumed replay differs from an uninterrupted one in %s:\n got  %d documents %v\n want %d documents %v", coll, len(got), got, len(want), want)
-		}
-	}
+	sameAsWhole(t, c, "resumed")
 	if stats.UpdateMisses != 0 {
 		t.Errorf("resumed replay: %d updates found no document", stats.UpdateMisses)
 	}
@@ -199,12 +215,7 @@ func TestResumeAfterCutBetweenDeleteAndInsert(t *testing.T) {
 // put back what the cut one removed: it discards the journal and says so.
 func TestFreshReplayDiscardsJournal(t *testing.T) {
 	ctx := context.Background()
-	srv := testserver.StartT(t, testserver.Options{NoOplog: true})
-	c, err := srv.Client()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Disconnect(ctx)
+	srv, c := ferret(t)
 	cutReplay(t, srv, interruptedHistory(t), intoDB(t, "again"))
 
 	other := []bson.Raw{entry(t, 1, "i", "d.r", bson.D{{Key: "_id", Value: int32(100)}}, nil)}
@@ -229,19 +240,14 @@ func TestFreshReplayDiscardsJournal(t *testing.T) {
 // replay refuses before writing, naming the position to resume from.
 func TestResumePastJournalRefused(t *testing.T) {
 	ctx := context.Background()
-	srv := testserver.StartT(t, testserver.Options{NoOplog: true})
-	c, err := srv.Client()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Disconnect(ctx)
+	srv, c := ferret(t)
 	history := interruptedHistory(t)
 	applied := cutReplay(t, srv, history, intoDB(t, "late"))
 	before := contentsOf(t, c, "late", "r")
 
 	opts := intoDB(t, "late")
 	opts.After = oplog.Timestamp{T: 1700000000, I: 60}
-	_, err = Write(ctx, entrySource(history), c, opts, zerolog.Nop())
+	_, err := Write(ctx, entrySource(history), c, opts, zerolog.Nop())
 	var ahead *JournalAheadError
 	if !errors.As(err, &ahead) || !strings.Contains(err.Error(), "--after "+applied.String()) {
 		t.Fatalf("resume past the cut write: %v, want a refusal naming --after %s", err, applied)
@@ -254,28 +260,39 @@ func TestResumePastJournalRefused(t *testing.T) {
 	}
 }
 
-// A journal part whose data no longer matches its checksum stops the
-// resume before it puts that write's documents back.
+// A journal part whose data no longer matches its checksum, or whose
+// parts cannot all be its write's (a part count below one: not a write cut
+// while being journaled, to skip), stops the resume before it puts that
+// write's documents back.
 func TestDamagedJournalRefused(t *testing.T) {
-	ctx := context.Background()
-	srv := testserver.StartT(t, testserver.Options{NoOplog: true})
-	c, err := srv.Client()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Disconnect(ctx)
-	history := interruptedHistory(t)
-	applied := cutReplay(t, srv, history, intoDB(t, "damaged"))
-	_, err = c.Database(journalDB).Collection(journalCollection).UpdateOne(ctx, bson.D{},
-		bson.D{{Key: "$set", Value: bson.D{{Key: "data", Value: bytes.Repeat([]byte{7}, 64)}}}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	opts := intoDB(t, "damaged")
-	opts.After = applied
-	_, err = Write(ctx, entrySource(history), c, opts, zerolog.Nop())
-	if err == nil || !strings.Contains(err.Error(), "damaged") || !strings.Contains(err.Error(), "--drop") {
-		t.Fatalf("resume over a damaged journal: %v, want an error naming the damage and --drop", err)
+	for _, damage := range []struct {
+		name   string
+		update func(ctx context.Context, journal *mongo.Collection) error
+	}{
+		{"checksum", func(ctx context.Context, journal *mongo.Collection) error {
+			_, err := journal.UpdateOne(ctx, bson.D{}, bson.D{{Key: "$set", Value: bson.D{{Key: "data", Value: bytes.Repeat([]byte{7}, 64)}}}})
+			return err
+		}},
+		{"parts", func(ctx context.Context, journal *mongo.Collection) error {
+			_, err := journal.UpdateMany(ctx, bson.D{}, bson.D{{Key: "$set", Value: bson.D{{Key: "parts", Value: int32(0)}}}})
+			return err
+		}},
+	} {
+		t.Run(damage.name, func(t *testing.T) {
+			ctx := context.Background()
+			srv, c := ferret(t)
+			history := interruptedHistory(t)
+			applied := cutReplay(t, srv, history, intoDB(t, "damaged"))
+			if err := damage.update(ctx, c.Database(journalDB).Collection(journalCollection)); err != nil {
+				t.Fatal(err)
+			}
+			opts := intoDB(t, "damaged")
+			opts.After = applied
+			_, err := Write(ctx, entrySource(history), c, opts, zerolog.Nop())
+			if err == nil || !strings.Contains(err.Error(), "damaged") || !strings.Contains(err.Error(), "--drop") {
+				t.Fatalf("resume over a damaged journal: %v, want an error naming the damage and --drop", err)
+			}
+		})
 	}
 }
 
@@ -283,12 +300,7 @@ func TestDamagedJournalRefused(t *testing.T) {
 // part's end) come back whole.
 func TestJournalAcrossParts(t *testing.T) {
 	ctx := context.Background()
-	srv := testserver.StartT(t, testserver.Options{NoOplog: true})
-	c, err := srv.Client()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Disconnect(ctx)
+	srv, c := ferret(t)
 	// 5 documents of 3 MiB in d.r, written whole by one partition (d.s
 	// makes two namespaces): its journal is 15 MiB, two parts.
 	big := strings.Repeat("x", 3<<20)
@@ -325,5 +337,104 @@ func TestJournalAcrossParts(t *testing.T) {
 	want, got := contentsOf(t, c, "whole", "r"), contentsOf(t, c, "parts", "r")
 	if len(want) != 5 || strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Errorf("resumed replay left %d documents, the uninterrupted one %d (want 5, alike)", len(got), len(want))
+	}
+}
+
+// A replay that starts over discards a journal it cannot read (another
+// format version, a damaged part) as it discards any other: starting over
+// with --drop is what a damaged journal's error advises.
+func TestFreshReplayDiscardsUnreadableJournal(t *testing.T) {
+	ctx := context.Background()
+	srv, c := ferret(t)
+	history := interruptedHistory(t)
+	cutReplay(t, srv, history, intoDB(t, "fresh"))
+	journal := c.Database(journalDB).Collection(journalCollection)
+	if _, err := journal.InsertMany(ctx, []any{bson.D{{Key: "v", Value: int32(2)}}, bson.D{{Key: "v", Value: "one"}}}); err != nil {
+		t.Fatal(err)
+	}
+	var logged bytes.Buffer
+	if _, _, err := Replay(ctx, entrySource(history), c, intoDB(t, "fresh"), Drop, zerolog.New(&logged)); err != nil {
+		t.Fatalf("a replay starting over with drop: %v", err)
+	}
+	if got := contentsOf(t, c, "fresh", "r"); len(got) != 36 {
+		t.Errorf("the replay started over left %d documents, want 36", len(got))
+	}
+	if n := journalSize(t, c); n != 0 {
+		t.Errorf("%d journal entries left", n)
+	}
+	if !strings.Contains(logged.String(), "journal is discarded") {
+		t.Errorf("the discarded journal is not reported; log:\n%s", logged.String())
+	}
+}
+
+// failOnce is a dialer whose connections lose the first command that
+// carries name (once for all of them): a connection lost at that command.
+type failOnce struct {
+	name  []byte
+	fired atomic.Bool
+}
+
+func (d *failOnce) DialContext(ctx context.Context, network, addr string) (net.Conn, error) {
+	c, err := (&net.Dialer{}).DialContext(ctx, network, addr)
+	if err != nil {
+		return nil, err
+	}
+	return &failOnceConn{Conn: c, d: d}, nil
+}
+
+type failOnceConn struct {
+	net.Conn
+	d *failOnce
+}
+
+func (c *failOnceConn) Write(p []byte) (int, error) {
+	if bytes.Contains(p, c.d.name) && c.d.fired.CompareAndSwap(false, true) {
+		c.Conn.Close()
+		return 0, errors.New("connection lost (test)")
+	}
+	return c.Conn.Write(p)
+}
+
+// A resumed replay whose first question to the target (what it is) fails
+// does not take FerretDB for MongoDB and go on without the journal, which
+// would leave what the cut replay removed absent: it stops at the resume
+// point, and resumed again it ends exactly where an uninterrupted replay
+// does.
+func TestResumeAfterALostFirstCommand(t *testing.T) {
+	ctx := context.Background()
+	srv, c := ferret(t)
+	history := interruptedHistory(t)
+	if _, err := Write(ctx, entrySource(history), c, intoDB(t, "whole"), zerolog.Nop()); err != nil {
+		t.Fatal(err)
+	}
+	applied := cutReplay(t, srv, history, intoDB(t, "lost"))
+
+	d := &failOnce{name: []byte("buildInfo\x00")}
+	flaky, err := mongo.Connect(options.Client().ApplyURI(srv.URI).SetTimeout(30 * time.Second).SetDialer(d))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer flaky.Disconnect(ctx)
+	opts := intoDB(t, "lost")
+	opts.After = applied
+	stats, err := Write(ctx, entrySource(history), flaky, opts, zerolog.Nop())
+	if err != nil {
+		var se *StoppedError
+		if !errors.As(err, &se) || se.Applied != applied {
+			t.Fatalf("resumed replay whose first command was lost: %v, want a stop at resume point %s", err, applied)
+		}
+		if stats, err = Write(ctx, entrySource(history), flaky, opts, zerolog.Nop()); err != nil {
+			t.Fatalf("resumed again: %v", err)
+		}
+	}
+	if !d.fired.Load() {
+		t.Fatal("no buildInfo command was lost: the test tests nothing")
+	}
+	sameAsWhole(t, c, "lost")
+	if stats.UpdateMisses != 0 {
+		t.Errorf("resumed replay: %d updates found no document", stats.UpdateMisses)
+	}
+	if n := journalSize(t, c); n != 0 {
+		t.Errorf("the finished replay left %d journal entries", n)
 	}
 }

@@ -98,9 +98,16 @@ func (w *writer) clearJournal(ctx context.Context) error {
 	if !w.journaled.Load() {
 		return nil
 	}
-	if err := journalColl(w.client).Drop(ctx); err != nil {
-		return fmt.Errorf("drop the replay journal %s.%s after a written batch: %w", journalDB, journalCollection, err)
+	if err := dropJournal(ctx, journalColl(w.client), "after a written batch"); err != nil {
+		return err
 	}
 	w.journaled.Store(false)
+	return nil
+}
+
+func dropJournal(ctx context.Context, coll *mongo.Collection, when string) error {
+	if err := coll.Drop(ctx); err != nil {
+		return fmt.Errorf("drop the replay journal %s.%s %s: %w", journalDB, journalCollection, when, err)
+	}
 	return nil
 }

@@ -37,29 +37,37 @@ func (e *JournalAheadError) Error() string {
 
 // openJournal acts on a journal left by a replay cut short, before this
 // replay's first write: a resumed replay (after set) puts back the
-// journaled documents that are absent, one that starts over discards it.
+// journaled documents that are absent, one that starts over discards it,
+// whatever it holds.
 func (w *writer) openJournal(ctx context.Context, after oplog.Timestamp) error {
-	if w.resolveStyle(ctx) != styleDeleteInsert || w.noJournal {
-		return nil
+	style, err := w.resolveStyle(ctx)
+	if err != nil || style != styleDeleteInsert || w.noJournal {
+		return err
 	}
 	coll := journalColl(w.client)
 	sum, err := summarizeJournal(ctx, coll)
-	if err != nil || len(sum.parts) == 0 {
+	var unusable *journalError
+	switch {
+	case after.IsZero() && errors.As(err, &unusable):
+		if err := dropJournal(ctx, coll, "to start over"); err != nil {
+			return err
+		}
+		w.log.Warn().Err(err).Msg("the target holds a replay journal this replayer cannot read; this replay starts over, so the journal is discarded")
+		return nil
+	case err != nil || sum.writes == 0:
 		return err
-	}
-	if after.IsZero() || len(sum.complete) == 0 {
+	case after.IsZero() || len(sum.complete) == 0:
 		// Starting over, or only writes cut before their delete: nothing
 		// of theirs is absent.
-		if err := coll.Drop(ctx); err != nil {
-			return fmt.Errorf("discard the replay journal %s.%s: %w", journalDB, journalCollection, err)
+		if err := dropJournal(ctx, coll, "to start over"); err != nil {
+			return err
 		}
 		if len(sum.complete) > 0 {
 			w.log.Warn().Int("documents", sum.docs).Strs("namespaces", sum.namespaces()).Stringer("resume_point", sum.earliest).
 				Msg("the target holds the journal of a replay cut short in the middle of a write; this replay starts over, so the journal is discarded: that replay can no longer be resumed exactly (restore its namespaces again with --drop)")
 		}
 		return nil
-	}
-	if after.After(sum.earliest) {
+	case after.After(sum.earliest):
 		return &JournalAheadError{After: after, Reported: sum.earliest, Docs: sum.docs}
 	}
 	put := 0
@@ -75,18 +83,18 @@ func (w *writer) openJournal(ctx context.Context, after oplog.Timestamp) error {
 		if !ok {
 			// Putting them back would create it: the collection was dropped
 			// after the cut, which no replay did.
-			w.log.Warn().Str("ns", write.ns).Int("documents", write.docs).
+			w.log.Warn().Str("ns", write.ns).Int32("documents", write.docs).
 				Msg("a journaled write's collection no longer exists on the target: its documents are not put back")
 			continue
 		}
-		n, err := putBack(ctx, w.client, coll, write.id)
+		n, err := putBack(ctx, w.client, coll, write)
 		put += n
 		if err != nil {
 			return err
 		}
 	}
-	if err := coll.Drop(ctx); err != nil {
-		return fmt.Errorf("drop the replay journal %s.%s after putting its documents back: %w", journalDB, journalCollection, err)
+	if err := dropJournal(ctx, coll, "after putting its documents back"); err != nil {
+		return err
 	}
 	w.log.Warn().Int("documents", sum.docs).Int("put_back", put).Strs("namespaces", sum.namespaces()).
 		Msg("the replay being resumed was cut short in the middle of a write: put back the documents it had removed; applying again from the resume point")
@@ -96,17 +104,21 @@ func (w *writer) openJournal(ctx context.Context, after oplog.Timestamp) error {
 // journalSummary is what a first read of the journal's headers tells,
 // before anything is written.
 type journalSummary struct {
-	parts    map[bson.ObjectID]map[int32]bool // parts seen, by write
-	complete []journalWrite                   // writes with every part: their delete may have run
-	docs     int                              // documents of the complete writes
-	earliest oplog.Timestamp                  // smallest resume point of the complete writes
+	writes   int             // writes with at least one part
+	complete []*journalWrite // writes with every part: their delete may have run
+	docs     int             // documents of the complete writes
+	earliest oplog.Timestamp // smallest resume point of the complete writes
 	nss      map[string]bool
 }
 
+// journalWrite is one write's header, which each of its parts repeats.
 type journalWrite struct {
-	id   bson.ObjectID
-	ns   string
-	docs int
+	id    bson.ObjectID
+	ns    string
+	after bson.Timestamp
+	parts int32
+	docs  int32
+	seen  map[int32]bool // parts read
 }
 
 func (s journalSummary) namespaces() []string {
@@ -118,71 +130,88 @@ func (s journalSummary) namespaces() []string {
 	return out
 }
 
-// summarizeJournal reads every part's header (not its data) and refuses
-// parts of a format it does not know. A write whose parts are not all
-// there was cut while being journaled, before its delete.
+// summarizeJournal reads every part's header (not its data), refusing
+// parts of a format it does not know and parts that cannot belong to the
+// write they name. A write whose parts are not all there was cut while
+// being journaled, before its delete.
 func summarizeJournal(ctx context.Context, coll *mongo.Collection) (journalSummary, error) {
-	sum := journalSummary{parts: map[bson.ObjectID]map[int32]bool{}, nss: map[string]bool{}}
+	sum := journalSummary{nss: map[string]bool{}}
 	cur, err := coll.Find(ctx, bson.D{}, options.Find().SetProjection(bson.D{{Key: "data", Value: 0}}))
 	if err != nil {
 		return sum, fmt.Errorf("read the replay journal %s.%s: %w", journalDB, journalCollection, err)
 	}
 	defer cur.Close(ctx)
-	head := map[bson.ObjectID]journalPart{}
+	writes := map[bson.ObjectID]*journalWrite{}
 	for cur.Next(ctx) {
 		var p journalPart
+		id := cur.Current.Lookup("_id")
 		if err := cur.Decode(&p); err != nil {
-			return sum, journalDamaged(cur.Current.Lookup("_id"), err)
+			return sum, journalDamaged(id, err)
 		}
 		if p.V != journalVersion {
-			return sum, fmt.Errorf("replay journal %s.%s: part %s has format version %d, this replayer knows %d: resume with the tidelog version that wrote it",
-				journalDB, journalCollection, cur.Current.Lookup("_id"), p.V, journalVersion)
+			return sum, &journalError{fmt.Sprintf("replay journal %s.%s: part %s has format version %d, this replayer knows %d: resume with the tidelog version that wrote it",
+				journalDB, journalCollection, id, p.V, journalVersion)}
 		}
-		if sum.parts[p.Write] == nil {
-			sum.parts[p.Write] = map[int32]bool{}
+		w := writes[p.Write]
+		if w == nil {
+			w = &journalWrite{id: p.Write, ns: p.NS, after: p.After, parts: p.Parts, docs: p.Docs, seen: map[int32]bool{}}
+			writes[p.Write] = w
 		}
-		sum.parts[p.Write][p.Part] = true
-		head[p.Write] = p
+		switch {
+		case p.Parts < 1 || p.Part < 0 || p.Part >= p.Parts || p.Docs < 1:
+			return sum, journalDamaged(id, fmt.Errorf("part %d of %d, of %d documents", p.Part, p.Parts, p.Docs))
+		case p.NS != w.ns || p.After != w.after || p.Parts != w.parts || p.Docs != w.docs:
+			return sum, journalDamaged(id, fmt.Errorf("its header differs from another part's of write %s", p.Write.Hex()))
+		case w.seen[p.Part]:
+			return sum, journalDamaged(id, fmt.Errorf("part %d of write %s is there twice", p.Part, p.Write.Hex()))
+		}
+		w.seen[p.Part] = true
 	}
 	if err := cur.Err(); err != nil {
 		return sum, fmt.Errorf("read the replay journal %s.%s: %w", journalDB, journalCollection, err)
 	}
-	for write, seen := range sum.parts {
-		p := head[write]
-		if int32(len(seen)) != p.Parts {
+	sum.writes = len(writes)
+	for _, w := range writes {
+		if int32(len(w.seen)) != w.parts {
 			continue
 		}
-		ts := oplog.Timestamp{T: p.After.T, I: p.After.I}
+		ts := oplog.Timestamp{T: w.after.T, I: w.after.I}
 		if len(sum.complete) == 0 || ts.Before(sum.earliest) {
 			sum.earliest = ts
 		}
-		sum.complete = append(sum.complete, journalWrite{id: write, ns: p.NS, docs: int(p.Docs)})
-		sum.docs += int(p.Docs)
-		sum.nss[p.NS] = true
+		sum.complete = append(sum.complete, w)
+		sum.docs += int(w.docs)
+		sum.nss[w.ns] = true
 	}
 	sort.Slice(sum.complete, func(i, j int) bool { return sum.complete[i].id.Hex() < sum.complete[j].id.Hex() })
 	return sum, nil
 }
 
+// journalError is a journal this replayer cannot use: damaged, or of
+// another format version. A resume stops at it; a replay that starts over
+// discards it.
+type journalError struct{ msg string }
+
+func (e *journalError) Error() string { return e.msg }
+
 func journalDamaged(what any, err error) error {
-	return fmt.Errorf("replay journal %s.%s: %v is damaged (%w): the documents a replay cut short removed cannot be put back; restore again with --drop",
-		journalDB, journalCollection, what, err)
+	return &journalError{fmt.Sprintf("replay journal %s.%s: %v is damaged (%v): the documents a replay cut short removed cannot be put back; restore again with --drop",
+		journalDB, journalCollection, what, err)}
 }
 
 // putBack inserts each document of one journaled write whose _id is absent
 // from its namespace and reports how many it inserted. A present document
 // is left as it is: it holds a version at or after the journaled one.
-func putBack(ctx context.Context, client *mongo.Client, coll *mongo.Collection, write bson.ObjectID) (int, error) {
-	cur, err := coll.Find(ctx, bson.D{{Key: "write", Value: write}}, options.Find().SetSort(bson.D{{Key: "part", Value: 1}}))
+func putBack(ctx context.Context, client *mongo.Client, coll *mongo.Collection, write *journalWrite) (int, error) {
+	cur, err := coll.Find(ctx, bson.D{{Key: "write", Value: write.id}}, options.Find().SetSort(bson.D{{Key: "part", Value: 1}}))
 	if err != nil {
 		return 0, fmt.Errorf("read the replay journal %s.%s: %w", journalDB, journalCollection, err)
 	}
 	defer cur.Close(ctx)
-	what := "write " + write.Hex()
-	var ns string
+	what := "write " + write.id.Hex()
 	var carry []byte
 	var pending []any
-	put, docs, want := 0, 0, int32(0)
+	put, docs := 0, 0
 	for next := int32(0); cur.Next(ctx); next++ {
 		var p journalPart
 		if err := cur.Decode(&p); err != nil {
@@ -194,7 +223,6 @@ func putBack(ctx context.Context, client *mongo.Client, coll *mongo.Collection, 
 		case int64(crc32.Checksum(p.Data, journalCRC)) != p.Sum:
 			return put, journalDamaged(what, fmt.Errorf("part %d: checksum mismatch", p.Part))
 		}
-		ns, want = p.NS, p.Docs
 		buf := append(carry, p.Data...)
 		for len(buf) >= 4 {
 			size := int(binary.LittleEndian.Uint32(buf))
@@ -209,7 +237,7 @@ func putBack(ctx context.Context, client *mongo.Client, coll *mongo.Collection, 
 			docs++
 			buf = buf[size:]
 			if len(pending) == maxRunDocs {
-				n, err := insertAbsent(ctx, client, ns, pending)
+				n, err := insertAbsent(ctx, client, write.ns, pending)
 				put += n
 				if err != nil {
 					return put, err
@@ -222,10 +250,10 @@ func putBack(ctx context.Context, client *mongo.Client, coll *mongo.Collection, 
 	if err := cur.Err(); err != nil {
 		return put, fmt.Errorf("read the replay journal %s.%s: %w", journalDB, journalCollection, err)
 	}
-	if len(carry) > 0 || docs != int(want) {
-		return put, journalDamaged(what, fmt.Errorf("its data holds %d whole documents and %d bytes more, where %d documents were written", docs, len(carry), want))
+	if len(carry) > 0 || docs != int(write.docs) {
+		return put, journalDamaged(what, fmt.Errorf("its data holds %d whole documents and %d bytes more, where %d documents were written", docs, len(carry), write.docs))
 	}
-	n, err := insertAbsent(ctx, client, ns, pending)
+	n, err := insertAbsent(ctx, client, write.ns, pending)
 	return put + n, err
 }
 

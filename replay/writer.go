@@ -41,8 +41,9 @@ type writer struct {
 	log    zerolog.Logger
 	diff   func(pre, o bson.Raw) (bson.Raw, error) // $v:2 updates; nil: unsupported
 
-	styleOnce sync.Once
-	style     writeStyle
+	styleMu    sync.Mutex
+	style      writeStyle
+	styleKnown bool
 
 	// The journal (styleDeleteInsert; see journal.go): after is the resume
 	// point a failure of the batch being written reports, journaled says
@@ -58,26 +59,31 @@ type writer struct {
 	onUnsupported func(err error, entry bson.Raw) error
 }
 
-// resolveStyle asks the target once what it is.
-func (w *writer) resolveStyle(ctx context.Context) writeStyle {
-	w.styleOnce.Do(func() {
+// resolveStyle asks the target what it is, until it has an answer. A
+// failure is returned, not taken for MongoDB: on FerretDB that guess
+// would skip the journal a resumed replay must put back (journal.go).
+func (w *writer) resolveStyle(ctx context.Context) (writeStyle, error) {
+	w.styleMu.Lock()
+	defer w.styleMu.Unlock()
+	if !w.styleKnown {
 		var info bson.Raw
-		err := w.client.Database("admin").RunCommand(ctx, bson.D{{Key: "buildInfo", Value: 1}}).Decode(&info)
-		if err == nil {
-			if _, ferret := info.LookupErr("ferretdbVersion"); ferret == nil {
-				w.style = styleDeleteInsert
-			}
+		if err := w.client.Database("admin").RunCommand(ctx, bson.D{{Key: "buildInfo", Value: 1}}).Decode(&info); err != nil {
+			return 0, fmt.Errorf("ask the target what server it is (buildInfo): %w", err)
 		}
-	})
-	return w.style
+		if _, ferret := info.LookupErr("ferretdbVersion"); ferret == nil {
+			w.style = styleDeleteInsert
+		}
+		w.styleKnown = true
+	}
+	return w.style, nil
 }
 
 // parallelism is how many partitions a batch is written in. Replay waits on
 // round trips to the target, not on CPU, so MongoDB gets more partitions
 // than there are cores. FerretDB over SQLite has a single writer and pays a
 // collection scan per statement, so there fewer, larger partitions win.
-func (w *writer) parallelism(ctx context.Context) int {
-	if w.resolveStyle(ctx) == styleDeleteInsert {
+func (s writeStyle) parallelism() int {
+	if s == styleDeleteInsert {
 		return 2
 	}
 	return 8
@@ -145,7 +151,11 @@ func (w *writer) writeNS(ctx context.Context, ns string, ops []crudOp) error {
 			return err
 		}
 	}
-	if w.resolveStyle(ctx) == styleDeleteInsert {
+	style, err := w.resolveStyle(ctx)
+	if err != nil {
+		return err
+	}
+	if style == styleDeleteInsert {
 		if err := w.journalPreimages(ctx, ns, order); err != nil {
 			return err
 		}
