@@ -54,6 +54,10 @@ func (f *Follower) newSession(ctx context.Context, state State) (*session, error
 	}
 	opts := f.opts.Apply
 	opts.After = state.Applied
+	// The checkpoint's journal (journal.go) puts back what a cut cycle
+	// removed, before this session writes: the engine's own would be a
+	// second copy of it.
+	opts.NoJournal = true
 	if err := f.repair(ctx); err != nil {
 		return nil, err
 	}

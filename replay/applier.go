@@ -93,6 +93,12 @@ type Options struct {
 	// transactions open there by their commitTimestamp (a cluster restore
 	// needs every shard to agree); see Lookahead.
 	Lookahead Lookahead
+	// NoJournal leaves out the journal of the documents a write on FerretDB
+	// deletes before it re-inserts them (journal.go), for a caller that
+	// keeps its own record of them and puts them back before it resumes:
+	// follow's checkpoint journal. Two journals would pay twice for one
+	// guarantee, and the target's would refuse a follower's resume points.
+	NoJournal bool
 }
 
 // Index is one index to build after the data.
@@ -148,6 +154,12 @@ func NewApplier(client *mongo.Client, opts Options, log zerolog.Logger) *Applier
 		txns: txn.New(txn.Options{MaxMemory: opts.TxnMemory, SpillDir: opts.SpillDir}),
 		cmds: &commands{client: client, ns: opts.Namespaces, indexes: newPendingIndexes(), log: log},
 		w:    &writer{client: client, log: log, diff: diff.ApplyOplogUpdate}}
+	// A resumed replay starts where the stopped one ended: until it writes
+	// more, that is its resume point, even when its input begins after it
+	// (a follower reads only what comes after): a stop before its first
+	// entry must not report zero ("start over"), nor journal a batch under it.
+	a.stats.Applied = opts.After
+	a.w.noJournal = opts.NoJournal
 	if opts.OnUnsupported != nil {
 		a.w.onUnsupported = a.unsupported
 	}

@@ -438,3 +438,35 @@ func TestResumeAfterALostFirstCommand(t *testing.T) {
 		t.Errorf("the finished replay left %d journal entries", n)
 	}
 }
+
+// A resumed replay whose input starts after its resume point (a follower
+// reads only what comes after it) still reports that point when it is cut
+// again, and journals under it: it reported zero, "start over", and the
+// journal it left then refused every resume.
+func TestResumeFromInputAfterTheResumePoint(t *testing.T) {
+	ctx := context.Background()
+	srv, c := ferret(t)
+	history := interruptedHistory(t)
+	if _, err := Write(ctx, entrySource(history), c, intoDB(t, "whole"), zerolog.Nop()); err != nil {
+		t.Fatal(err)
+	}
+	applied := cutReplay(t, srv, history, intoDB(t, "resumed"))
+	var tail []bson.Raw
+	for _, e := range history {
+		if ts, err := oplog.EntryTS(e); err == nil && ts.After(applied) {
+			tail = append(tail, e)
+		}
+	}
+	if len(tail) == 0 || len(tail) == len(history) {
+		t.Fatalf("the resume point %s leaves %d of %d entries", applied, len(tail), len(history))
+	}
+	opts := intoDB(t, "resumed")
+	opts.After = applied
+	if again := cutReplay(t, srv, tail, opts); again != applied {
+		t.Fatalf("resumed replay of the entries after %s cut again: resume point %s, want %s", applied, again, applied)
+	}
+	if _, err := Write(ctx, entrySource(tail), c, opts, zerolog.Nop()); err != nil {
+		t.Fatalf("resumed replay: %v", err)
+	}
+	sameAsWhole(t, c, "resumed")
+}

@@ -95,8 +95,7 @@ func BenchmarkFerretJournal(b *testing.B) {
 					b.Fatal(err)
 				}
 			}
-			a := NewApplier(c, Options{}, zerolog.Nop())
-			a.w.noJournal = noJournal
+			a := NewApplier(c, Options{NoJournal: noJournal}, zerolog.Nop())
 			b.StartTimer()
 			start := time.Now()
 			for _, e := range entries {

@@ -47,8 +47,7 @@ type writer struct {
 
 	// The journal (styleDeleteInsert; see journal.go): after is the resume
 	// point a failure of the batch being written reports, journaled says
-	// the batch wrote entries. noJournal leaves it out (benchmarks of its
-	// cost).
+	// the batch wrote entries. noJournal leaves it out (Options.NoJournal).
 	after     oplog.Timestamp
 	journaled atomic.Bool
 	noJournal bool
