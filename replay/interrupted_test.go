@@ -277,6 +277,16 @@ func TestDamagedJournalRefused(t *testing.T) {
 			_, err := journal.UpdateMany(ctx, bson.D{}, bson.D{{Key: "$set", Value: bson.D{{Key: "parts", Value: int32(0)}}}})
 			return err
 		}},
+		// Header fields the data's checksum does not cover: an earlier
+		// resume point would let a resume put back versions older than it.
+		{"resume point", func(ctx context.Context, journal *mongo.Collection) error {
+			_, err := journal.UpdateMany(ctx, bson.D{}, bson.D{{Key: "$set", Value: bson.D{{Key: "after", Value: bson.Timestamp{T: 1700000000, I: 1}}}}})
+			return err
+		}},
+		{"namespace", func(ctx context.Context, journal *mongo.Collection) error {
+			_, err := journal.UpdateMany(ctx, bson.D{}, bson.D{{Key: "$set", Value: bson.D{{Key: "ns", Value: "damaged.elsewhere"}}}})
+			return err
+		}},
 	} {
 		t.Run(damage.name, func(t *testing.T) {
 			ctx := context.Background()

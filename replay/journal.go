@@ -2,6 +2,7 @@ package replay
 
 import (
 	"context"
+	"encoding/binary"
 	"fmt"
 	"hash/crc32"
 
@@ -51,7 +52,24 @@ type journalPart struct {
 	Parts int32          `bson:"parts"`
 	Docs  int32          `bson:"docs"` // documents in the whole write
 	Data  []byte         `bson:"data"`
-	Sum   int64          `bson:"sum"` // CRC-32C of data
+	Sum   int64          `bson:"sum"`  // CRC-32C of data
+	HSum  int64          `bson:"hsum"` // CRC-32C of the other fields (headerSum)
+}
+
+// headerSum is the CRC-32C of the part's fields but data and the sums, so
+// that damage to the resume point, the namespace or the part numbering is
+// caught where headers are read without the data (summarizeJournal).
+func (p *journalPart) headerSum() int64 {
+	b := binary.BigEndian.AppendUint32(nil, uint32(p.V))
+	b = binary.BigEndian.AppendUint32(b, p.After.T)
+	b = binary.BigEndian.AppendUint32(b, p.After.I)
+	b = binary.BigEndian.AppendUint32(b, uint32(len(p.NS)))
+	b = append(b, p.NS...)
+	b = append(b, p.Write[:]...)
+	for _, v := range []int32{p.Part, p.Parts, p.Docs} {
+		b = binary.BigEndian.AppendUint32(b, uint32(v))
+	}
+	return int64(crc32.Checksum(b, journalCRC))
 }
 
 func journalColl(client *mongo.Client) *mongo.Collection {
@@ -80,8 +98,10 @@ func (w *writer) journalPreimages(ctx context.Context, ns string, docs []*docSta
 	entries := make([]any, 0, parts)
 	for i := range parts {
 		data := stream[i*journalPartBytes : min((i+1)*journalPartBytes, len(stream))]
-		entries = append(entries, journalPart{V: journalVersion, After: w.after.BSON(), NS: ns, Write: write,
-			Part: int32(i), Parts: int32(parts), Docs: int32(n), Data: data, Sum: int64(crc32.Checksum(data, journalCRC))})
+		p := journalPart{V: journalVersion, After: w.after.BSON(), NS: ns, Write: write,
+			Part: int32(i), Parts: int32(parts), Docs: int32(n), Data: data, Sum: int64(crc32.Checksum(data, journalCRC))}
+		p.HSum = p.headerSum()
+		entries = append(entries, p)
 	}
 	w.journaled.Store(true)
 	if _, err := journalColl(w.client).InsertMany(ctx, entries, options.InsertMany().SetOrdered(false)); err != nil {

@@ -152,6 +152,9 @@ func summarizeJournal(ctx context.Context, coll *mongo.Collection) (journalSumma
 			return sum, &journalError{fmt.Sprintf("replay journal %s.%s: part %s has format version %d, this replayer knows %d: resume with the tidelog version that wrote it",
 				journalDB, journalCollection, id, p.V, journalVersion)}
 		}
+		if p.headerSum() != p.HSum {
+			return sum, journalDamaged(id, errors.New("header checksum mismatch"))
+		}
 		w := writes[p.Write]
 		if w == nil {
 			w = &journalWrite{id: p.Write, ns: p.NS, after: p.After, parts: p.Parts, docs: p.Docs, seen: map[int32]bool{}}
@@ -220,7 +223,7 @@ func putBack(ctx context.Context, client *mongo.Client, coll *mongo.Collection, 
 		switch {
 		case p.Part != next:
 			return put, journalDamaged(what, fmt.Errorf("part %d where %d was expected", p.Part, next))
-		case int64(crc32.Checksum(p.Data, journalCRC)) != p.Sum:
+		case int64(crc32.Checksum(p.Data, journalCRC)) != p.Sum || p.headerSum() != p.HSum:
 			return put, journalDamaged(what, fmt.Errorf("part %d: checksum mismatch", p.Part))
 		}
 		buf := append(carry, p.Data...)
