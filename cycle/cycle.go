@@ -63,6 +63,9 @@ type Runner struct {
 	// be removed).
 	cleanupRetry time.Duration
 	leftovers    atomic.Bool
+	// listRetry is the wait before a snapshot when the schedule cannot be
+	// worked out and this Run has taken none yet.
+	listRetry time.Duration
 
 	encMu sync.Mutex
 	enc   *EncryptionStart // for the stream last asked about; see encryption
@@ -74,7 +77,7 @@ type Runner struct {
 func New(client *mongo.Client, st store.Store, ckpt *checkpoint.DB, cfg Config, log zerolog.Logger) *Runner {
 	return &Runner{client: client, st: st, ckpt: ckpt, cfg: cfg, log: log.With().Str("part", "cycle").Logger(),
 		now: time.Now, trigger: make(chan struct{}, 1), usableWait: 2 * time.Minute,
-		retryMin: 10 * time.Second, retryMax: 10 * time.Minute, cleanupRetry: time.Minute}
+		retryMin: 10 * time.Second, retryMax: 10 * time.Minute, cleanupRetry: time.Minute, listRetry: time.Minute}
 }
 
 // OnSnapshot has fn told of each snapshot Run takes (taken true) or fails
@@ -112,6 +115,7 @@ func (r *Runner) Run(ctx context.Context) error {
 	r.leftovers.Store(true)   // a crash may have interrupted a snapshot
 	var backoff time.Duration // after failed snapshots; 0 after a good one
 	var retryAt time.Time     // the end of the backoff after the last failure
+	var lastTaken time.Time   // when this Run's newest snapshot finished
 	for {
 		var cleanupAgain <-chan time.Time
 		if r.leftovers.Load() {
@@ -127,8 +131,16 @@ func (r *Runner) Run(ctx context.Context) error {
 		}
 		wait, err := r.untilDue(ctx, stream)
 		if err != nil {
-			r.log.Warn().Err(err).Msg("cannot list snapshots to schedule the next one; retrying in a minute")
-			wait = time.Minute
+			// Counted from this Run's last snapshot: a listing that keeps
+			// failing (a damaged segment header, a manifest of a newer
+			// format) would otherwise take a snapshot every minute, none
+			// of which retention, which lists too, could delete.
+			wait = r.listRetry
+			if !lastTaken.IsZero() {
+				wait = max(wait, lastTaken.Add(r.cfg.Every).Sub(r.now()))
+			}
+			r.log.Warn().Err(err).Dur("next_in", wait).
+				Msg("cannot list snapshots to schedule the next one; it is taken --snapshot-every after the last one this run took")
 		}
 		if rest := time.Until(retryAt); backoff > 0 && wait >= 0 && wait < rest {
 			wait = rest // a trigger (SIGUSR1) still takes one at once
@@ -160,6 +172,9 @@ func (r *Runner) Run(ctx context.Context) error {
 		m, err := r.Cycle(ctx)
 		if r.onSnapshot != nil && (m != nil || ctx.Err() == nil) {
 			r.onSnapshot(m != nil)
+		}
+		if m != nil {
+			lastTaken = m.Finished
 		}
 		if err != nil && ctx.Err() == nil && m != nil {
 			r.log.Error().Err(err).Str("snapshot", m.ID).

@@ -6,6 +6,7 @@ import (
 	"io"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -343,5 +344,45 @@ func TestFailedSnapshotsBackOff(t *testing.T) {
 		if gap := got[i+1].Sub(got[i]); gap < want {
 			t.Errorf("try %d came %s after the one before; want at least %s (backoff)", i+2, gap, want)
 		}
+	}
+}
+
+// failSegments fails every listing of segments, as a store whose segment
+// headers cannot all be read does to the schedule.
+type failSegments struct{ *dirstore.Store }
+
+func (failSegments) Segments(context.Context, string) ([]string, error) {
+	return nil, errors.New("injected: segment listing fails")
+}
+
+// A schedule that cannot be worked out takes no snapshot every time it
+// retries: after one, the next waits --snapshot-every.
+func TestUnlistableScheduleCountsFromTheLastSnapshot(t *testing.T) {
+	e := newEnv(t)
+	r := e.runner(t, failSegments{e.st}, Config{Every: time.Hour})
+	r.now = time.Now
+	r.listRetry = 20 * time.Millisecond
+	var taken atomic.Int32
+	r.OnSnapshot(func(ok bool) {
+		if ok {
+			taken.Add(1)
+		}
+	})
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() { done <- r.Run(ctx) }()
+	deadline := time.Now().Add(30 * time.Second)
+	for taken.Load() == 0 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	// No event can show that a snapshot is not taken: give the loop many
+	// retries' time to take another.
+	time.Sleep(50 * r.listRetry)
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if n := taken.Load(); n != 1 {
+		t.Fatalf("%d snapshots taken while the schedule could not be listed; want 1, then none for --snapshot-every", n)
 	}
 }

@@ -7,13 +7,13 @@ import (
 	"io"
 	"slices"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/rs/zerolog"
 
+	"github.com/tidelog/tidelog/internal/testlog"
 	"github.com/tidelog/tidelog/snapshot"
 	"github.com/tidelog/tidelog/store/dirstore"
 )
@@ -97,8 +97,8 @@ func TestRunRetriesTheCleanup(t *testing.T) {
 	st := &flakyManifest{Store: dir, id: interruptedID, at: 2, fail: func(context.Context) error {
 		return errors.New("injected: connection refused")
 	}}
-	var log syncBuffer
-	r := New(nil, st, nil, Config{Snapshot: snapshot.Options{Stream: "rs0"}}, zerolog.New(&log))
+	var log testlog.Buffer
+	r := New(nil, st, nil, Config{Snapshot: snapshot.Options{Stream: "rs0"}}, log.Logger())
 	r.cleanupRetry = 50 * time.Millisecond
 	ctx, cancel := context.WithCancel(t.Context())
 	done := make(chan error, 1)
@@ -124,17 +124,3 @@ func TestRunRetriesTheCleanup(t *testing.T) {
 		t.Errorf("the failed cleanup was not logged:\n%s", log.String())
 	}
 }
-
-// syncBuffer is a log destination safe to read while Run writes to it.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }

@@ -3,6 +3,7 @@ package cycle
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sync"
 
 	"github.com/tidelog/tidelog/catalog"
@@ -37,10 +38,15 @@ type EncryptionStart struct {
 	mu sync.Mutex
 	// from is the start of the first encrypted segment seen; zero: none yet.
 	from oplog.Timestamp
-	// looked: the stream's segments up to last (names sort by position)
-	// were read, or their catalog noted.
+	// looked: the stream's segments were listed, or their catalog noted.
 	looked bool
-	last   string
+	// plain names, in order, the segments read (or noted) and found
+	// plaintext while from is zero and the writer is keyed: the next look
+	// reads the others only. The names themselves, not "all up to the
+	// last one read": a plaintext segment forged with a name past the
+	// stream's newest would hide every encrypted segment published after
+	// it, and a forged plaintext snapshot would count.
+	plain []string
 }
 
 // NewEncryptionStart tracks stream in st. keys are those new segments of
@@ -54,8 +60,8 @@ func NewEncryptionStart(st store.Store, stream string, keys *crypt.Keyring) *Enc
 func (e *EncryptionStart) Stream() string { return e.stream }
 
 // From returns where the stream's encryption began; zero while none of its
-// segments is encrypted. It reads the headers of the segments stored since
-// the last call only, and nothing once the answer is known.
+// segments is encrypted. It reads the headers of the segments it has not
+// read before only, and nothing once the answer is known.
 func (e *EncryptionStart) From(ctx context.Context) (oplog.Timestamp, error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -66,22 +72,40 @@ func (e *EncryptionStart) From(ctx context.Context) (oplog.Timestamp, error) {
 	if err != nil {
 		return oplog.Timestamp{}, fmt.Errorf("list segments of %s in %s: %w", e.stream, e.st, err)
 	}
-	for _, name := range names {
-		if e.looked && name <= e.last {
+	for i, name := range names {
+		if _, ok := slices.BinarySearch(e.plain, name); ok {
 			continue
 		}
 		h, err := e.header(ctx, name)
 		if err != nil {
+			e.keepRead(names[:i])
 			return oplog.Timestamp{}, err
 		}
-		e.last = name
 		if h.Encrypted {
 			e.from = h.OpStart
 			break
 		}
 	}
+	e.plain = nil
+	if e.from.IsZero() && e.keyed {
+		e.plain = names // all read, all plaintext; pruned ones drop out
+	}
 	e.looked = true
 	return e.from, nil
+}
+
+// keepRead records, after a look that failed, that read (names listed
+// before the failure) are plaintext, so that the next look does not read
+// them again.
+func (e *EncryptionStart) keepRead(read []string) {
+	if len(read) == 0 {
+		return
+	}
+	j, found := slices.BinarySearch(e.plain, read[len(read)-1])
+	if found {
+		j++
+	}
+	e.plain = append(slices.Clip(read), e.plain[j:]...)
 }
 
 // Note takes what a freshly loaded catalog of the stream shows, so that
@@ -96,8 +120,12 @@ func (e *EncryptionStart) Note(cat *catalog.Stream) {
 	if from, ok := cat.EncryptedFrom(); ok && (e.from.IsZero() || from.Before(e.from)) {
 		e.from = from
 	}
-	if n := len(cat.Segments); n > 0 && (!e.looked || cat.Segments[n-1].Name > e.last) {
-		e.last = cat.Segments[n-1].Name
+	e.plain = nil
+	if e.from.IsZero() && e.keyed {
+		e.plain = make([]string, len(cat.Segments))
+		for i, seg := range cat.Segments {
+			e.plain[i] = seg.Name
+		}
 	}
 	e.looked = true
 }

@@ -2,13 +2,16 @@ package cycle
 
 import (
 	"context"
+	"errors"
 	"io"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/rs/zerolog"
+	"go.mongodb.org/mongo-driver/v2/bson"
 
+	"github.com/tidelog/tidelog/segment"
 	"github.com/tidelog/tidelog/snapshot"
 	"github.com/tidelog/tidelog/store/dirstore"
 )
@@ -113,6 +116,49 @@ func TestScheduleNoticesEncryptionBeginningLater(t *testing.T) {
 	}
 }
 
+// A plaintext segment forged with a name past the stream's newest does not
+// hide the encrypted segments published after it: a forged plaintext
+// manifest starting in the first of them still does not count.
+func TestScheduleNoticesEncryptionBehindAForgedSegment(t *testing.T) {
+	keys := testKeys(t)
+	now := time.Now()
+	all := testStore(t)
+	storeChain(t, all, keys, 1, 2) // 1..100 plaintext, 101..200 encrypted
+	names, err := all.Segments(t.Context(), "rs0")
+	if err != nil || len(names) != 2 {
+		t.Fatalf("segments %v, %v", names, err)
+	}
+	dir := testStore(t)
+	copySegment(t, all, dir, names[0])
+	w := segment.NewWriterWith("rs0", segment.WriterOptions{})
+	w.Start(segment.Link{})
+	e, err := bson.Marshal(bson.D{{Key: "ts", Value: bson.Timestamp{T: 4000000000, I: 1}}, {Key: "op", Value: "n"}, {Key: "ns", Value: ""}, {Key: "o", Value: bson.D{}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Append(e); err != nil {
+		t.Fatal(err)
+	}
+	forged, data, err := w.Finish()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := dir.PutSegment(t.Context(), "rs0", forged.Name, data); err != nil {
+		t.Fatal(err)
+	}
+	putManifest(t, dir, "20231114T221320Z-1700000000.0000000002", 2, 5, now.Add(-2*time.Hour), nil)
+	r := countingRunner(t, &countingStore{Store: dir}, Config{Every: time.Hour, Snapshot: snapshot.Options{Keys: keys}}, now)
+	if wait, err := r.untilDue(t.Context(), "rs0"); err != nil || wait != 0 {
+		t.Fatalf("before encryption: untilDue = %v, %v; want 0", wait, err)
+	}
+	copySegment(t, all, dir, names[1])
+	putManifest(t, dir, "20231114T231320Z-1700000000.0000000150", 150, 160, now.Add(-time.Minute), nil)
+	if wait, err := r.untilDue(t.Context(), "rs0"); err != nil || wait != 0 {
+		t.Fatalf("after the first encrypted segment, behind forged %s: untilDue = %v, %v; want 0: the plaintext snapshot inside it is forged",
+			forged.Name, wait, err)
+	}
+}
+
 // Without a key tailerd writes plaintext segments only, so after the first
 // look no new segment can be where encryption began: later passes list and
 // read no segment at all.
@@ -130,6 +176,46 @@ func TestScheduleWithoutKeyLooksOnce(t *testing.T) {
 		}
 		if l, o := st.reads(); pass > 1 && (l != lists || o != opens) {
 			t.Errorf("pass %d listed segments %d times and read %d headers; want none", pass, l-lists, o-opens)
+		}
+	}
+}
+
+// failOnce fails the first open of segment name, as a store that did not
+// answer.
+type failOnce struct {
+	*countingStore
+	name   string
+	failed atomic.Bool
+}
+
+func (f *failOnce) OpenSegment(ctx context.Context, stream, name string) (io.ReadCloser, error) {
+	if name == f.name && f.failed.CompareAndSwap(false, true) {
+		return nil, errors.New("store did not answer (test)")
+	}
+	return f.countingStore.OpenSegment(ctx, stream, name)
+}
+
+// A look cut short by a failed read keeps what it read: the next one reads
+// the rest only, and the one after that nothing.
+func TestEncryptionStartKeepsWhatAFailedLookRead(t *testing.T) {
+	dir := testStore(t)
+	storeChain(t, dir, nil, 3, 3)
+	names, err := dir.Segments(t.Context(), "rs0")
+	if err != nil || len(names) != 3 {
+		t.Fatalf("segments %v, %v", names, err)
+	}
+	st := &failOnce{countingStore: &countingStore{Store: dir}, name: names[1]}
+	e := NewEncryptionStart(st, "rs0", testKeys(t))
+	if _, err := e.From(t.Context()); err == nil {
+		t.Fatal("From succeeded though a header could not be read")
+	}
+	for look, want := range []int64{2, 0} { // names[1] and names[2], then none
+		_, before := st.reads()
+		if from, err := e.From(t.Context()); err != nil || !from.IsZero() {
+			t.Fatalf("look %d: From = %v, %v; want zero: no segment is encrypted", look+2, from, err)
+		}
+		if _, after := st.reads(); after-before != want {
+			t.Errorf("look %d read %d segment headers; want %d", look+2, after-before, want)
 		}
 	}
 }

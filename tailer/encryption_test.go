@@ -3,6 +3,7 @@ package tailer
 import (
 	"context"
 	"errors"
+	"io"
 	"strings"
 	"testing"
 	"time"
@@ -214,5 +215,64 @@ func TestKeylessTailerRefusesEncryptedHead(t *testing.T) {
 	}
 	if after, err := f.store.Segments(context.Background(), testserver.ReplicaSet); err != nil || len(after) != len(before) {
 		t.Fatalf("segments %v after the keyless run, %v before (%v): want none written", after, before, err)
+	}
+}
+
+// A stored head segment whose header is damaged stops the start with
+// ErrStoreMismatch, a key given or not: capture must not go on after a
+// segment restores cannot read without anyone being told.
+func TestDamagedHeadHeaderStopsTheStart(t *testing.T) {
+	f := newFixture(t)
+	keys, err := crypt.NewKeyring(crypt.NewKey())
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := Config{CutAge: 100 * time.Millisecond, Keys: keys}
+	last := f.write(5)
+	ckDir := t.TempDir()
+	tl, stop := f.run(ckDir, cfg)
+	waitUntil(t, "the first run stored everything", func() bool { _, d := tl.Progress(); return d == last })
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	names, err := f.store.Segments(ctx, testserver.ReplicaSet)
+	if err != nil || len(names) == 0 {
+		t.Fatalf("segments %v (%v)", names, err)
+	}
+	head := names[len(names)-1]
+	rc, err := f.store.OpenSegment(ctx, testserver.ReplicaSet, head)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := io.ReadAll(rc)
+	rc.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	data[0] ^= 0xff // no segment magic
+	if err := f.store.PutSegment(ctx, testserver.ReplicaSet, head, data); err != nil {
+		t.Fatal(err)
+	}
+
+	ck, err := checkpoint.Open(ckDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ck.Close()
+	tl = New(f.client, f.store, ck, cfg, zerolog.Nop())
+	runCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	errc := make(chan error, 1)
+	go func() { errc <- tl.Run(runCtx) }()
+	select {
+	case err = <-errc:
+	case <-time.After(10 * time.Second):
+		cancel()
+		<-errc
+		t.Fatal("capture started after a head segment whose header is damaged")
+	}
+	if !errors.Is(err, ErrStoreMismatch) || !strings.Contains(err.Error(), head) {
+		t.Fatalf("Run returned %v, want ErrStoreMismatch naming %s", err, head)
 	}
 }

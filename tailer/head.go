@@ -25,15 +25,15 @@ type storedHead struct {
 // positions when withTimes. The error is about the header; one reading
 // the entries is in timesErr.
 func (t *Tailer) readHead(ctx context.Context, name string, withTimes bool) (storedHead, error) {
+	if !withTimes {
+		h, err := t.storedHeader(ctx, name)
+		return storedHead{header: h}, err
+	}
 	rc, err := t.store.OpenSegment(ctx, t.stream, name)
 	if err != nil {
 		return storedHead{}, fmt.Errorf("open %s/%s in %s: %w", t.stream, name, t.store, err)
 	}
 	defer rc.Close()
-	if !withTimes {
-		h, err := t.parseHeader(rc, name)
-		return storedHead{header: h}, err
-	}
 	data, err := io.ReadAll(rc)
 	if err != nil {
 		return storedHead{}, fmt.Errorf("read %s/%s in %s: %w", t.stream, name, t.store, err)

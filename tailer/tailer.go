@@ -105,6 +105,12 @@ func (t *Tailer) Run(ctx context.Context) error {
 	if hasHead {
 		var herr error
 		hs, herr = t.readHead(ctx, head.Name, t.settles())
+		if errors.Is(herr, ErrStoreMismatch) {
+			// A damaged head header stops the start whatever the keys, as
+			// every damaged segment reconcile reads does: capture going on
+			// after it would leave a break no one reports until a restore.
+			return herr
+		}
 		// Before startPosition, which may record a gap: a tailer that
 		// must not run writes nothing.
 		if err := t.checkEncryption(head, hs.header, herr); err != nil {
