@@ -230,10 +230,16 @@ func (r *reader) gapFromOldest(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if ok && !oldest.After(r.last) {
+	switch {
+	case ok && !oldest.After(r.last):
 		// The oplog still reaches back, yet $gte found nothing: not a gap we can
 		// prove. A plain error is logged and retried.
 		return fmt.Errorf("stream %s: oplog holds entries from %s but returned none at or after %s", r.stream, oldest, r.last)
+	case !ok:
+		// An empty oplog has lost the position, but where history resumes is
+		// not known yet: a gap needs its next entry (a record without one
+		// would read as damaged). Retried, the first entry to come names it.
+		return fmt.Errorf("stream %s: the source's oplog is empty, though it held %s: the history after it is lost; the gap is recorded once the oplog holds an entry", r.stream, r.last)
 	}
 	return &GapError{Stream: r.stream, After: r.last, Next: oldest}
 }

@@ -328,3 +328,22 @@ func TestPollRecheckRangeIsTrimmed(t *testing.T) {
 		t.Fatalf("recheck range %v, want only its lower bound %s", r.recent, b)
 	}
 }
+
+// An oplog found empty where the position was has lost history, but the
+// gap's far end is not known until an entry comes: the reader retries with
+// a plain error instead of a gap record that has no next position (which
+// every reader of the store would then refuse as damaged).
+func TestEmptyOplogIsNoGapYet(t *testing.T) {
+	f := newFixture(t)
+	now := fakeWall
+	r := f.pollReader(oplog.Timestamp{T: fakeT, I: 1}, &now)
+	err := r.gapFromOldest(context.Background())
+	var ge *GapError
+	if err == nil || errors.As(err, &ge) {
+		t.Fatalf("empty oplog: %v, want a plain error, retried, not a gap", err)
+	}
+	next := f.putEntry(5, fakeWall)
+	if err := r.gapFromOldest(context.Background()); !errors.As(err, &ge) || ge.Next != next || ge.After != r.last {
+		t.Fatalf("after an entry came: %v, want a gap after %s, next %s", err, r.last, next)
+	}
+}
