@@ -16,6 +16,8 @@ import (
 	"github.com/tidelog/tidelog/internal/testserver"
 	"github.com/tidelog/tidelog/store/spool"
 	"github.com/tidelog/tidelog/store/storeurl"
+
+	"github.com/tidelog/tidelog/internal/testlog"
 )
 
 const testSource = "mongodb://127.0.0.1:1/?replicaSet=rs0"
@@ -114,7 +116,7 @@ func TestPublishToDownAtStartIsOpenedLater(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	var log lockedBuffer
+	var log testlog.Buffer
 	st, closeStores, err := openStores(ctx, c, zerolog.New(&log), false)
 	if err != nil {
 		t.Fatalf("openStores with --publish-to down: %v\n%s", err, log.String())
@@ -215,7 +217,7 @@ func TestPublishToDownDoesNotHoldTheStart(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	work := t.TempDir()
-	var log lockedBuffer
+	var log testlog.Buffer
 	code := run(ctx, []string{"--source", testSource, "--connect-timeout", "1s", "--store", filepath.Join(work, "store"),
 		"--spool", filepath.Join(work, "spool"), "--publish-to", "standby=kafka://127.0.0.1:" + strconv.Itoa(freeLoopbackPort(t)) + "/tl"}, &log)
 	if code != exitSource || strings.Contains(log.String(), "the store cannot be reached; tailerd keeps trying") ||

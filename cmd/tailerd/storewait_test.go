@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -12,28 +11,15 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/minio/minio-go/v7"
 	"github.com/twmb/franz-go/pkg/kfake"
+
+	"github.com/tidelog/tidelog/internal/testlog"
 )
-
-// lockedBuffer is a log destination safe to read while run writes to it.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string { l.mu.Lock(); defer l.mu.Unlock(); return l.b.String() }
 
 func freeLoopbackPort(t *testing.T) int {
 	t.Helper()
@@ -56,7 +42,7 @@ func get(url string) (int, string) {
 	return resp.StatusCode, string(body)
 }
 
-func waitUntil(t *testing.T, limit time.Duration, what string, log *lockedBuffer, cond func() bool) {
+func waitUntil(t *testing.T, limit time.Duration, what string, log *testlog.Buffer, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(limit)
 	for !cond() {
@@ -70,7 +56,7 @@ func waitUntil(t *testing.T, limit time.Duration, what string, log *lockedBuffer
 // startWaiting runs tailerd against a Kafka store on port, where nothing
 // listens yet, and waits until it says it waits for the store: in the log,
 // on /readyz (503) and in /status. It returns run's exit code channel.
-func startWaiting(t *testing.T, ctx context.Context, port int, log *lockedBuffer) (<-chan int, string) {
+func startWaiting(t *testing.T, ctx context.Context, port int, log *testlog.Buffer) (<-chan int, string) {
 	t.Helper()
 	addr := fmt.Sprintf("127.0.0.1:%d", freeLoopbackPort(t))
 	args := []string{"--source", testSource, "--connect-timeout", "1s", "--http-addr", addr,
@@ -97,7 +83,7 @@ func startWaiting(t *testing.T, ctx context.Context, port int, log *lockedBuffer
 // which is not there: exit 4).
 func TestStoreOutageAtStartIsWaitedFor(t *testing.T) {
 	port := freeLoopbackPort(t)
-	var log lockedBuffer
+	var log testlog.Buffer
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	exit, _ := startWaiting(t, ctx, port, &log)
@@ -123,7 +109,7 @@ func TestStoreOutageAtStartIsWaitedFor(t *testing.T) {
 
 // SIGTERM while waiting for the store stops tailerd at once, exit 0.
 func TestStopWhileWaitingForTheStore(t *testing.T) {
-	var log lockedBuffer
+	var log testlog.Buffer
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	exit, _ := startWaiting(t, ctx, freeLoopbackPort(t), &log)
