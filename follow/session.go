@@ -346,8 +346,8 @@ func (s *session) commit() error {
 	if c := s.consumed; c != nil {
 		next.Segment, next.Link, next.Encrypted = c.Name, c.Link(), c.Encrypted
 	}
-	// The resume point only moves forward: an applier handed no entry yet
-	// (a cycle that fetched only a segment past --until) reports zero.
+	// The resume point only moves forward. The applier starts at the
+	// session's resume point, so this is a safety net, not a correction.
 	if a := s.a.Stats().Applied; a.After(next.Applied) {
 		next.Applied = a
 	}

@@ -106,11 +106,11 @@ func (e *WindowError) Error() string {
 	for i, w := range e.Windows {
 		ws[i] = w.String()
 	}
-	msg := fmt.Sprintf("stream %s: %s is outside every restorable window; restorable: %s", e.Stream, e.To, strings.Join(ws, ", "))
 	if g := e.InGap; g != nil {
 		return fmt.Sprintf("stream %s: %s is inside a gap: the oplog entries after %s and before %s were lost (%s), so no restore can reach that position; pick one in a restorable window: %s",
 			e.Stream, e.To, g.After, g.Next, g.Reason, strings.Join(ws, ", "))
 	}
+	msg := fmt.Sprintf("stream %s: %s is outside every restorable window; restorable: %s", e.Stream, e.To, strings.Join(ws, ", "))
 	if e.AfterGap {
 		msg += "; history after a gap is restorable only from a base snapshot taken after it (tailerd takes one with --snapshot-every, or now on SIGUSR1)"
 	}

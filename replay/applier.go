@@ -158,7 +158,9 @@ func NewApplier(client *mongo.Client, opts Options, log zerolog.Logger) *Applier
 	// more, that is its resume point, even when its input begins after it
 	// (a follower reads only what comes after): a stop before its first
 	// entry must not report zero ("start over"), nor journal a batch under it.
-	a.stats.Applied = opts.After
+	// It counts as taken too, so that a flush or Settle before that entry
+	// (a follower's cycle that found nothing new) keeps it.
+	a.last, a.stats.Applied = opts.After, opts.After
 	a.w.noJournal = opts.NoJournal
 	if opts.OnUnsupported != nil {
 		a.w.onUnsupported = a.unsupported

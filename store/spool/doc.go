@@ -6,10 +6,10 @@
 // the slowest, and stop when any one is down. The spool makes a put durable
 // locally and returns; one publisher per destination then copies what was
 // put, in the order it was put, with its own durable checkpoint, so a slow or
-// dead destination delays only itself until the spool is full; one already
-// down when the program starts is opened later by its publisher (Dest.Open). Then PutSegment
+// dead destination delays only itself until the spool is full. Then PutSegment
 // blocks (back-pressure on the tailer, which waits on the oplog) and never
-// drops anything.
+// drops anything. A destination already down when the program starts is the
+// same outage: its publisher opens it later (Dest.Open).
 //
 // Layout of the spool directory (docs/store-layout.md, "Fan-out through a
 // spool"):

@@ -177,3 +177,50 @@ func TestOpenLaterGuards(t *testing.T) {
 		t.Fatal("a refused Open called Dest.Open")
 	}
 }
+
+// Stopped while a destination is still not open (SIGTERM during its
+// outage), the spool waits only as long as Close's context for it, stops
+// its publisher's attempts to open it, and keeps what waits for it: the
+// next start, with the store reachable, gives it everything.
+func TestCloseWithDestinationNotOpen(t *testing.T) {
+	a, b := newDirStore(t), newDirStore(t)
+	o := &opener{st: b}
+	o.down.Store(true)
+	var closed, calledAfterClose atomic.Bool
+	open := func(ctx context.Context) (store.Store, error) {
+		if closed.Load() {
+			calledAfterClose.Store(true)
+		}
+		return o.open(ctx)
+	}
+	var log logBuf
+	dir := filepath.Join(t.TempDir(), "spool")
+	s1, err := Open(testCtx(t), dir, []Dest{{Name: "a", Store: a}, {Name: "b", Open: open, Location: "later:b"}}, fastOpts(&log))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 3 {
+		put(t, s1, "rs0", i, 500)
+	}
+	waitFor(t, "a to have everything", func() bool { return destStatus(s1, "a").Pending == 0 })
+	waitFor(t, "attempts to open b", func() bool { return o.attempts.Load() >= 2 })
+
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	if err := s1.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	closed.Store(true)
+	if st := s1.Status(); st.Items != 3 || !strings.Contains(log.String(), "spool closed with items not yet published everywhere") {
+		t.Fatalf("closed with b not open: %d items kept, want 3\n%s", st.Items, log.String())
+	}
+
+	s2 := openSpool(t, dir, []Dest{{Name: "a", Store: a}, {Name: "b", Store: b}}, fastOpts(nil))
+	drained(t, s2)
+	for _, st := range []store.Store{a, b} {
+		holds(t, st, "rs0", 3, 500)
+	}
+	if calledAfterClose.Load() {
+		t.Fatal("Dest.Open was called after Close returned")
+	}
+}
