@@ -23,6 +23,12 @@ var ErrNotExist = errors.New("does not exist")
 // tidelog store, so that tidelog never writes into, or restores from, something else.
 var ErrNotStore = errors.New("not a tidelog store")
 
+// ErrUnavailable is matched (errors.Is) by the error of a store that gave
+// up retrying a request it could not get answered, or that was answered
+// "unavailable for now" (a connection refused or closed, a timeout, a 5xx):
+// waiting may mend it, unlike an answer that says no.
+var ErrUnavailable = errors.New("store unavailable")
+
 // Gap records history that was lost: the oplog no longer reached back to
 // After (the last position tidelog made durable) and the first entry still
 // available was Next. Entries strictly between After and Next are unknown.

@@ -155,6 +155,9 @@ func unreachable(err error) bool {
 	if errors.As(err, &op) && op.Op == "remote error" { // crypto/tls's alerts
 		return false
 	}
+	if errors.Is(err, store.ErrUnavailable) { // retried by the store, and given up
+		return true
+	}
 	var s3 minio.ErrorResponse
 	if errors.As(err, &s3) {
 		switch s3.StatusCode {

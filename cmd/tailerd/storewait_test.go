@@ -19,6 +19,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kfake"
 
 	"github.com/tidelog/tidelog/internal/testlog"
+	"github.com/tidelog/tidelog/store"
 )
 
 func freeLoopbackPort(t *testing.T) int {
@@ -140,6 +141,7 @@ func TestUnreachable(t *testing.T) {
 		{"S3 no such bucket", minio.ErrorResponse{Code: "NoSuchBucket", StatusCode: http.StatusNotFound}, false},
 		{"TLS alert", &net.OpError{Op: "remote error", Err: errors.New("tls: certificate required")}, false},
 		{"not a store", errors.New("not a tidelog store"), false},
+		{"store gave up (a server closing connections)", fmt.Errorf("open store: gave up after 11 attempts: %w: %w", store.ErrUnavailable, io.EOF), true},
 	} {
 		if got := unreachable(tc.err); got != tc.want {
 			t.Errorf("%s: unreachable = %v, want %v", tc.name, got, tc.want)

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"time"
+
+	"github.com/tidelog/tidelog/store"
 )
 
 // retrier runs one operation with bounded retries of transient failures.
@@ -43,7 +45,7 @@ func (r retrier) do(ctx context.Context, op string, fn func(ctx context.Context)
 			return explain(err)
 		}
 		if attempt > r.retries {
-			return fmt.Errorf("gave up after %d attempts: %w", attempt, explain(err))
+			return fmt.Errorf("gave up after %d attempts: %w", attempt, unavailableError{explain(err)})
 		}
 		delay := r.delay(attempt)
 		if r.onRetry != nil {
@@ -80,3 +82,13 @@ func (r retrier) delay(attempt int) time.Duration {
 	half := d / 2
 	return half + rand.N(d-half+1)
 }
+
+// unavailableError marks the last error of retries given up on transient
+// failures as store.ErrUnavailable, its message unchanged: one rule
+// (transient) decides both what is retried here and what a caller may wait
+// out.
+type unavailableError struct{ err error }
+
+func (e unavailableError) Error() string        { return e.err.Error() }
+func (e unavailableError) Unwrap() error        { return e.err }
+func (e unavailableError) Is(target error) bool { return target == store.ErrUnavailable }

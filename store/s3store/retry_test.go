@@ -7,11 +7,14 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/minio/minio-go/v7"
+
+	"github.com/tidelog/tidelog/store"
 )
 
 func TestTransient(t *testing.T) {
@@ -66,8 +69,14 @@ func TestRetrier(t *testing.T) {
 	r := retrier{retries: 3, base: time.Millisecond, max: time.Millisecond}
 	calls := 0
 	err := r.do(ctx, "op", func(context.Context) error { calls++; return transientErr })
-	if calls != 4 || err == nil || !strings.Contains(err.Error(), "gave up after 4 attempts") {
-		t.Fatalf("%d calls, %v; want 4 and gave up", calls, err)
+	if calls != 4 || err == nil || !strings.Contains(err.Error(), "gave up after 4 attempts") || !errors.Is(err, store.ErrUnavailable) {
+		t.Fatalf("%d calls, %v; want 4 and gave up, the store unavailable", calls, err)
+	}
+	// A server that accepts the connection and closes it is retried too,
+	// and unavailable once given up.
+	closed := &url.Error{Op: "Get", URL: "http://127.0.0.1:9/b/", Err: io.EOF}
+	if err := r.do(ctx, "op", func(context.Context) error { return closed }); !errors.Is(err, store.ErrUnavailable) || !errors.Is(err, io.EOF) {
+		t.Fatalf("connection closed: %v; want the store unavailable, wrapping the cause", err)
 	}
 	calls = 0
 	err = r.do(ctx, "op", func(context.Context) error {
@@ -85,8 +94,8 @@ func TestRetrier(t *testing.T) {
 		calls++
 		return minio.ErrorResponse{Code: "AccessDenied", StatusCode: 403}
 	})
-	if calls != 1 || s3Code(err) != "AccessDenied" {
-		t.Fatalf("%d calls, %v; want one and AccessDenied", calls, err)
+	if calls != 1 || s3Code(err) != "AccessDenied" || errors.Is(err, store.ErrUnavailable) {
+		t.Fatalf("%d calls, %v; want one and AccessDenied, not unavailable", calls, err)
 	}
 
 	slow := retrier{retries: 100, base: time.Hour, max: time.Hour}
