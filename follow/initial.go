@@ -203,7 +203,7 @@ func (f *Follower) restored(ctx context.Context, prep *restore.Prepared, res res
 		through = last.Header.OpEnd
 	}
 	state := State{Store: f.opts.Store.String(), Stream: prep.Stream, Target: f.opts.TargetName, Phase: PhaseFollowing,
-		Segment: last.Name, Link: info.Link(), Encrypted: info.Encrypted, Applied: res.Replay.Applied, Through: through, Committed: f.opts.Clock.Now()}
+		Segment: last.Name, Link: info.Link(), Encrypted: info.Encrypted, Applied: res.Replay.Applied, Written: res.Replay.Written, Through: through, Committed: f.opts.Clock.Now()}
 	if err := f.ckpt.Save(state); err != nil {
 		return State{}, err
 	}

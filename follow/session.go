@@ -53,7 +53,9 @@ func (f *Follower) newSession(ctx context.Context, state State) (*session, error
 		return nil, err
 	}
 	opts := f.opts.Apply
-	opts.After = state.Applied
+	// Entries after Applied are read again (the transactions open there
+	// are rebuilt), those through Written not written again.
+	opts.After, opts.Written = state.Applied, state.Written
 	// The checkpoint's journal (journal.go) puts back what a cut cycle
 	// removed, before this session writes: the engine's own would be a
 	// second copy of it.
@@ -250,10 +252,14 @@ func (s *session) journal(ctx context.Context, spans []span) error {
 			ts := sp.l.ts[i]
 			entry := bson.Raw(sp.l.entries[i])
 			op, _ := entry.Lookup("op").StringValueOK()
-			// Entries at or before the resume point are skipped by the
+			// Entries at or before the resume point, or written by a
+			// committed cycle (Written), are not written again by the
 			// applier: their inserts are not re-applied, so they cannot
-			// stand for a document's first write.
-			applied := !ts.After(s.state.Applied)
+			// stand for a document's first write. A transaction's entry
+			// ("c": applyOps) up to Written may still be applied, at a
+			// commit after it: it never counts as written, which at worst
+			// journals a document more.
+			applied := !ts.After(s.state.Applied) || (op != "c" && !ts.After(s.state.Written))
 			refs(entry, ns, func(r docRef) {
 				s.held = append(s.held, heldRef{ts: ts, ref: r})
 				if k := r.key(); !seen[k] && !applied {
@@ -348,8 +354,12 @@ func (s *session) commit() error {
 	}
 	// The resume point only moves forward. The applier starts at the
 	// session's resume point, so this is a safety net, not a correction.
-	if a := s.a.Stats().Applied; a.After(next.Applied) {
+	stats := s.a.Stats()
+	if a := stats.Applied; a.After(next.Applied) {
 		next.Applied = a
+	}
+	if w := stats.Written; w.After(next.Written) {
+		next.Written = w
 	}
 	if s.through.After(next.Through) {
 		next.Through = s.through

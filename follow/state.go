@@ -48,6 +48,13 @@ type State struct {
 	// It stops before the first entry of every transaction still open, so
 	// a restart re-reads from there and sees those transactions whole.
 	Applied oplog.Timestamp
+	// Written is how far the target holds the stream but for transactions
+	// open there (replay.Stats.Written): a restart reads again from Applied
+	// but writes nothing at or before Written again, since a namespace
+	// command run twice can destroy data (a rename onto a name re-created
+	// since). Zero in a checkpoint written before tidelog kept it: the
+	// restart then writes everything after Applied again, as it did.
+	Written oplog.Timestamp
 	// Through is the newest entry taken: the target holds the source's data
 	// as of Through (a transaction still open there was not visible on the
 	// source either). It is at or after Applied.
@@ -81,6 +88,7 @@ type stateJSON struct {
 	LinkSum   uint32       `json:"link_checksum,omitempty"`
 	Encrypted bool         `json:"encrypted,omitempty"`
 	Applied   string       `json:"applied,omitempty"`
+	Written   string       `json:"written,omitempty"`
 	Through   string       `json:"through,omitempty"`
 	Committed time.Time    `json:"committed"`
 }
@@ -96,7 +104,7 @@ func encodeState(s State) ([]byte, error) {
 	j := stateJSON{
 		Version: stateVersion, Store: s.Store, Stream: s.Stream, Target: s.Target, Phase: s.Phase,
 		Segment: s.Segment, LinkEnd: tsString(s.Link.OpEnd), LinkSum: s.Link.Checksum, Encrypted: s.Encrypted,
-		Applied: tsString(s.Applied), Through: tsString(s.Through), Committed: s.Committed.UTC(),
+		Applied: tsString(s.Applied), Written: tsString(s.Written), Through: tsString(s.Through), Committed: s.Committed.UTC(),
 	}
 	if r := s.Restore; r != nil {
 		j.Restore = &restoreJSON{To: r.To.String(), Snapshot: r.Snapshot, Namespaces: r.Namespaces, Started: r.Started.UTC()}
@@ -124,7 +132,7 @@ func decodeState(b []byte) (State, error) {
 	for _, f := range []struct {
 		in  string
 		out *oplog.Timestamp
-	}{{j.LinkEnd, &s.Link.OpEnd}, {j.Applied, &s.Applied}, {j.Through, &s.Through}} {
+	}{{j.LinkEnd, &s.Link.OpEnd}, {j.Applied, &s.Applied}, {j.Written, &s.Written}, {j.Through, &s.Through}} {
 		if *f.out, err = parseTS(f.in); err != nil {
 			return State{}, err
 		}

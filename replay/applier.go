@@ -53,14 +53,24 @@ type Stats struct {
 	// the cluster may have committed them at or before the cut. A cluster
 	// restore with any is not known to be consistent; see Lookahead.
 	Unresolved []txn.PendingTxn
-	// Resumed counts entries at or before Options.After, already applied by
-	// the replay this one resumes: read, not written.
+	// Resumed counts entries at or before Options.After or Options.Written,
+	// already written by the replay this one resumes: read, not written
+	// again (those of a transaction open at Written still wait for its
+	// commit, as in any replay).
 	Resumed uint64
 	// Applied is the resume point: every entry at or before it is fully
 	// applied to the target. It stops short of entries that wait in open
 	// transactions or deferred index builds, so a replay that stopped (an
 	// error, a cancel) can run again with After = Applied and lose nothing.
 	Applied oplog.Timestamp
+	// Written is how far the target holds the stream: every entry at or
+	// before it was written, except the operations of transactions still
+	// open at it (applied at their commit, after it) and index builds still
+	// deferred. It is at or after Applied. A replay resumed with After =
+	// Applied and Written = Written writes none of the entries between
+	// again: a namespace command is not idempotent there (a rename of A to
+	// B run again after A was created anew replaces B with the new A).
+	Written oplog.Timestamp
 }
 
 // Options shape what an Applier writes.
@@ -85,6 +95,17 @@ type Options struct {
 	// After resumes a replay that stopped: entries at or before it were
 	// applied by that replay (its Stats.Applied) and are skipped.
 	After oplog.Timestamp
+	// Written, with After, is the stopped replay's Stats.Written: the
+	// entries after After and at or before Written are not written again.
+	// Those of transactions (partial applyOps, prepares) still go into the
+	// transaction buffer, so a transaction open at Written is rebuilt and
+	// applied whole at its commit after it; a commit or abort at or before
+	// Written only ends its transaction (the stopped replay applied it);
+	// index commands there only rebuild the deferred index builds (see
+	// rewritten). Zero (or before After): every entry after After is
+	// written again, which is idempotent for documents but not for every
+	// namespace command.
+	Written oplog.Timestamp
 	// TxnMemory bounds the bytes of open transactions kept in memory before
 	// they spill to files in SpillDir (0: 64 MiB; "": the system temp dir).
 	TxnMemory int64
@@ -127,8 +148,9 @@ type Applier struct {
 	last   oplog.Timestamp // ts of the newest entry taken, written or pending
 	taken  oplog.Timestamp // ts of the newest entry given to Apply or Check
 	// applying is the first ts of the entry or transaction whose operations
-	// are going into the batch (zero between them); see applyAction.
-	applying oplog.Timestamp
+	// are going into the batch (zero between them), and applyingAt the ts
+	// of the entry that applies them (the commit); see applyAction.
+	applying, applyingAt oplog.Timestamp
 	// journalOpen: the journal a replay cut short may have left was dealt
 	// with (see openJournal); it must be before the first write.
 	journalOpen bool
@@ -160,7 +182,11 @@ func NewApplier(client *mongo.Client, opts Options, log zerolog.Logger) *Applier
 	// entry must not report zero ("start over"), nor journal a batch under it.
 	// It counts as taken too, so that a flush or Settle before that entry
 	// (a follower's cycle that found nothing new) keeps it.
-	a.last, a.stats.Applied = opts.After, opts.After
+	// Written is never before After: everything through After is written.
+	if opts.Written.Before(opts.After) {
+		a.opts.Written = opts.After
+	}
+	a.last, a.stats.Applied, a.stats.Written = opts.After, opts.After, a.opts.Written
 	a.w.noJournal = opts.NoJournal
 	if opts.OnUnsupported != nil {
 		a.w.onUnsupported = a.unsupported
@@ -388,7 +414,7 @@ func (a *Applier) Finish(ctx context.Context) error {
 	n, err := a.cmds.buildIndexes(ctx)
 	a.stats.IndexesBuilt += uint64(n)
 	if err == nil {
-		a.stats.Applied = a.resumePoint(a.last)
+		a.settled(a.last)
 	}
 	a.reportOpen()
 	return err
@@ -398,7 +424,7 @@ func (a *Applier) Finish(ctx context.Context) error {
 func (a *Applier) noteApplied(ts oplog.Timestamp) error {
 	a.last = ts
 	if a.batch.empty() {
-		a.stats.Applied = a.resumePoint(ts)
+		a.settled(ts)
 	}
 	return nil
 }
@@ -413,8 +439,37 @@ func (a *Applier) Flush(ctx context.Context) error {
 	if err := a.batch.flush(ctx, a.w); err != nil {
 		return err
 	}
-	a.stats.Applied = a.resumePoint(a.last)
+	a.settled(a.last)
 	return nil
+}
+
+// settled records that every entry taken through written is written,
+// except what waits (see resumePoint and writtenPoint): it moves both
+// positions. Neither ever moves back.
+func (a *Applier) settled(written oplog.Timestamp) {
+	a.stats.Applied = a.resumePoint(written)
+	if p := a.writtenPoint(written); p.After(a.stats.Written) {
+		a.stats.Written = p
+	}
+}
+
+// writtenPoint is the newest position p <= written such that every entry
+// at or before p was written, except the operations of transactions open
+// at p and deferred index builds. Unlike the resume point it passes open
+// transactions: a replay resumed with Options.Written = p rebuilds them
+// from their entries, which it still reads, and writes nothing else at or
+// before p again. It stops before the entry whose operations are being
+// batched (a commit, an applyOps: written only in part) and, with a
+// lookahead, at To, as the resume point does.
+func (a *Applier) writtenPoint(written oplog.Timestamp) oplog.Timestamp {
+	p := written
+	if la := a.opts.Lookahead; la.enabled() && p.After(la.To) {
+		p = la.To
+	}
+	if ts := a.applyingAt; !ts.IsZero() && !ts.After(p) {
+		p = ts.Prev()
+	}
+	return p
 }
 
 // resumePoint is the newest position p <= written such that every entry at

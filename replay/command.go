@@ -28,6 +28,11 @@ type commands struct {
 	ns      Namespaces
 	indexes *pendingIndexes
 	log     zerolog.Logger
+	// dry: the command was written by the replay being resumed (see
+	// Applier.rewritten). Only the deferred index builds change; the
+	// target is not touched, since running a namespace command twice is
+	// not always harmless.
+	dry bool
 }
 
 // apply runs one command entry of database db. It returns false (and no
@@ -115,6 +120,9 @@ func (c *commands) apply(ctx context.Context, ts oplog.Timestamp, db string, o b
 		})
 	case "emptycapped":
 		return c.onCollection(ctx, db, coll, func(tdb, tcoll string) error {
+			if c.dry {
+				return nil
+			}
 			_, err := c.client.Database(tdb).Collection(tcoll).DeleteMany(ctx, bson.D{})
 			return err
 		})
@@ -182,6 +190,9 @@ func (c *commands) dropDatabase(ctx context.Context, db string) (bool, error) {
 	}
 	tdb := c.ns.RenameDB(db)
 	c.indexes.dropDatabase(tdb)
+	if c.dry {
+		return true, nil
+	}
 	if len(c.ns.include) == 0 && len(c.ns.exclude) == 0 && len(c.ns.from) == 0 {
 		return true, c.run(ctx, tdb, bson.D{{Key: "dropDatabase", Value: 1}})
 	}
@@ -388,6 +399,9 @@ func (c *commands) buildIndexes(ctx context.Context) (int, error) {
 }
 
 func (c *commands) run(ctx context.Context, db string, cmd bson.D) error {
+	if c.dry {
+		return nil
+	}
 	return c.client.Database(db).RunCommand(ctx, cmd).Err()
 }
 

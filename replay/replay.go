@@ -76,7 +76,7 @@ func Write(ctx context.Context, src Source, target *mongo.Client, opts Options, 
 		return stats, err // nothing written: its own advice, not a resume point
 	}
 	if err != nil {
-		return stats, &StoppedError{Err: err, Applied: stats.Applied}
+		return stats, &StoppedError{Err: err, Applied: stats.Applied, Written: stats.Written}
 	}
 	return stats, nil
 }
@@ -123,15 +123,23 @@ func Check(ctx context.Context, src Source, opts Options, log zerolog.Logger) ([
 }
 
 // StoppedError is a replay that failed after it began writing: the target
-// holds entries through Applied (its resume point) and possibly some after
-// it. Running the same replay again with Options.After = Applied, once the
-// cause is fixed, completes it exactly (replay is idempotent from there).
+// holds entries through Applied (its resume point) and, but for the
+// transactions open there, through Written; possibly some after it.
+// Running the same replay again with Options.After = Applied and
+// Options.Written = Written, once the cause is fixed, completes it exactly:
+// it writes nothing through Written again and is idempotent after it. With
+// After alone it writes the entries between again, which a namespace
+// command does not always survive (see Stats.Written).
 type StoppedError struct {
 	Err     error
 	Applied oplog.Timestamp
+	Written oplog.Timestamp
 }
 
 func (e *StoppedError) Error() string {
+	if e.Written.After(e.Applied) {
+		return fmt.Sprintf("%v (resume point %s: every entry through it is applied; written through %s but for open transactions)", e.Err, e.Applied, e.Written)
+	}
 	return fmt.Sprintf("%v (resume point %s: every entry through it is applied)", e.Err, e.Applied)
 }
 

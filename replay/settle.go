@@ -21,7 +21,7 @@ func (a *Applier) Settle(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	a.stats.Applied = a.resumePoint(a.last)
+	a.settled(a.last)
 	return nil
 }
 
