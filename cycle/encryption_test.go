@@ -13,12 +13,12 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
-	"go.mongodb.org/mongo-driver/v2/bson"
 
 	"github.com/tidelog/tidelog/crypt"
 	"github.com/tidelog/tidelog/oplog"
 	"github.com/tidelog/tidelog/retention"
 	"github.com/tidelog/tidelog/segment"
+	"github.com/tidelog/tidelog/segment/segmenttest"
 	"github.com/tidelog/tidelog/snapshot"
 	"github.com/tidelog/tidelog/store/dirstore"
 )
@@ -34,35 +34,7 @@ func pos(i uint32) oplog.Timestamp { return oplog.Timestamp{T: testT, I: i} }
 // position 1, the first plain of them plaintext and the rest encrypted
 // with keys.
 func storeChain(t *testing.T, st *dirstore.Store, keys *crypt.Keyring, plain, n int) {
-	t.Helper()
-	var prev segment.Link
-	i := uint32(1)
-	for s := range n {
-		opts := segment.WriterOptions{Keys: keys}
-		if s < plain {
-			opts = segment.WriterOptions{}
-		}
-		w := segment.NewWriterWith("rs0", opts)
-		w.Start(prev)
-		for range 100 {
-			e, err := bson.Marshal(bson.D{{Key: "ts", Value: bson.Timestamp{T: testT, I: i}}, {Key: "op", Value: "n"}, {Key: "ns", Value: ""}, {Key: "o", Value: bson.D{}}})
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := w.Append(e); err != nil {
-				t.Fatal(err)
-			}
-			i++
-		}
-		info, data, err := w.Finish()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := st.PutSegment(context.Background(), "rs0", info.Name, data); err != nil {
-			t.Fatal(err)
-		}
-		prev = info.Link()
-	}
+	segmenttest.Chain(t, st, "rs0", keys, testT, plain, n)
 }
 
 // putManifest stores a manifest of rs0 (no collections) as

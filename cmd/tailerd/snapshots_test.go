@@ -11,10 +11,9 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
-	"go.mongodb.org/mongo-driver/v2/bson"
 
 	"github.com/tidelog/tidelog/crypt"
-	"github.com/tidelog/tidelog/segment"
+	"github.com/tidelog/tidelog/segment/segmenttest"
 	"github.com/tidelog/tidelog/snapshot"
 	"github.com/tidelog/tidelog/store/dirstore"
 	"github.com/tidelog/tidelog/topology"
@@ -25,35 +24,7 @@ const snapT = 1700000000
 // putChain stores rs0 segments of 100 entries each from position 1: the
 // first plain of them in plaintext, the rest encrypted with keys.
 func putChain(t *testing.T, st *dirstore.Store, keys *crypt.Keyring, plain, n int) {
-	t.Helper()
-	var prev segment.Link
-	i := uint32(1)
-	for s := range n {
-		opts := segment.WriterOptions{Keys: keys}
-		if s < plain {
-			opts = segment.WriterOptions{}
-		}
-		w := segment.NewWriterWith("rs0", opts)
-		w.Start(prev)
-		for range 100 {
-			e, err := bson.Marshal(bson.D{{Key: "ts", Value: bson.Timestamp{T: snapT, I: i}}, {Key: "op", Value: "n"}, {Key: "ns", Value: ""}, {Key: "o", Value: bson.D{}}})
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := w.Append(e); err != nil {
-				t.Fatal(err)
-			}
-			i++
-		}
-		info, data, err := w.Finish()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := st.PutSegment(t.Context(), "rs0", info.Name, data); err != nil {
-			t.Fatal(err)
-		}
-		prev = info.Link()
-	}
+	segmenttest.Chain(t, st, "rs0", keys, snapT, plain, n)
 }
 
 // putPlainManifest stores a plaintext manifest of rs0 (no collections),

@@ -8,6 +8,7 @@ import (
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 
+	"github.com/tidelog/tidelog/crypt"
 	"github.com/tidelog/tidelog/oplog"
 	"github.com/tidelog/tidelog/segment"
 	"github.com/tidelog/tidelog/store"
@@ -44,4 +45,19 @@ func Put(t testing.TB, st store.Store, stream string, opts segment.WriterOptions
 		t.Fatal(err)
 	}
 	return info
+}
+
+// Chain stores a chain of n segments of stream, 100 no-op entries each
+// from position t0.1 on: the first plain of them in plaintext, the rest
+// encrypted with keys (a stream whose encryption began part way).
+func Chain(t testing.TB, st store.Store, stream string, keys *crypt.Keyring, t0 uint32, plain, n int) {
+	t.Helper()
+	var prev segment.Link
+	for s := range n {
+		opts := segment.WriterOptions{Keys: keys}
+		if s < plain {
+			opts = segment.WriterOptions{}
+		}
+		prev = Put(t, st, stream, opts, prev, oplog.Timestamp{T: t0, I: uint32(1 + 100*s)}, 100).Link()
+	}
 }
