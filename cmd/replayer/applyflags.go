@@ -42,7 +42,7 @@ func parseFlags(fs *flag.FlagSet, args []string) error {
 type targetFlags struct {
 	target  string
 	to      string
-	after   string
+	resume  resumeFlags
 	drop    bool
 	timeout time.Duration
 	applyFlags
@@ -51,7 +51,8 @@ type targetFlags struct {
 func (f *targetFlags) register(fs *flag.FlagSet, dropHelp string) {
 	fs.StringVar(&f.target, "target", "", "MongoDB URI to write to (required)")
 	fs.StringVar(&f.to, "to", "latest", "last position to include: T.I, T, RFC 3339 or latest")
-	fs.StringVar(&f.after, "after", "", "resume a replay that stopped: skip the entries through this position (the resume point it printed) and write on top of what it wrote")
+	fs.StringVar(&f.resume.after, "after", "", "resume a replay that stopped: skip the entries through this position (the resume point it printed) and write on top of what it wrote")
+	fs.StringVar(&f.resume.written, "written", "", "with --after, as the stopped replay printed it: write none of the entries through this position again (only rebuild the transactions open there)")
 	fs.BoolVar(&f.drop, "drop", false, dropHelp)
 	fs.DurationVar(&f.timeout, "connect-timeout", 15*time.Second, "how long to wait for the target")
 	f.applyFlags.register(fs)
@@ -66,7 +67,7 @@ func (f *targetFlags) validate() (oplog.Timestamp, error) {
 	if err := checkTimeout(f.timeout); err != nil {
 		return oplog.Timestamp{}, err
 	}
-	if _, err := f.resumeAfter(); err != nil {
+	if _, _, err := f.resume.positions(f.drop); err != nil {
 		return oplog.Timestamp{}, err
 	}
 	return parseTo(f.to)
@@ -80,21 +81,6 @@ func checkTimeout(d time.Duration) error {
 		return coded(exitUsage, fmt.Errorf("--connect-timeout %s: want a duration from 1ms to 1h", d))
 	}
 	return nil
-}
-
-// resumeAfter parses --after; zero when not resuming.
-func (f *targetFlags) resumeAfter() (oplog.Timestamp, error) {
-	if f.after == "" {
-		return oplog.Timestamp{}, nil
-	}
-	if f.drop {
-		return oplog.Timestamp{}, coded(exitUsage, errors.New("--after resumes on top of what a stopped replay wrote; --drop would discard it: use one or the other"))
-	}
-	ts, err := oplog.Parse(f.after)
-	if err != nil {
-		return oplog.Timestamp{}, coded(exitUsage, fmt.Errorf("--after: %w", err))
-	}
-	return ts, nil
 }
 
 // targetRun is what restore and apply hold while they write: the position
@@ -113,17 +99,26 @@ func (f *targetFlags) start(ctx context.Context) (*targetRun, error) {
 	if err != nil {
 		return nil, err
 	}
-	opts, closeReport, err := f.options()
+	opts, closeReport, err := f.replayOptions()
 	if err != nil {
 		return nil, coded(exitUsage, err)
 	}
-	opts.After, _ = f.resumeAfter() // checked by validate
 	client, err := connectTarget(ctx, f.target, f.timeout)
 	if err != nil {
 		closeReport()
 		return nil, err
 	}
 	return &targetRun{to: to, opts: opts, client: client, closeReport: closeReport}, nil
+}
+
+// replayOptions are the replay's options, resuming where --after and
+// --written say (checked by validate); closeReport must be called.
+func (f *targetFlags) replayOptions() (opts replay.Options, closeReport func() (int, error), err error) {
+	if opts, closeReport, err = f.options(); err != nil {
+		return opts, nil, err
+	}
+	opts.After, opts.Written, _ = f.resume.positions(f.drop)
+	return opts, closeReport, nil
 }
 
 // finish closes the report and the connection and maps the replay's error

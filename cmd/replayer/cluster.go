@@ -111,7 +111,9 @@ func parseClusterFlags(args []string, stderr io.Writer) (*clusterFlags, error) {
 	fs.IntVar(&f.workers, "workers", 4, "collections each stream loads from its snapshot at once")
 	fs.DurationVar(&f.timeout, "connect-timeout", 15*time.Second, "how long to wait for each target")
 	stream := fs.String("stream", "", "not with --cluster: name each stream's target with --target-for NAME=URI")
-	after := fs.String("after", "", "not with --cluster: resume one stream alone (the failure report prints the command)")
+	var resume resumeFlags
+	fs.StringVar(&resume.after, "after", "", "not with --cluster: resume one stream alone (the failure report prints the command)")
+	fs.StringVar(&resume.written, "written", "", "not with --cluster: resume one stream alone with --after and --written (the failure report prints the command)")
 	f.applyFlags.register(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return nil, err
@@ -121,8 +123,8 @@ func parseClusterFlags(args []string, stderr io.Writer) (*clusterFlags, error) {
 		return nil, coded(exitUsage, f.targets.problem)
 	case *stream != "":
 		return nil, coded(exitUsage, errors.New("--stream restores one replica set; with --cluster every stream is restored: give each its target with --target-for NAME=URI"))
-	case *after != "":
-		return nil, coded(exitUsage, errors.New("--after resumes one stream's replay; resume a stream of a cluster restore alone with `replayer restore --stream NAME --target URI --to TS --after X`, as the failed run printed"))
+	case resume.after != "" || resume.written != "":
+		return nil, coded(exitUsage, errors.New("--after and --written resume one stream's replay; resume a stream of a cluster restore alone with `replayer restore --stream NAME --target URI --to TS --after X [--written Y]`, as the failed run printed"))
 	case f.clusterTarget:
 		// Each target is one replica set: a chunk moved into a shard is that
 		// shard's data, written by its migration (fromMigrate), and skipping
@@ -541,7 +543,7 @@ func (c *clusterRun) failure(errs []error) error {
 		resume := "--drop"
 		var se *replay.StoppedError
 		if errors.As(err, &se) && !se.Applied.IsZero() {
-			resume = "--after " + se.Applied.String()
+			resume = resumeArgs(se)
 		} else if s == notStarted {
 			resume = ""
 		}

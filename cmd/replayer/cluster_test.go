@@ -74,6 +74,7 @@ func TestParseClusterFlags(t *testing.T) {
 		{[]string{"--target-for", "a=mongodb://x", "--skip-stream", "a"}, "both --target-for and --skip-stream"},
 		{[]string{"--target-for", "a=mongodb://x", "--stream", "a"}, "--target-for NAME=URI"},
 		{[]string{"--target-for", "a=mongodb://x", "--after", "5"}, "--stream NAME"},
+		{[]string{"--target-for", "a=mongodb://x", "--written", "5"}, "--written"},
 		{[]string{"--target-for", "a=mongodb://x", "--cluster-target"}, "chunk-migration"},
 		{[]string{"--target-for", "a=mongodb://x", "--parallel", "0"}, "--parallel 0"},
 		{[]string{"--target-for", "a=mongodb://x", "--to", "yesterday"}, "--to"},
@@ -215,7 +216,8 @@ func TestClusterFailureReport(t *testing.T) {
 		results: make([]restore.Result, 4),
 	}
 	c.results[0].Replay.Entries = 7
-	stopped := &replay.StoppedError{Err: &replay.ConflictError{Namespaces: []string{"a.b"}}, Applied: oplog.Timestamp{T: 1700000000, I: 4}}
+	stopped := &replay.StoppedError{Err: &replay.ConflictError{Namespaces: []string{"a.b"}}, Applied: oplog.Timestamp{T: 1700000000, I: 4},
+		Written: oplog.Timestamp{T: 1700000000, I: 7}}
 	errs := []error{nil, stopped, fmt.Errorf("write: %w", context.Canceled), errNotStarted}
 	c.printSummary(errs, time.Second)
 	err := c.failure(errs)
@@ -234,7 +236,7 @@ func TestClusterFailureReport(t *testing.T) {
 	for _, want := range []string{
 		"stream shard1: ",
 		"The cluster is NOT consistent",
-		"--stream shard1 --target mongodb://u:xxxxx@b --to 1700000000.9 --after 1700000000.4",
+		"--stream shard1 --target mongodb://u:xxxxx@b --to 1700000000.9 --after 1700000000.4 --written 1700000000.7",
 		"--stream shard2 --target mongodb://c --to 1700000000.9 --drop",
 		"--stream shard3 --target mongodb://d --to 1700000000.9",
 	} {

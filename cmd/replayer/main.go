@@ -1,11 +1,13 @@
 // Command replayer restores and inspects what tailerd stored.
 //
 //	replayer restore --store STORE --target URI [--to TS] [--stream NAME] [--drop]
+//	                 [--after TS [--written TS]]
 //	replayer restore --store STORE --cluster --target-for NAME=URI ... [--target URI]
 //	                 [--skip-stream NAME ...] [--to TS] [--parallel N] [--drop] [--dry-run]
-//	replayer apply   --oplog-file FILE --target URI [--to TS] [--drop]
+//	replayer apply   --oplog-file FILE --target URI [--to TS] [--drop] [--after TS [--written TS]]
 //	replayer restore-dump --dump DIR | --archive FILE [--gzip] --target URI [--to TS]
 //	                 [--oplog-file FILE ...] [--drop] [--workers N] [--spool-dir DIR]
+//	                 [--after TS [--written TS]]
 //	replayer export  --store STORE [--stream NAME] [--from TS] [--to TS] --out FILE
 //	replayer list    --store STORE [--json]
 //	replayer verify  --store STORE [--stream NAME]
@@ -20,6 +22,12 @@
 // included) or RFC 3339; --to is inclusive and defaults to the latest
 // restorable position. export writes the entries after --from (exclusive)
 // through --to.
+//
+// A restore, apply or restore-dump that stops part-way prints how to finish
+// it: the same command with --after (its resume point) and, when it wrote
+// past that (a transaction was open there), --written; with both, nothing
+// through --written is written again (docs/replay.md, "Stopping and
+// resuming").
 //
 // Exit codes: 0 success, 1 failure, 2 bad usage, 3 --to outside the
 // restorable window (verify: intact, but history has recorded gaps; export:
@@ -72,14 +80,14 @@ func main() {
 }
 
 const usage = `usage:
-  replayer restore --store STORE --target URI [--to TS] [--stream NAME] [--drop]
+  replayer restore --store STORE --target URI [--to TS] [--stream NAME] [--drop] [--after TS [--written TS]]
   replayer restore --store STORE --cluster --target-for NAME=URI ... [--target MONGOS_OR_CSRS_URI]
                    [--skip-stream NAME ...] [--to TS] [--parallel N] [--drop] [--dry-run]
                    (every stream, each shard and the config server, to one position)
-  replayer apply   --oplog-file FILE --target URI [--to TS] [--drop]
+  replayer apply   --oplog-file FILE --target URI [--to TS] [--drop] [--after TS [--written TS]]
   replayer restore-dump --dump DIR | --archive FILE [--gzip] --target URI [--to TS]
                         (also spelt: replayer restore --dump DIR | --archive FILE ...)
-                   [--oplog-file FILE ...] [--drop] [--workers N] [--spool-dir DIR]
+                   [--oplog-file FILE ...] [--drop] [--workers N] [--spool-dir DIR] [--after TS [--written TS]]
   replayer export  --store STORE [--stream NAME] [--from TS] [--to TS] --out FILE
   replayer list    --store STORE [--json]
   replayer verify  --store STORE [--stream NAME]

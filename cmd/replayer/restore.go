@@ -157,7 +157,7 @@ func replayError(err error, storeDir string) error {
 	case errors.As(err, &se) && se.Applied.IsZero():
 		err = fmt.Errorf("%w\nThe target holds a partial replay. Once the cause is fixed, run the same command again with --drop to start over", err)
 	case errors.As(err, &se):
-		err = fmt.Errorf("%w\nThe target holds a partial replay. Once the cause is fixed, run the same command again with --after %s to finish it (or start over with --drop)", err, se.Applied)
+		err = fmt.Errorf("%w\nThe target holds a partial replay. Once the cause is fixed, run the same command again with %s to finish it (or start over with --drop)", err, resumeArgs(se))
 	}
 	var we *plan.WindowError
 	var cle *plan.ClusterError
@@ -187,7 +187,7 @@ func printSummary(w io.Writer, s replay.Stats, namespaces []string, skipped int,
 	fmt.Fprintf(w, "  entries %d: inserts %d, updates %d, deletes %d, commands %d, no-ops %d, left out %d; indexes built after the data %d; last applied %s\n",
 		s.Entries, s.Inserts, s.Updates, s.Deletes, s.Commands, s.NoOps, s.Skipped, s.IndexesBuilt, s.Applied)
 	if s.Resumed > 0 {
-		fmt.Fprintf(w, "  resumed: %d entries through --after were applied by the earlier run and skipped\n", s.Resumed)
+		fmt.Fprintf(w, "  resumed: %d entries through --after (or --written) were written by the earlier run and skipped\n", s.Resumed)
 	}
 	fmt.Fprintf(w, "  namespaces: %s\n", strings.Join(namespaces, ", "))
 	if skipped > 0 {
