@@ -117,11 +117,7 @@ func Load(ctx context.Context, client *mongo.Client, colls []Collection, opts Op
 		return stats, err
 	}
 	if opts.SkipIndexes {
-		for _, j := range p.jobs {
-			for _, spec := range j.indexes {
-				stats.Deferred = append(stats.Deferred, replay.Index{NS: j.ns(), Spec: spec})
-			}
-		}
+		stats.Deferred = p.deferred()
 	} else {
 		stats.IndexesBuilt, err = buildIndexes(ctx, client, p, opts.Workers, log)
 		if err != nil {

@@ -378,7 +378,10 @@ func wanted(db, coll string, o replay.Options) bool {
 
 // Write loads the verified restore's snapshot and replays its segments onto
 // target. The load (or, without a snapshot, the replay) checks the target
-// again, or drops its namespaces with Drop, before its first write.
+// again, or drops its namespaces with Drop, before its first write. With
+// opts.Apply.After (resuming a restore that stopped with that resume
+// point) the target holds what the stopped one wrote: nothing is loaded or
+// checked, and the replay goes on from After.
 func Write(ctx context.Context, st store.Store, v *Verified, target *mongo.Client, opts Options, log zerolog.Logger) (Result, error) {
 	prep := v.Prepared
 	res := Result{Prepared: *prep}
@@ -388,11 +391,32 @@ func Write(ctx context.Context, st store.Store, v *Verified, target *mongo.Clien
 	show := display(opts, log)
 	apply := prep.apply(ctx, st, opts)
 	replayed := v.Replayed
-	if prep.Snapshot == nil {
+	resuming := !opts.Apply.After.IsZero()
+	switch {
+	case resuming && prep.Snapshot != nil:
+		// The stopped restore loaded the base (a replay stops with a
+		// resume point only once its load is done) and deferred its
+		// indexes to the replay's end, which it did not reach: the
+		// snapshot's index specs are needed, not its data.
+		colls, err := Collections(ctx, st, prep.Snapshot)
+		if err != nil {
+			return res, err
+		}
+		apply.Indexes, res.Load.Namespaces, err = load.Deferred(ctx, colls, load.Options{
+			Namespaces: opts.Apply.Namespaces, IncludeUsers: opts.Apply.IncludeUsers, SkipIndexes: true}, log)
+		if err != nil {
+			return res, err
+		}
+		log.Info().Stringer("after", opts.Apply.After).Str("snapshot", prep.Snapshot.ID).
+			Msg("resuming: the base was loaded by the stopped restore; replaying the entries after --after")
+	case resuming:
+		// The target holds what the stopped restore wrote: it is not
+		// checked for being empty.
+	case prep.Snapshot == nil:
 		if err := replay.PrepareTarget(ctx, target, replayed, opts.Drop, log); err != nil {
 			return res, err
 		}
-	} else {
+	default:
 		// The load checks (or drops) its own namespaces and those the replay
 		// writes, in one pass, before its first write.
 		loading := show.Phase("loading snapshot", prep.Snapshot.Docs, "docs")

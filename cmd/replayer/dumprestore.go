@@ -170,6 +170,12 @@ func restoreChain(ctx context.Context, run *targetRun, tf *targetFlags, df *dump
 		res.loaded = true
 	} else {
 		log.Info().Stringer("after", run.opts.After).Msg("resuming: the base was loaded by the run that stopped; replaying the oplog only")
+		// Its indexes wait for the replay's end, which the stopped run did
+		// not reach: build them at this one's.
+		if res.load.Deferred, _, err = load.Deferred(ctx, d.Collections, load.Options{
+			Namespaces: run.opts.Namespaces, IncludeUsers: run.opts.IncludeUsers, SkipIndexes: true}, log); err != nil {
+			return res, err
+		}
 	}
 	if !d.HasOplog() && len(df.oplogFiles) == 0 {
 		return res, nil
@@ -184,7 +190,9 @@ func restoreChain(ctx context.Context, run *targetRun, tf *targetFlags, df *dump
 		res.replay, err = replay.Write(ctx, src, run.client, opts, log)
 		res.replayNS = reserve
 	} else {
-		res.replay, res.replayNS, err = replay.Replay(ctx, src, run.client, run.opts, replay.Keep, log)
+		opts := run.opts
+		opts.Indexes = res.load.Deferred
+		res.replay, res.replayNS, err = replay.Replay(ctx, src, run.client, opts, replay.Keep, log)
 	}
 	return res, err
 }
