@@ -65,7 +65,10 @@ func (r *run) killWithin(d time.Duration) {
 // and everything sealed with the old one stays readable with it.
 func (r *run) rotateKey() {
 	r.t.Helper()
-	r.alive("before a key rotation")
+	// A SIGTERM before tailerd has set up its signal handling (a start
+	// still under way after a kill just before, on a loaded machine) would
+	// end it with the signal's default action: wait until it runs.
+	r.waitTailing()
 	if code, ok := r.d.Stop(time.Minute); !ok || code != 0 {
 		r.t.Fatalf("tailerd on SIGTERM for a key rotation: exit %d (exited %v), want 0\n%s", code, ok, procs.Tail(r.logPath, 40))
 	}
