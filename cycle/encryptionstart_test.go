@@ -9,9 +9,11 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
-	"go.mongodb.org/mongo-driver/v2/bson"
 
+	"github.com/tidelog/tidelog/crypt"
+	"github.com/tidelog/tidelog/oplog"
 	"github.com/tidelog/tidelog/segment"
+	"github.com/tidelog/tidelog/segment/segmenttest"
 	"github.com/tidelog/tidelog/snapshot"
 	"github.com/tidelog/tidelog/store/dirstore"
 )
@@ -39,6 +41,23 @@ func countingRunner(t *testing.T, st *countingStore, cfg Config, now time.Time) 
 	r := New(nil, st, nil, cfg, zerolog.New(zerolog.NewTestWriter(t)))
 	r.now = func() time.Time { return now }
 	return r
+}
+
+// encryptionLater returns a store holding the first, plaintext segment
+// (1..100) of a chain of two, and a function that publishes the second
+// (101..200), encrypted with keys: the stream's encryption begins when it
+// is called.
+func encryptionLater(t *testing.T, keys *crypt.Keyring) (dir *dirstore.Store, encrypt func()) {
+	t.Helper()
+	all := testStore(t)
+	storeChain(t, all, keys, 1, 2)
+	names, err := all.Segments(t.Context(), "rs0")
+	if err != nil || len(names) != 2 {
+		t.Fatalf("segments %v, %v", names, err)
+	}
+	dir = testStore(t)
+	copySegment(t, all, dir, names[0])
+	return dir, func() { copySegment(t, all, dir, names[1]) }
 }
 
 // copySegment stores segment name of rs0 from one store in another, as
@@ -91,21 +110,14 @@ func TestScheduleIgnoresForgedSnapshotAndReadsHeadersOnce(t *testing.T) {
 func TestScheduleNoticesEncryptionBeginningLater(t *testing.T) {
 	keys := testKeys(t)
 	now := time.Now()
-	all := testStore(t)
-	storeChain(t, all, keys, 1, 2) // 1..100 plaintext, 101..200 encrypted
-	names, err := all.Segments(t.Context(), "rs0")
-	if err != nil || len(names) != 2 {
-		t.Fatalf("segments %v, %v", names, err)
-	}
-	dir := testStore(t)
-	copySegment(t, all, dir, names[0])
+	dir, encrypt := encryptionLater(t, keys)
 	putManifest(t, dir, "20231114T221320Z-1700000000.0000000002", 2, 5, now.Add(-2*time.Hour), nil)
 	st := &countingStore{Store: dir}
 	r := countingRunner(t, st, Config{Every: time.Hour, Snapshot: snapshot.Options{Keys: keys}}, now)
 	if wait, err := r.untilDue(t.Context(), "rs0"); err != nil || wait != 0 {
 		t.Fatalf("before encryption: untilDue = %v, %v; want 0", wait, err)
 	}
-	copySegment(t, all, dir, names[1])
+	encrypt()
 	putManifest(t, dir, "20231114T231320Z-1700000000.0000000150", 150, 160, now.Add(-time.Minute), nil)
 	_, opens := st.reads()
 	if wait, err := r.untilDue(t.Context(), "rs0"); err != nil || wait != 0 {
@@ -122,36 +134,14 @@ func TestScheduleNoticesEncryptionBeginningLater(t *testing.T) {
 func TestScheduleNoticesEncryptionBehindAForgedSegment(t *testing.T) {
 	keys := testKeys(t)
 	now := time.Now()
-	all := testStore(t)
-	storeChain(t, all, keys, 1, 2) // 1..100 plaintext, 101..200 encrypted
-	names, err := all.Segments(t.Context(), "rs0")
-	if err != nil || len(names) != 2 {
-		t.Fatalf("segments %v, %v", names, err)
-	}
-	dir := testStore(t)
-	copySegment(t, all, dir, names[0])
-	w := segment.NewWriterWith("rs0", segment.WriterOptions{})
-	w.Start(segment.Link{})
-	e, err := bson.Marshal(bson.D{{Key: "ts", Value: bson.Timestamp{T: 4000000000, I: 1}}, {Key: "op", Value: "n"}, {Key: "ns", Value: ""}, {Key: "o", Value: bson.D{}}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := w.Append(e); err != nil {
-		t.Fatal(err)
-	}
-	forged, data, err := w.Finish()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := dir.PutSegment(t.Context(), "rs0", forged.Name, data); err != nil {
-		t.Fatal(err)
-	}
+	dir, encrypt := encryptionLater(t, keys)
+	forged := segmenttest.Put(t, dir, "rs0", segment.WriterOptions{}, segment.Link{}, oplog.Timestamp{T: 4000000000, I: 1}, 1)
 	putManifest(t, dir, "20231114T221320Z-1700000000.0000000002", 2, 5, now.Add(-2*time.Hour), nil)
 	r := countingRunner(t, &countingStore{Store: dir}, Config{Every: time.Hour, Snapshot: snapshot.Options{Keys: keys}}, now)
 	if wait, err := r.untilDue(t.Context(), "rs0"); err != nil || wait != 0 {
 		t.Fatalf("before encryption: untilDue = %v, %v; want 0", wait, err)
 	}
-	copySegment(t, all, dir, names[1])
+	encrypt()
 	putManifest(t, dir, "20231114T231320Z-1700000000.0000000150", 150, 160, now.Add(-time.Minute), nil)
 	if wait, err := r.untilDue(t.Context(), "rs0"); err != nil || wait != 0 {
 		t.Fatalf("after the first encrypted segment, behind forged %s: untilDue = %v, %v; want 0: the plaintext snapshot inside it is forged",

@@ -17,6 +17,29 @@ import (
 	"github.com/tidelog/tidelog/internal/testserver"
 )
 
+// writeOplogFile writes entries as an oplog.bson file, as mongodump does,
+// and returns its path.
+func writeOplogFile(t *testing.T, entries []bson.D) string {
+	t.Helper()
+	var file []byte
+	for _, e := range entries {
+		raw, err := bson.Marshal(e)
+		must(t, err)
+		file = append(file, raw...)
+	}
+	path := filepath.Join(t.TempDir(), "oplog.bson")
+	must(t, os.WriteFile(path, file, 0o644))
+	return path
+}
+
+// uniqueV creates the unique index v_unique on coll's field v: the target
+// then refuses a document that repeats a v, and a replay stops there.
+func uniqueV(ctx context.Context, t *testing.T, coll *mongo.Collection) {
+	t.Helper()
+	_, err := coll.Indexes().CreateOne(ctx, mongo.IndexModel{Keys: bson.D{{Key: "v", Value: 1}}, Options: options.Index().SetUnique(true).SetName("v_unique")})
+	must(t, err)
+}
+
 // A replay that fails halfway (here a unique index on the target rejects a
 // document) stops with a resume point and tells how to go on; once the
 // cause is fixed, `--after` finishes it, and the target then holds exactly
@@ -30,7 +53,7 @@ func TestApplyStopsAndResumes(t *testing.T) {
 
 	// 3,000 inserts into d.c with v = _id, a command half way (a barrier:
 	// everything before it is written), and at 2,500 a v that repeats 1.
-	var file []byte
+	var entries []bson.D
 	want := map[int32]int32{}
 	for i := int32(1); i <= 3000; i++ {
 		ts := bson.Timestamp{T: 1700000000, I: uint32(i)}
@@ -47,16 +70,12 @@ func TestApplyStopsAndResumes(t *testing.T) {
 			e = bson.D{{Key: "ts", Value: ts}, {Key: "op", Value: "i"}, {Key: "ns", Value: "d.c"},
 				{Key: "o", Value: bson.D{{Key: "_id", Value: i}, {Key: "v", Value: v}}}}
 		}
-		raw, err := bson.Marshal(e)
-		must(t, err)
-		file = append(file, raw...)
+		entries = append(entries, e)
 	}
-	path := filepath.Join(t.TempDir(), "oplog.bson")
-	must(t, os.WriteFile(path, file, 0o644))
+	path := writeOplogFile(t, entries)
 
 	coll := c.Database("d").Collection("c")
-	_, err = coll.Indexes().CreateOne(ctx, mongo.IndexModel{Keys: bson.D{{Key: "v", Value: 1}}, Options: options.Index().SetUnique(true).SetName("v_unique")})
-	must(t, err)
+	uniqueV(ctx, t, coll)
 
 	code, out, errOut := replayer(t, "apply", "--oplog-file", path, "--target", target.URI)
 	resume := resumeAdvice(errOut)
@@ -141,8 +160,7 @@ func TestApplyResumesWithWrittenAfterRename(t *testing.T) {
 			{Key: "ts", Value: at(i)}, {Key: "prevOpTime", Value: bson.D{{Key: "ts", Value: prevTS}, {Key: "t", Value: int64(1)}}},
 		}
 	}
-	var file []byte
-	for _, e := range []bson.D{
+	path := writeOplogFile(t, []bson.D{
 		plain(1, "i", "d.a", doc(1, "a1")),
 		plain(2, "i", "d.a", doc(2, "a2")),
 		txn(3, 0, false, 100), // open until 8: the resume point stays at 2
@@ -153,16 +171,9 @@ func TestApplyResumesWithWrittenAfterRename(t *testing.T) {
 		txn(8, 3, true, 101),
 		append(plain(9, "u", "d.b", bson.D{{Key: "$v", Value: int32(1)}, {Key: "$set", Value: bson.D{{Key: "v", Value: "a1 later"}}}}),
 			bson.E{Key: "o2", Value: bson.D{{Key: "_id", Value: int32(1)}}}),
-	} {
-		raw, err := bson.Marshal(e)
-		must(t, err)
-		file = append(file, raw...)
-	}
-	path := filepath.Join(t.TempDir(), "oplog.bson")
-	must(t, os.WriteFile(path, file, 0o644))
+	})
 	cc := c.Database("d").Collection("c")
-	_, err = cc.Indexes().CreateOne(ctx, mongo.IndexModel{Keys: bson.D{{Key: "v", Value: 1}}, Options: options.Index().SetUnique(true).SetName("v_unique")})
-	must(t, err)
+	uniqueV(ctx, t, cc)
 
 	code, out, errOut := replayer(t, "apply", "--oplog-file", path, "--target", target.URI)
 	resume := resumeAdvice(errOut)

@@ -479,11 +479,11 @@ func (a *Applier) writtenPoint(written oplog.Timestamp) oplog.Timestamp {
 // stops can be run again with After = p and lose nothing. With a lookahead
 // p never passes its To: a transaction the lookahead applies carries its
 // commit entry's ts, after To, but belongs to the entries through To.
+//
+// It starts from the written point (which it never passes): the entry or
+// transaction being batched begins at or before the entry that applies it.
 func (a *Applier) resumePoint(written oplog.Timestamp) oplog.Timestamp {
-	p := written
-	if la := a.opts.Lookahead; la.enabled() && p.After(la.To) {
-		p = la.To
-	}
+	p := a.writtenPoint(written)
 	if ts, ok := a.txns.OldestOpen(); ok && !ts.After(p) {
 		p = ts.Prev()
 	}

@@ -253,8 +253,7 @@ func (c *commands) rename(ctx context.Context, ts oplog.Timestamp, o bson.Raw) (
 	var se mongo.ServerError
 	if errors.As(err, &se) && se.HasErrorCode(codeNamespaceNotFound) {
 		// Replayed twice: the source is already gone. Fine if the target exists.
-		names, lerr := c.client.Database(ddb).ListCollectionNames(ctx, bson.D{{Key: "name", Value: dcoll}})
-		if lerr == nil && len(names) == 1 {
+		if ok, lerr := collectionExists(ctx, c.client, ddb, dcoll); lerr == nil && ok {
 			return true, nil
 		}
 	}
@@ -283,11 +282,11 @@ func (c *commands) dropThenRename(ctx context.Context, db, from, to string) erro
 // sourceExists is nil when db.coll exists, the server's NamespaceNotFound
 // error when it does not.
 func (c *commands) sourceExists(ctx context.Context, db, coll string) error {
-	names, err := c.client.Database(db).ListCollectionNames(ctx, bson.D{{Key: "name", Value: coll}})
+	ok, err := collectionExists(ctx, c.client, db, coll)
 	if err != nil {
 		return err
 	}
-	if len(names) == 0 {
+	if !ok {
 		return mongo.CommandError{Code: codeNamespaceNotFound, Message: "source namespace does not exist"}
 	}
 	return nil

@@ -75,7 +75,8 @@ func (w *writer) openJournal(ctx context.Context, after oplog.Timestamp) error {
 	for _, write := range sum.complete {
 		ok, seen := exists[write.ns]
 		if !seen {
-			if ok, err = collectionExists(ctx, w.client, write.ns); err != nil {
+			db, name := SplitNS(write.ns)
+			if ok, err = collectionExists(ctx, w.client, db, name); err != nil {
 				return err
 			}
 			exists[write.ns] = ok
@@ -260,9 +261,9 @@ func putBack(ctx context.Context, client *mongo.Client, coll *mongo.Collection, 
 	return put + n, err
 }
 
-func collectionExists(ctx context.Context, client *mongo.Client, ns string) (bool, error) {
-	db, name := SplitNS(ns)
-	names, err := client.Database(db).ListCollectionNames(ctx, bson.D{{Key: "name", Value: name}})
+// collectionExists tells whether db.coll exists on the target.
+func collectionExists(ctx context.Context, client *mongo.Client, db, coll string) (bool, error) {
+	names, err := client.Database(db).ListCollectionNames(ctx, bson.D{{Key: "name", Value: coll}})
 	if err != nil {
 		return false, fmt.Errorf("list collections of %s on the target: %w", db, err)
 	}

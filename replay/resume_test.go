@@ -11,7 +11,6 @@ import (
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
 
-	"github.com/tidelog/tidelog/internal/testserver"
 	"github.com/tidelog/tidelog/oplog"
 )
 
@@ -108,20 +107,8 @@ func contentsOf(t *testing.T, c *mongo.Client, db, coll string) []string {
 // operations, and says so rather than applying the rest.
 func TestResumeAfterStop(t *testing.T) {
 	ctx := context.Background()
-	srv := testserver.StartT(t, testserver.Options{NoOplog: true})
-	c, err := srv.Client()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Disconnect(ctx)
+	_, c := ferret(t)
 	history := resumeHistory(t)
-	rename := func(db string) Options {
-		ns, err := NewNamespaces(nil, nil, []string{"d.*"}, []string{db + ".*"})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return Options{Namespaces: ns}
-	}
 	run := func(opts Options, entries []bson.Raw, finish bool) Stats {
 		t.Helper()
 		a := NewApplier(c, opts, zerolog.Nop())
@@ -141,16 +128,16 @@ func TestResumeAfterStop(t *testing.T) {
 		return a.Stats()
 	}
 
-	whole := run(rename("whole"), history, true)
+	whole := run(intoDB(t, "whole"), history, true)
 	if want := (oplog.Timestamp{T: 1700000000, I: 10}); whole.Applied != want {
 		t.Errorf("uninterrupted replay: applied %s, want %s", whole.Applied, want)
 	}
 
-	stopped := run(rename("resumed"), history[:6], false)
+	stopped := run(intoDB(t, "resumed"), history[:6], false)
 	if want := (oplog.Timestamp{T: 1700000000, I: 2}); stopped.Applied != want {
 		t.Fatalf("stopped replay: resume point %s, want %s (before the open transaction)", stopped.Applied, want)
 	}
-	opts := rename("resumed")
+	opts := intoDB(t, "resumed")
 	opts.After = stopped.Applied
 	resumed := run(opts, history, true)
 	if resumed.Resumed != 2 || resumed.TxnsCommitted != 1 {
@@ -166,7 +153,7 @@ func TestResumeAfterStop(t *testing.T) {
 	}
 
 	// Resuming from the last entry taken, past the open transaction's start.
-	opts = rename("naive")
+	opts = intoDB(t, "naive")
 	opts.After = oplog.Timestamp{T: 1700000000, I: 6}
 	a := NewApplier(c, opts, zerolog.Nop())
 	var applyErr error

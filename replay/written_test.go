@@ -9,7 +9,6 @@ import (
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
 
-	"github.com/tidelog/tidelog/internal/testserver"
 	"github.com/tidelog/tidelog/oplog"
 )
 
@@ -72,20 +71,8 @@ func nsState(t *testing.T, c *mongo.Client, db string) string {
 // build deferred past the stop is still made.
 func TestResumeWithWrittenRunsNoCommandTwice(t *testing.T) {
 	ctx := context.Background()
-	srv := testserver.StartT(t, testserver.Options{NoOplog: true})
-	c, err := srv.Client()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Disconnect(ctx)
+	_, c := ferret(t)
 	history := writtenHistory(t)
-	into := func(db string) Options {
-		ns, err := NewNamespaces(nil, nil, []string{"d.*"}, []string{db + ".*"})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return Options{Namespaces: ns}
-	}
 	run := func(opts Options, entries []bson.Raw, finish bool) Stats {
 		t.Helper()
 		a := NewApplier(c, opts, zerolog.Nop())
@@ -99,7 +86,7 @@ func TestResumeWithWrittenRunsNoCommandTwice(t *testing.T) {
 		return a.Stats()
 	}
 
-	whole := run(into("whole"), history, true)
+	whole := run(intoDB(t, "whole"), history, true)
 	if want := at(10); whole.Applied != want || whole.Written != want {
 		t.Errorf("uninterrupted replay: applied %s, written %s; want %s for both", whole.Applied, whole.Written, want)
 	}
@@ -108,11 +95,11 @@ func TestResumeWithWrittenRunsNoCommandTwice(t *testing.T) {
 		t.Fatalf("the uninterrupted replay left an unexpected d.b:\n%s", want)
 	}
 
-	stopped := run(into("resumed"), history[:8], false)
+	stopped := run(intoDB(t, "resumed"), history[:8], false)
 	if stopped.Applied != at(2) || stopped.Written != at(8) {
 		t.Fatalf("stopped replay: resume point %s, written %s; want %s (before the open transaction) and %s", stopped.Applied, stopped.Written, at(2), at(8))
 	}
-	opts := into("resumed")
+	opts := intoDB(t, "resumed")
 	opts.After, opts.Written = stopped.Applied, stopped.Written
 	resumed := run(opts, history, true)
 	if resumed.Resumed != 8 || resumed.TxnsCommitted != 1 || resumed.Commands != 0 || resumed.IndexesBuilt != 1 {
@@ -150,12 +137,7 @@ func TestWrittenNeverBeforeAfter(t *testing.T) {
 // Written, the commit is known to be written and is passed over.
 func TestResumeWithWrittenPassesTransactionEndedBeforeIt(t *testing.T) {
 	ctx := context.Background()
-	srv := testserver.StartT(t, testserver.Options{NoOplog: true})
-	c, err := srv.Client()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Disconnect(ctx)
+	_, c := ferret(t)
 	history := []bson.Raw{
 		txnPart(t, 1, 0, 0, "d.t", 100),
 		cmd(t, 2, "d", bson.D{{Key: "createIndexes", Value: "t"}, {Key: "v", Value: int32(2)},

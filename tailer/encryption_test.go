@@ -9,14 +9,14 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
-	"go.mongodb.org/mongo-driver/v2/bson"
 
 	"github.com/tidelog/tidelog/catalog"
 	"github.com/tidelog/tidelog/checkpoint"
 	"github.com/tidelog/tidelog/crypt"
 	"github.com/tidelog/tidelog/internal/testserver"
+	"github.com/tidelog/tidelog/oplog"
 	"github.com/tidelog/tidelog/segment"
-	"github.com/tidelog/tidelog/store"
+	"github.com/tidelog/tidelog/segment/segmenttest"
 	"github.com/tidelog/tidelog/store/dirstore"
 )
 
@@ -92,31 +92,6 @@ func TestChainFromPlaintextToEncrypted(t *testing.T) {
 	}
 }
 
-// storeSegment stores a segment of n entries of rs0 at second T from
-// position from, linked to prev, encrypted when opts holds keys.
-func storeSegment(t *testing.T, st store.Store, opts segment.WriterOptions, prev segment.Link, T, from, n uint32) segment.Info {
-	t.Helper()
-	w := segment.NewWriterWith("rs0", opts)
-	w.Start(prev)
-	for i := from; i < from+n; i++ {
-		e, err := bson.Marshal(bson.D{{Key: "ts", Value: bson.Timestamp{T: T, I: i}}, {Key: "op", Value: "n"}, {Key: "ns", Value: ""}, {Key: "o", Value: bson.D{}}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := w.Append(e); err != nil {
-			t.Fatal(err)
-		}
-	}
-	info, data, err := w.Finish()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := st.PutSegment(context.Background(), "rs0", info.Name, data); err != nil {
-		t.Fatal(err)
-	}
-	return info
-}
-
 // A plaintext segment linked to an encrypted head needs no key to forge
 // (the link is in the head's clear header). tailerd with keys never adopts
 // it, whether the checkpoint holds the head or is rebuilt from the store:
@@ -137,8 +112,8 @@ func TestReconcileRefusesPlaintextAfterEncrypted(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		plain := storeSegment(t, st, segment.WriterOptions{}, segment.Link{}, 1700000000, 1, 10) // before encryption
-		sealed := storeSegment(t, st, segment.WriterOptions{Keys: keys}, plain.Link(), 1700000000, 11, 10)
+		plain := segmenttest.Put(t, st, "rs0", segment.WriterOptions{}, segment.Link{}, oplog.Timestamp{T: 1700000000, I: 1}, 10) // before encryption
+		sealed := segmenttest.Put(t, st, "rs0", segment.WriterOptions{Keys: keys}, plain.Link(), oplog.Timestamp{T: 1700000000, I: 11}, 10)
 		if !lostCheckpoint {
 			for _, info := range []segment.Info{plain, sealed} {
 				if err := ck.Commit(info); err != nil {
@@ -146,7 +121,7 @@ func TestReconcileRefusesPlaintextAfterEncrypted(t *testing.T) {
 				}
 			}
 		}
-		forged := storeSegment(t, st, segment.WriterOptions{}, sealed.Link(), 4000000000, 1, 1)
+		forged := segmenttest.Put(t, st, "rs0", segment.WriterOptions{}, sealed.Link(), oplog.Timestamp{T: 4000000000, I: 1}, 1)
 		tl := New(nil, st, ck, Config{Stream: "rs0", Keys: keys}, zerolog.Nop())
 		tl.stream = "rs0"
 		head, _, err := tl.reconcile(ctx)

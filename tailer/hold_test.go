@@ -8,10 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/rs/zerolog"
-
 	"github.com/tidelog/tidelog/catalog"
-	"github.com/tidelog/tidelog/checkpoint"
 	"github.com/tidelog/tidelog/internal/testserver"
 	"github.com/tidelog/tidelog/oplog"
 )
@@ -93,23 +90,15 @@ func TestRecheckHoldsShowInStats(t *testing.T) {
 	for i := uint32(2); i <= 12; i++ {
 		last = f.putEntry(i, fakeWall)
 	}
-	ck, err := checkpoint.Open(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ck.Close()
-	tl := New(f.client, f.store, ck, Config{CutAge: 100 * time.Millisecond}, zerolog.Nop())
-	tl.recentCap = 4
 	began := time.Now()
-	// Ten times real time: the recheck window passes in 0.3 s, while the
-	// entries FerretDB logs for the inserts above never settle.
-	tl.clock = func() time.Time { return fakeWall.Add(time.Second + 10*time.Since(began)) }
-	ctx, cancel := context.WithCancel(context.Background())
-	errc := make(chan error, 1)
-	go func() { errc <- tl.Run(ctx) }()
+	tl, stop := f.runWith(t.TempDir(), Config{CutAge: 100 * time.Millisecond}, func(tl *Tailer) {
+		tl.recentCap = 4
+		// Ten times real time: the recheck window passes in 0.3 s, while
+		// the entries FerretDB logs for the inserts above never settle.
+		tl.clock = func() time.Time { return fakeWall.Add(time.Second + 10*time.Since(began)) }
+	})
 	waitUntil(t, "every entry is stored", func() bool { return tl.Stats().Durable == last })
-	cancel()
-	if err := <-errc; err != nil {
+	if err := stop(); err != nil {
 		t.Fatal(err)
 	}
 	if h := tl.Stats().RecheckHolds; h == 0 {

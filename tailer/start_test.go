@@ -5,10 +5,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/rs/zerolog"
-
 	"github.com/tidelog/tidelog/catalog"
-	"github.com/tidelog/tidelog/checkpoint"
 	"github.com/tidelog/tidelog/internal/testserver"
 	"github.com/tidelog/tidelog/oplog"
 )
@@ -20,19 +17,10 @@ func TestStartAtCapturesFromTheFirstEntryAtOrAfter(t *testing.T) {
 	f.putEntry(2, fakeWall)
 	four := f.putEntry(4, fakeWall)
 	six := f.putEntry(6, fakeWall)
-	ck, err := checkpoint.Open(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ck.Close()
-	tl := New(f.client, f.store, ck, Config{CutAge: 100 * time.Millisecond, Start: StartAt{At: oplog.Timestamp{T: fakeT, I: 3}}}, zerolog.Nop())
-	tl.clock = func() time.Time { return fakeWall.Add(time.Second) }
-	ctx, cancel := context.WithCancel(context.Background())
-	errc := make(chan error, 1)
-	go func() { errc <- tl.Run(ctx) }()
+	cfg := Config{CutAge: 100 * time.Millisecond, Start: StartAt{At: oplog.Timestamp{T: fakeT, I: 3}}}
+	tl, stop := f.runWith(t.TempDir(), cfg, func(tl *Tailer) { tl.clock = func() time.Time { return fakeWall.Add(time.Second) } })
 	waitUntil(t, "the entries after the start are stored", func() bool { return tl.Stats().Durable == six })
-	cancel()
-	if err := <-errc; err != nil {
+	if err := stop(); err != nil {
 		t.Fatal(err)
 	}
 	s, err := catalog.LoadStream(context.Background(), f.store, testserver.ReplicaSet)

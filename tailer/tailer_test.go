@@ -62,11 +62,21 @@ func (f *fixture) write(n int) oplog.Timestamp {
 // that cancels it and returns Run's error.
 func (f *fixture) run(ckptDir string, cfg Config) (*Tailer, func() error) {
 	f.t.Helper()
+	return f.runWith(ckptDir, cfg, nil)
+}
+
+// runWith is run with set, when not nil, applied to the tailer before it
+// runs (a test's clock, a smaller recheck range).
+func (f *fixture) runWith(ckptDir string, cfg Config, set func(*Tailer)) (*Tailer, func() error) {
+	f.t.Helper()
 	ck, err := checkpoint.Open(ckptDir)
 	if err != nil {
 		f.t.Fatal(err)
 	}
 	tl := New(f.client, f.store, ck, cfg, zerolog.Nop())
+	if set != nil {
+		set(tl)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	errc := make(chan error, 1)
 	go func() { errc <- tl.Run(ctx) }()

@@ -15,6 +15,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/bson"
 
 	"github.com/tidelog/tidelog/crypt"
+	"github.com/tidelog/tidelog/crypt/crypttest"
 	"github.com/tidelog/tidelog/oplog"
 	"github.com/tidelog/tidelog/segment"
 	"github.com/tidelog/tidelog/snapshot"
@@ -272,37 +273,15 @@ func TestRestoreLatestNeedsUnreadableSnapshot(t *testing.T) {
 // the chain used them, the oldest first, as list does.
 func TestVerifyWithoutKeyNamesKeysInOrderOfUse(t *testing.T) {
 	e := newEncStore(t)
-	a, b := testKey(t, 1), testKey(t, 2)
+	a, b := crypttest.Key(t, 1), crypttest.Key(t, 2)
 	if a.ID().String() < b.ID().String() {
 		a, b = b, a // the first key used sorts last: sorting would show b first
 	}
-	e.segment(keyring(t, a), 1, 10)
-	e.segment(keyring(t, b, a), 11, 10)
+	e.segment(crypttest.Ring(t, a), 1, 10)
+	e.segment(crypttest.Ring(t, b, a), 11, 10)
 	code, out, errOut := runReplayer(t, "verify", "--store", e.dir)
 	want := "rs0: 2 segments encrypted with key(s) " + a.ID().String() + ", " + b.ID().String() + ": structure and chain verified"
 	if code != exitOK || !strings.Contains(out, want) || !strings.Contains(out, "checked without their key ("+a.ID().String()+", "+b.ID().String()+")") {
 		t.Fatalf("verify without the keys: exit %d, want %q\n%s%s", code, want, out, errOut)
 	}
-}
-
-func testKey(t *testing.T, seed byte) crypt.Key {
-	t.Helper()
-	b := make([]byte, crypt.KeySize)
-	for i := range b {
-		b[i] = seed + byte(i)
-	}
-	k, err := crypt.KeyFromBytes(b)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return k
-}
-
-func keyring(t *testing.T, keys ...crypt.Key) *crypt.Keyring {
-	t.Helper()
-	kr, err := crypt.NewKeyring(keys...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return kr
 }

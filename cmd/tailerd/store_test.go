@@ -77,6 +77,21 @@ func TestStoreExitCodes(t *testing.T) {
 // certificate with a TLS alert) is not an outage: a restart does not mend
 // it, so tailerd exits with the store's code, which systemd does not retry.
 func TestStoreRefusingTLSIsNotAnOutage(t *testing.T) {
+	loc := refusingKafka(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	var stderr bytes.Buffer
+	code := run(ctx, []string{"--source", testSource, "--store", loc, "--checkpoint", filepath.Join(t.TempDir(), "ckpt")}, &stderr)
+	if code != exitStore || !strings.Contains(stderr.String(), "client certificate") {
+		t.Errorf("store refusing the client certificate: exit %d, want %d\n%s", code, exitStore, stderr.String())
+	}
+}
+
+// refusingKafka starts a Kafka broker that requires a client certificate
+// and returns a store location that trusts the broker but gives none: the
+// broker answers, and refuses the client with a TLS alert.
+func refusingKafka(t *testing.T) string {
+	t.Helper()
 	pki := testserver.NewPKIT(t)
 	srv, err := pki.ServerTLS(true)
 	if err != nil {
@@ -86,15 +101,8 @@ func TestStoreRefusingTLSIsNotAnOutage(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer c.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	var stderr bytes.Buffer
-	loc := "kafka://" + c.ListenAddrs()[0] + "/tidelog?tls=true&ca_file=" + pki.CAFile // no client certificate
-	code := run(ctx, []string{"--source", testSource, "--store", loc, "--checkpoint", filepath.Join(t.TempDir(), "ckpt")}, &stderr)
-	if code != exitStore || !strings.Contains(stderr.String(), "client certificate") {
-		t.Errorf("store refusing the client certificate: exit %d, want %d\n%s", code, exitStore, stderr.String())
-	}
+	t.Cleanup(c.Close)
+	return "kafka://" + c.ListenAddrs()[0] + "/tidelog?tls=true&ca_file=" + pki.CAFile
 }
 
 // segmentName is a valid segment name for store tests.
@@ -188,21 +196,11 @@ func TestPublishToDownAtStartIsOpenedLater(t *testing.T) {
 // without a certificate) still fails the start with the store's exit code:
 // waiting would not mend it.
 func TestPublishToRefusingFailsTheStart(t *testing.T) {
-	pki := testserver.NewPKIT(t)
-	srv, err := pki.ServerTLS(true)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.TLS(srv))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	loc := refusingKafka(t)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	work := t.TempDir()
 	var stderr bytes.Buffer
-	loc := "kafka://" + c.ListenAddrs()[0] + "/tidelog?tls=true&ca_file=" + pki.CAFile
 	code := run(ctx, []string{"--source", testSource, "--store", filepath.Join(work, "store"), "--spool", filepath.Join(work, "spool"),
 		"--publish-to", "standby=" + loc}, &stderr)
 	if code != exitStore || !strings.Contains(stderr.String(), "--publish-to standby") || !strings.Contains(stderr.String(), "client certificate") {
